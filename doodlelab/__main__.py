@@ -1,0 +1,5 @@
+"""Allow `python -m doodlelab`."""
+
+from doodlelab.cli.main import main
+
+raise SystemExit(main())

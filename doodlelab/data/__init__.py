@@ -1,0 +1,1 @@
+"""Quick, Draw! and MNIST data: readers, the one stroke pipeline, splits and caches."""
