@@ -41,3 +41,10 @@ def quickdraw_dir() -> Path:
 
 def mnist_path() -> Path:
     return data_dir() / "mnist" / "mnist.npz"
+
+
+def download_dir() -> Path:
+    """Where `doodlelab data download` puts files: `$DOODLELAB_DATA/quickdraw`, else the user cache."""
+    env = os.environ.get("DOODLELAB_DATA")
+    base = Path(env).expanduser() if env else user_cache_dir() / "data"
+    return base / "quickdraw"

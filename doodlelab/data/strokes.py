@@ -30,7 +30,9 @@ MAX_STROKES = 1_000
 MAX_POINTS = 100_000
 
 
-def parse_strokes(drawing: object, *, max_strokes: int = MAX_STROKES, max_points: int = MAX_POINTS) -> Strokes:
+def parse_strokes(
+    drawing: object, *, max_strokes: int = MAX_STROKES, max_points: int = MAX_POINTS
+) -> Strokes:
     """Validate the dataset's JSON form `[[xs], [ys]]` or `[[xs], [ys], [ts]]` per stroke.
 
     Returns a list of (n, 2) float64 arrays (timestamps are dropped). Raises DataError on anything
@@ -67,11 +69,12 @@ def parse_strokes(drawing: object, *, max_strokes: int = MAX_STROKES, max_points
 
 
 def is_simplified(strokes: Sequence[np.ndarray]) -> bool:
-    """True when strokes already look like the simplified format: integers in 0..255 touching 0."""
+    """True when strokes look like the simplified format: integers in 0..255, aligned to the top-left
+    and spanning the box (resampling can cut corners, so real files reach min <= 3 and max >= 245)."""
     points = np.concatenate(strokes)
-    return bool(
-        np.all(points == np.round(points)) and points.min() == 0 and points.max() <= SIMPLIFIED_MAX
-    )
+    if not np.all(points == np.round(points)) or points.max() > SIMPLIFIED_MAX:
+        return False
+    return bool(points.min(axis=0).max() <= 3 and points.max() >= 245)
 
 
 def resample(stroke: np.ndarray, spacing: float = 1.0) -> np.ndarray:
@@ -171,12 +174,17 @@ def render(strokes: Sequence[np.ndarray], size: int = 28, supersample: int | Non
     return np.round(big.mean(axis=(1, 3))).astype(np.uint8)
 
 
-def rasterize(strokes: Sequence[np.ndarray], size: int = 28) -> np.ndarray:
-    """Any strokes (raw canvas or simplified) -> (size, size) uint8 bitmap through the one pipeline."""
+def rasterize(strokes: Sequence[np.ndarray], size: int = 28, raw: bool | None = None) -> np.ndarray:
+    """Any strokes (raw canvas or simplified) -> (size, size) uint8 bitmap through the one pipeline.
+
+    `raw=None` detects the format (`is_simplified`); pass True when the input had timestamps.
+    """
     strokes = list(strokes)
     if not strokes or sum(len(s) for s in strokes) == 0:
         raise DataError("drawing has no points")
-    return render(strokes if is_simplified(strokes) else simplify(strokes), size)
+    if raw is None:
+        raw = not is_simplified(strokes)
+    return render(simplify(strokes) if raw else strokes, size)
 
 
 def rasterize_many(drawings: Iterable[Sequence[np.ndarray]], size: int = 28) -> np.ndarray:
