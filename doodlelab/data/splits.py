@@ -31,6 +31,9 @@ class SplitConfig:
             raise ValueError("val_fraction + test_fraction must leave room for training")
 
 
+DEFAULT_SPLIT = SplitConfig()
+
+
 def identity(category: str, qd_index: int | None = None, key_id: str | None = None) -> str:
     """The identity of one drawing: its row in Google's per-category files when known, else its key_id."""
     if qd_index is not None and qd_index >= 0:
@@ -45,7 +48,7 @@ def _rank_key(ident: str, seed: int) -> int:
     return int.from_bytes(digest, "big")
 
 
-def assign_splits(identities: Sequence[str], config: SplitConfig = SplitConfig()) -> np.ndarray:
+def assign_splits(identities: Sequence[str], config: SplitConfig = DEFAULT_SPLIT) -> np.ndarray:
     """Split codes (0 train, 1 val, 2 test) for one category's drawings. (N,) str -> (N,) uint8.
 
     Distinct identities are ordered by a keyed hash; the first `test_fraction` of them go to test, the

@@ -1,0 +1,94 @@
+"""`doodlelab data ...` end to end: info matches counts.json, render writes a grid, errors are one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from doodlelab import __version__
+from doodlelab.cli.main import main
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits on usage errors and --help/--version
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_version_and_help():
+    done = subprocess.run([sys.executable, "-m", "doodlelab", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"doodlelab {__version__}"
+    done = subprocess.run([sys.executable, "-m", "doodlelab", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "data" in done.stdout
+
+
+def test_info_counts_equal_counts_json(quickdraw_root, capsys):
+    code, out, _ = run(["data", "info", "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    expected = json.loads((quickdraw_root / "counts.json").read_text())
+    assert report["categories"] == 345
+    assert report["counts"]["simplified"] == expected["counts"]
+    assert report["counts"]["numpy_bitmap"] == expected["bitmap_counts"]
+
+
+def test_info_table(quickdraw_root, capsys):
+    code, out, _ = run(["data", "info"], capsys)
+    assert code == 0 and "categories: 345" in out and "house plant" in out
+
+
+@pytest.mark.parametrize("source", ["strokes", "bitmaps"])
+def test_render_writes_a_grid(quickdraw_root, tmp_path, capsys, source):
+    out = tmp_path / "grid.png"
+    argv = ["data", "render", "house_plant", "-n", "9", "--source", source, "--out", str(out)]
+    code, _, _ = run(argv, capsys)
+    assert code == 0
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (3 * 30 + 2, 3 * 30 + 2)
+    assert 0 < (grid < 128).mean() < 0.5  # dark ink on white
+
+
+def test_cache_command_on_a_small_root(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "data" / "quickdraw" / "simplified"
+    root.mkdir(parents=True)
+    line = {"word": "cat", "key_id": "1", "drawing": [[[0, 255], [0, 100]]]}
+    (root / "cat.ndjson").write_text(json.dumps(line) + "\n")
+    monkeypatch.setenv("DOODLELAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DOODLELAB_CACHE", str(tmp_path / "cache"))
+    code, out, _ = run(["data", "cache", "--workers", "1"], capsys)
+    assert code == 0 and "cached 1 drawings of 1 categories" in out
+    assert list((tmp_path / "cache").rglob("cat.npz"))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["data", "render", "catt"], "unknown category 'catt' (did you mean: cat"),
+        (["data", "render", "cat", "-n", "0"], "-n must be"),
+        (["data", "download"], "name categories"),
+        (["data", "download", "cat", "--all"], "name categories"),
+        (["data", "download", "no such thing"], "unknown category"),
+        (["data", "render"], "required"),
+        (["data"], "choose a command"),
+        (["train"], "choose a command"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DOODLELAB_DATA", str(tmp_path / "nowhere"))
+    code, _, err = run(["data", "info"], capsys)
+    assert code == 2 and "DOODLELAB_DATA" in err and len(err.strip().splitlines()) == 1
