@@ -42,6 +42,12 @@ def register(groups: dict) -> None:
     dl.add_argument("--base-url", default=None, help="mirror of Google's storage (default: official)")
     dl.set_defaults(handler=cmd_download)
 
+    check = sub.add_parser("check", help="validate drawing files (.ndjson, .ndjson.gz, .bin, .npy)")
+    check.add_argument("files", nargs="+", type=Path, help="files to check")
+    check.add_argument("--skip-bad", action="store_true",
+                       help="skip malformed lines and report how many, instead of stopping at the first")
+    check.set_defaults(handler=cmd_check)
+
     cache = sub.add_parser("cache", help="render every category once into the array cache")
     cache.add_argument("categories", nargs="*", help="category names (default: all with data)")
     cache.add_argument("--size", type=int, default=28, help="bitmap size in pixels (default: 28)")
@@ -146,6 +152,52 @@ def cmd_download(args: argparse.Namespace) -> int:
     print(f"{len(paths)} files in {dest}", file=sys.stderr)
     if not os.environ.get("DOODLELAB_DATA") and dest != settings.quickdraw_dir():
         print(f"use them with: export DOODLELAB_DATA={dest.parent}", file=sys.stderr)
+    return 0
+
+
+def check_file(path: Path, skip_bad: bool) -> tuple[int, set[str], list[str]]:
+    """Validate one file: (drawings read, categories seen, error messages of skipped entries).
+
+    Raises DataError naming the file and line at the first problem unless `skip_bad`.
+    """
+    from doodlelab.data import formats
+    from doodlelab.data.categories import resolve
+
+    if path.suffix == ".npy":
+        return len(formats.read_bitmaps(path)), set(), []
+    if path.suffix == ".bin":
+        report = formats.ReadReport()
+        n = sum(1 for _ in formats.iter_binary(path, on_error="skip" if skip_bad else "raise", report=report))
+        return n, set(), report.errors
+    if not path.name.endswith((".ndjson", ".ndjson.gz")):
+        raise DataError("unknown file type; expected .ndjson, .ndjson.gz, .bin or .npy", path)
+    n, words, errors = 0, set(), []
+    with formats.open_bytes(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                drawing = formats.parse_record(line)
+                words.add(resolve(drawing.word))
+                n += 1
+            except (DataError, DoodleError) as exc:
+                reason = exc.reason if isinstance(exc, DataError) else str(exc)
+                error = DataError(reason, path, number)
+                if not skip_bad:
+                    raise error from None
+                errors.append(str(error))
+    return n, words, errors
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    total_errors = 0
+    for path in args.files:
+        n, words, errors = check_file(path, args.skip_bad)
+        total_errors += len(errors)
+        kinds = f" of {len(words)} categories" if words else ""
+        print(f"{path}: {n} drawings{kinds}" + (f", {len(errors)} skipped" if errors else ""))
+        for message in errors[:5]:
+            print(f"  skipped {message}", file=sys.stderr)
     return 0
 
 

@@ -135,7 +135,7 @@ def iter_ndjson(path: str | Path, *, recognized: bool | None = None, on_error: s
     return _deliver(_ndjson_entries(Path(path)), recognized, on_error, report, limit)
 
 
-def _open_bytes(path: Path) -> BinaryIO:
+def open_bytes(path: Path) -> BinaryIO:
     """The file opened for binary reading, decompressing `.gz` on the fly."""
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
@@ -143,7 +143,7 @@ def _open_bytes(path: Path) -> BinaryIO:
 def _ndjson_entries(path: Path) -> Iterator[Drawing | DataError]:
     """Each non-blank line as a Drawing, or as the DataError (with file and line) that it raised."""
     number = 0
-    with _open_bytes(path) as lines:
+    with open_bytes(path) as lines:
         try:
             for number, line in enumerate(lines, start=1):
                 if line.isspace() or not line:
@@ -343,7 +343,7 @@ def count_file(path: str | Path) -> int:
         return len(read_bitmaps(path))
     if path.name.endswith(".bin"):
         return sum(1 for _ in _binary_records(path))
-    with _open_bytes(path) as lines:
+    with open_bytes(path) as lines:
         try:
             return sum(1 for line in lines if line and not line.isspace())
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:

@@ -92,3 +92,49 @@ def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DOODLELAB_DATA", str(tmp_path / "nowhere"))
     code, _, err = run(["data", "info"], capsys)
     assert code == 2 and "DOODLELAB_DATA" in err and len(err.strip().splitlines()) == 1
+
+
+def _write_ndjson(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = '{"word": "cat", "key_id": "1", "drawing": [[[0, 255], [0, 100]]]}'
+
+
+@pytest.mark.parametrize(
+    "bad_line, reason",
+    [
+        ('{"word": "cat", "drawing": [[[0, 1], [0', "invalid JSON"),
+        ('{"word": "cat", "drawing": []}', "non-empty"),
+        ('{"word": "cat", "drawing": [[[], []]]}', "no points"),
+        ('{"word": "cat", "drawing": [[[0, NaN], [0, 1]]]}', "finite"),
+        ('{"word": "cat", "drawing": [[[0, Infinity], [0, 1]]]}', "finite"),
+        ('{"word": "unicorn dragon", "drawing": [[[0, 255], [0, 100]]]}', "unknown category"),
+    ],
+)
+def test_check_names_file_and_line_of_bad_input(tmp_path, capsys, bad_line, reason):
+    path = _write_ndjson(tmp_path / "d.ndjson", [GOOD, GOOD, bad_line, GOOD])
+    code, _, err = run(["data", "check", str(path)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "d.ndjson:3: " in err and reason in err
+    code, out, err = run(["data", "check", "--skip-bad", str(path)], capsys)
+    assert code == 0 and "3 drawings of 1 categories, 1 skipped" in out and "d.ndjson:3" in err
+
+
+def test_check_truncated_npy_and_good_files(tmp_path, capsys):
+    good = tmp_path / "cat.npy"
+    np.save(good, np.zeros((10, 784), np.uint8))
+    truncated = tmp_path / "dog.npy"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    code, out, _ = run(["data", "check", str(good)], capsys)
+    assert code == 0 and "10 drawings" in out
+    code, _, err = run(["data", "check", str(truncated)], capsys)
+    assert code == 2 and "dog.npy" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["data", "check", str(tmp_path / "missing.ndjson")], capsys)
+    assert code == 2 and "missing.ndjson" in err and len(err.strip().splitlines()) == 1
+
+
+def test_check_real_category_file(quickdraw_root, capsys):
+    code, out, _ = run(["data", "check", str(quickdraw_root / "simplified" / "ant.ndjson")], capsys)
+    assert code == 0 and "352 drawings of 1 categories" in out
