@@ -31,9 +31,10 @@ def load_mnist(path: str | Path | None = None) -> Mnist:
         raise DataError("MNIST not found (set DOODLELAB_DATA to the folder holding mnist/mnist.npz)", path)
     try:
         with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in _SHAPES if key not in npz.files]
+            if missing:
+                raise DataError(f"missing array {', '.join(map(repr, missing))}", path)
             arrays = {key: npz[key] for key in _SHAPES}
-    except KeyError as exc:
-        raise DataError(f"missing array {exc}", path) from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"not a readable .npz file ({exc})", path) from None
     for key, tail in _SHAPES.items():
