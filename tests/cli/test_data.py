@@ -138,3 +138,33 @@ def test_check_truncated_npy_and_good_files(tmp_path, capsys):
 def test_check_real_category_file(quickdraw_root, capsys):
     code, out, _ = run(["data", "check", str(quickdraw_root / "simplified" / "ant.ndjson")], capsys)
     assert code == 0 and "352 drawings of 1 categories" in out
+
+
+def test_download_command_fetches_from_a_local_server(tmp_path, capsys, monkeypatch):
+    """End to end: `doodlelab data download` against a real HTTP server on loopback, then `data info`."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    (served / "simplified").mkdir(parents=True)
+    _write_ndjson(served / "simplified" / "house plant.ndjson", [GOOD.replace("cat", "house plant")] * 3)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dest = tmp_path / "data" / "quickdraw"
+        argv = ["data", "download", "House_Plant", "--base-url", url, "--dest", str(dest)]
+        code, _, err = run(argv, capsys)
+        server.shutdown()
+    assert code == 0, err
+    assert (dest / "simplified" / "house plant.ndjson").read_bytes() == (
+        served / "simplified" / "house plant.ndjson").read_bytes()
+    monkeypatch.setenv("DOODLELAB_DATA", str(tmp_path / "data"))
+    code, out, _ = run(["data", "info", "--json"], capsys)
+    assert json.loads(out)["counts"]["simplified"] == {"house plant": 3}
