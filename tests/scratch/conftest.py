@@ -1,0 +1,56 @@
+"""Shared helpers for the scratch-network tests: finite differences and the MNIST skip marker."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from doodlelab import settings
+from doodlelab.scratch.layers import Layer
+
+
+def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar function f() with respect to every entry of x (changed in place)."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f()
+        x[i] = old - eps
+        down = f()
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """|a - b| / (|a| + |b|) over whole arrays (norms), so tiny entries don't amplify rounding noise."""
+    return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+
+
+def to_float64(layer: Layer) -> Layer:
+    """Finite differences need float64; the layers work in any dtype they are given."""
+    for p in layer.params():
+        p.value = p.value.astype(np.float64)
+    return layer
+
+
+needs_mnist = pytest.mark.skipif(not settings.mnist_path().is_file(), reason="MNIST not available")
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares width x height but holds almost no data: cheap to write, huge to decode."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
