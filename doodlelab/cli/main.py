@@ -12,6 +12,8 @@ from doodlelab.errors import DoodleError
 # Each module defines `register(groups)`, adding its commands to the shared sub-command groups.
 COMMAND_MODULES = (
     "doodlelab.cli.data",
+    "doodlelab.cli.mlp",
+    "doodlelab.cli.predict",
 )
 GROUPS = {
     "train": "train a model",
