@@ -60,7 +60,9 @@ class Linear(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        return x @ self.W.value + self.b.value
+        y = x @ self.W.value
+        y += self.b.value  # in place: one (N, n_out) array fewer
+        return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         # y_nj = sum_i x_ni W_ij + b_j, so dL/dW_ij = sum_n x_ni dout_nj and dL/db_j = sum_n dout_nj

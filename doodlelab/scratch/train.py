@@ -30,6 +30,8 @@ class ConfigError(DoodleError, ValueError):
 
 @dataclass
 class MLPConfig:
+    """Every setting of a training run; each field is also a `doodlelab train mlp` flag."""
+
     hidden: tuple[int, ...] = (512, 256)  # widths of the hidden layers (784 -> ... -> 10)
     dropout: float = 0.2  # dropout probability after each hidden ReLU
     input_dropout: float = 0.0  # dropout probability on the input pixels
@@ -51,9 +53,7 @@ class MLPConfig:
             if not ok:
                 raise ConfigError(f"bad MLP setting: {message}")
 
-        check(
-            len(self.hidden) > 0 and min(self.hidden) >= 1, f"hidden widths must be >= 1, got {self.hidden}"
-        )
+        check(len(self.hidden) > 0 and min(self.hidden) >= 1, f"bad hidden widths {self.hidden}")
         check(0 <= self.dropout < 1 and 0 <= self.input_dropout < 1, "dropout must be in [0, 1)")
         check(self.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, not {self.optimizer!r}")
         check(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay >= 0")
@@ -66,7 +66,11 @@ class MLPConfig:
 
 @dataclass
 class TrainResult:
-    """The trained model (weights of the best validation epoch), its per-epoch history, and timings."""
+    """The trained model (weights of the best validation epoch), its per-epoch history, and timings.
+
+    history maps epoch, lr, train_loss, train_accuracy (running, with dropout and shifts), val_loss,
+    val_accuracy and seconds (since the start) to one value per epoch.
+    """
 
     model: Sequential
     config: MLPConfig
@@ -136,9 +140,12 @@ def train(
     Each epoch shuffles the training images, takes mini-batches (randomly shifted when config.shift > 0),
     and ends with an evaluation on the validation images. The returned model has the weights of the
     epoch with the lowest validation loss; training stops after `patience` epochs without improvement.
+    With val_size=0 the training loss stands in for the validation loss.
     """
     from tqdm import tqdm
 
+    if images.shape[1:] != (28, 28) or images.dtype != np.uint8 or labels.shape != (len(images),):
+        raise ValueError(f"need uint8 images (N, 28, 28) and labels (N,), got {images.shape} {labels.shape}")
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     train_idx, val_idx = validation_split(len(images), config.val_size)
