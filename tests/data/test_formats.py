@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from doodlelab import settings
 from doodlelab.data import formats
 from doodlelab.data.formats import Drawing, ReadReport
 from doodlelab.errors import DataError
@@ -237,23 +236,15 @@ def test_category_files_and_counts(tmp_path):
     }
 
 
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    root = settings.quickdraw_dir()
-    if not (root / "counts.json").is_file():
-        pytest.skip(f"Quick, Draw! data not found at {root}")
-    return root
-
-
-def test_counts_match_counts_json(real_root):
-    expected = json.loads((real_root / "counts.json").read_text())
-    found = formats.counts(real_root)
+def test_counts_match_counts_json(quickdraw_root):
+    expected = json.loads((quickdraw_root / "counts.json").read_text())
+    found = formats.counts(quickdraw_root)
     assert found["simplified"] == expected["counts"]
     assert found["numpy_bitmap"] == expected["bitmap_counts"]
 
 
-def test_reading_a_real_category(real_root):
-    files = formats.category_files(real_root, "house plant")
+def test_reading_a_real_category(quickdraw_root):
+    files = formats.category_files(quickdraw_root, "house plant")
     report = ReadReport()
     drawings = list(formats.iter_drawings(files["simplified"], report=report))
     assert report.skipped == 0 and len(drawings) == formats.count_file(files["simplified"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -21,21 +19,6 @@ from doodlelab.data.images import (
     to_gray,
 )
 from doodlelab.errors import DataError, DoodleError
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares width x height but holds almost no data: cheap to write, huge to decode."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0"))
-        + chunk(b"IEND", b"")
-    )
 
 
 def stroke_image(size=(120, 90), dark_on_light=True, mode="L") -> Image.Image:
@@ -93,7 +76,7 @@ def test_transparent_background_is_composited_on_white():
     np.testing.assert_array_equal(digit, load_digit(to_bytes(stroke_image())))
 
 
-def test_huge_images_are_refused_before_decoding(tmp_path):
+def test_huge_images_are_refused_before_decoding(tmp_path, png_header_only):
     with pytest.raises(ImageTooLargeError, match="too large"):
         load_digit(png_header_only(20000, 20000))  # 400 MP: Pillow's own bomb check fires first
     path = tmp_path / "big.png"

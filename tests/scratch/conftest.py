@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 
@@ -41,16 +38,3 @@ def to_float64(layer: Layer) -> Layer:
 needs_mnist = pytest.mark.skipif(not settings.mnist_path().is_file(), reason="MNIST not available")
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares width x height but holds almost no data: cheap to write, huge to decode."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0"))
-        + chunk(b"IEND", b"")
-    )

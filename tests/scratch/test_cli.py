@@ -11,7 +11,7 @@ from PIL import Image
 from doodlelab.cli.main import main
 from doodlelab.data.mnist import load_mnist
 
-from .conftest import needs_mnist, png_header_only
+from .conftest import needs_mnist
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_predict_digits_in_both_polarities(mnist, tmp_path, capsys):
     assert code == 0 and out.startswith(f"{paths[0]}: {labels[0]} (") and out.count("\n") == 1
 
 
-def bad_inputs(tmp_path) -> dict[str, str]:
+def bad_inputs(tmp_path, png_header_only) -> dict[str, str]:
     """name -> path of inputs that predict must refuse cleanly."""
     (tmp_path / "notes.txt").write_text("not an image\n")
     (tmp_path / "empty.png").write_bytes(b"")
@@ -65,16 +65,16 @@ def bad_inputs(tmp_path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "empty.png", "blank.png", "huge.png", "missing.png"])
-def test_predict_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, capsys, name):
-    path = bad_inputs(tmp_path)[name]
+def test_predict_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, capsys, name, png_header_only):
+    path = bad_inputs(tmp_path, png_header_only)[name]
     code, out, err = run(capsys, "predict", "--model", "digits", path)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("doodlelab: error: ") and path in err
 
 
 @needs_mnist
-def test_predict_goes_on_after_a_bad_input(mnist, tmp_path, capsys):
-    bad = bad_inputs(tmp_path)
+def test_predict_goes_on_after_a_bad_input(mnist, tmp_path, capsys, png_header_only):
+    bad = bad_inputs(tmp_path, png_header_only)
     good = tmp_path / "seven.png"
     label = write_digit(mnist, 0, good, dark_on_light=True)
     code, out, err = run(capsys, "predict", "--model", "digits", "--json", bad["notes.txt"], str(good))
