@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from doodlelab import __version__
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"doodlelab{' ' + name if name else ''}: error: choose a command (see --help)\n")
     try:
         return int(handler(args) or 0)
+    except BrokenPipeError:  # the reader went away (`doodlelab data info | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so Python's final flush does not fail again
+        return 141  # what a shell reports for a process ended by SIGPIPE
     except DoodleError as exc:
         print(f"doodlelab: error: {exc}", file=sys.stderr)
         return 2
