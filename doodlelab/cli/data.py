@@ -172,20 +172,17 @@ def check_file(path: Path, skip_bad: bool) -> tuple[int, set[str], list[str]]:
     if not path.name.endswith((".ndjson", ".ndjson.gz")):
         raise DataError("unknown file type; expected .ndjson, .ndjson.gz, .bin or .npy", path)
     n, words, errors = 0, set(), []
-    with formats.open_bytes(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                drawing = formats.parse_record(line)
-                words.add(resolve(drawing.word))
-                n += 1
-            except (DataError, DoodleError) as exc:
-                reason = exc.reason if isinstance(exc, DataError) else str(exc)
-                error = DataError(reason, path, number)
-                if not skip_bad:
-                    raise error from None
-                errors.append(str(error))
+    for number, entry in formats.numbered_entries(path):
+        try:
+            if isinstance(entry, DataError):
+                raise entry
+            words.add(resolve(entry.word))
+            n += 1
+        except DoodleError as exc:
+            error = exc if isinstance(exc, DataError) else DataError(str(exc), path, number)
+            if not skip_bad:
+                raise error from None
+            errors.append(str(error))
     return n, words, errors
 
 

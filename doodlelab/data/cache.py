@@ -56,9 +56,10 @@ def render_category(category: str, root: Path, size: int, config: splits.SplitCo
     if stroke_fmt is not None:
         seen: set[str] = set()
         for d in formats.iter_drawings(files[stroke_fmt], on_error="skip", report=report):
-            if d.key_id is not None and d.key_id in seen:  # the same drawing listed twice
-                continue
-            seen.add(d.key_id or "")
+            if d.key_id is not None:
+                if d.key_id in seen:  # the same drawing listed twice
+                    continue
+                seen.add(d.key_id)
             images.append(strokes.rasterize(d.strokes, size, raw=d.is_raw))
             qd.append(-1 if d.qd_index is None else d.qd_index)
             keys.append(d.key_id)

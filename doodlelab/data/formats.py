@@ -132,7 +132,7 @@ def iter_ndjson(path: str | Path, *, recognized: bool | None = None, on_error: s
     """
     if on_error not in ("raise", "skip"):  # fail now, not at the first next()
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    return _deliver(_ndjson_entries(Path(path)), recognized, on_error, report, limit)
+    return _deliver((e for _, e in numbered_entries(Path(path))), recognized, on_error, report, limit)
 
 
 def open_bytes(path: Path) -> BinaryIO:
@@ -140,8 +140,8 @@ def open_bytes(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
-def _ndjson_entries(path: Path) -> Iterator[Drawing | DataError]:
-    """Each non-blank line as a Drawing, or as the DataError (with file and line) that it raised."""
+def numbered_entries(path: Path) -> Iterator[tuple[int, Drawing | DataError]]:
+    """(line number, Drawing or the DataError naming file and line that it raised) per non-blank line."""
     number = 0
     with open_bytes(path) as lines:
         try:
@@ -149,11 +149,11 @@ def _ndjson_entries(path: Path) -> Iterator[Drawing | DataError]:
                 if line.isspace() or not line:
                     continue
                 try:
-                    yield parse_record(line)
+                    yield number, parse_record(line)
                 except DataError as exc:
-                    yield DataError(exc.reason, path, number)
+                    yield number, DataError(exc.reason, path, number)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            yield DataError(f"corrupt gzip data ({exc})", path, number + 1)
+            yield number + 1, DataError(f"corrupt gzip data ({exc})", path, number + 1)
 
 
 def _deliver(entries: Iterable[Drawing | DataError], recognized: bool | None, on_error: str,
