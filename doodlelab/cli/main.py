@@ -14,6 +14,7 @@ from doodlelab.errors import DoodleError
 COMMAND_MODULES = (
     "doodlelab.cli.data",
     "doodlelab.cli.mlp",
+    "doodlelab.cli.classifier",
     "doodlelab.cli.predict",
 )
 GROUPS = {

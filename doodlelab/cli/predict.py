@@ -1,49 +1,38 @@
-"""`doodlelab predict --model NAME INPUT...`: classify input files, one line (or JSON object) per input."""
+"""`doodlelab predict [--model NAME] INPUT...`: name each drawing or image, one line (or JSON object) each.
+
+INPUT is an image file, an `.ndjson` file of drawings (raw or simplified, detected per line; `.gz` too),
+or `-` for ndjson on stdin. Errors for one item go to stderr and the rest go on.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from doodlelab.errors import DoodleError
+from doodlelab.errors import DataError, DoodleError
 
-# A predictor takes one input path and the number of guesses wanted, and returns (category, probability)
-# pairs, best first; it raises DoodleError or OSError for an input it cannot read.
-Predictor = Callable[[Path, int], list[tuple[str, float]]]
-
-
-def digits_predictor(weights: Path | None) -> Predictor:
-    """The from-scratch MNIST network on image files of digits (any size, either polarity)."""
-    from doodlelab.data.images import load_digit
-    from doodlelab.scratch.digits import DigitClassifier, shipped
-
-    classifier = shipped() if weights is None else DigitClassifier.load(weights)
-    return lambda path, k: classifier.top(load_digit(path), k)
-
-
-# Model name -> factory that loads the model once (given --weights, or None for the shipped weights).
-MODELS: dict[str, Callable[[Path | None], Predictor]] = {
-    "digits": digits_predictor,
-}
+CHUNK = 512  # drawings rasterized and classified together
+MAX_LINE = 10_000_000  # bytes of one ndjson line
 
 
 def register(groups: dict) -> None:
     parser = groups["_top"].add_parser(
         "predict",
-        help="classify images with a trained model",
-        description="Classify each INPUT; errors for one input are reported on stderr and the rest go on. "
-        "Exit code 2 when no input could be read, 1 when some could not.",
+        help="name drawings or images with a trained model",
+        description="Classify each drawing (ndjson line) or image, in input order. Errors for one item are "
+        "reported on stderr and the rest go on. Exit code 2 when nothing could be read, 1 when some items "
+        "could not.",
     )
-    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="which model to use")
+    parser.add_argument("--model", default="classifier", choices=sorted(MODELS),
+                        help="classifier (345 doodle categories, default) or digits (the NumPy network)")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped weights)")
-    parser.add_argument(
-        "--top", type=_positive, default=3, metavar="K", help="guesses per input (default: 3)"
-    )
-    parser.add_argument("--json", action="store_true", help="one JSON object per input line")
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files")
+    parser.add_argument("--top", type=_positive, default=3, metavar="K", help="guesses per item (default: 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per item")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images, .ndjson files, - for stdin")
     parser.set_defaults(handler=cmd_predict)
 
 
@@ -57,28 +46,144 @@ def _positive(text: str) -> int:
     return value
 
 
-def _describe(path: Path, exc: Exception) -> str:
+def _is_ndjson(name: str) -> bool:
+    return name == "-" or name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".json"))
+
+
+def _lines(name: str) -> Iterator[tuple[int, bytes]]:
+    from doodlelab.data.formats import open_bytes
+
+    stream = sys.stdin.buffer if name == "-" else open_bytes(Path(name))
+    try:
+        for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), start=1):
+            if line.strip():
+                yield number, line
+    finally:
+        if name != "-":
+            stream.close()
+
+
+def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
+    """An ndjson line -> (strokes, key_id, raw?) where the line is an object with "drawing" (the dataset's
+    record) or a bare list of strokes. Raises DataError."""
+    from doodlelab.data.strokes import parse_strokes
+
+    if len(line) > MAX_LINE:
+        raise DataError(f"line longer than {MAX_LINE} bytes")
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise DataError(f"invalid JSON ({exc})") from None
+    key_id = None
+    if isinstance(record, dict):
+        if "drawing" not in record:
+            raise DataError("missing 'drawing'")
+        key_id = record.get("key_id")
+        key_id = str(key_id) if isinstance(key_id, (str, int)) and not isinstance(key_id, bool) else None
+        record = record["drawing"]
+    raw = True if isinstance(record, list) and record and all(
+        isinstance(s, list) and len(s) == 3 for s in record) else None  # timestamps: raw
+    return parse_strokes(record), key_id, raw
+
+
+# An item is (description for output, key_id or None, a function returning the (28, 28) bitmap).
+Item = tuple[dict, "str | None", Callable]
+
+
+def classifier_items(names: list[str], recognizer) -> Iterator[tuple[dict, str | None, object]]:
+    """(where, key_id, bitmap or the DoodleError/OSError that prevented it) for every drawing and image."""
+    from doodlelab.data.doodle_image import load_doodle
+
+    for name in names:
+        if _is_ndjson(name):
+            try:
+                for number, line in _lines(name):
+                    where = {"input": name, "line": number}
+                    try:
+                        drawing, key_id, raw = parse_line(line)
+                        yield where, key_id, recognizer.rasterize(drawing, raw=raw)
+                    except DoodleError as exc:
+                        yield where, None, exc
+            except (OSError, EOFError, DoodleError) as exc:  # unreadable file or corrupt gzip
+                yield {"input": name}, None, exc if not isinstance(exc, EOFError) else DataError(str(exc))
+        else:
+            try:
+                yield {"input": name}, None, load_doodle(name, recognizer.size)
+            except (DoodleError, OSError) as exc:
+                yield {"input": name}, None, exc
+
+
+def _describe(where: dict, exc: Exception) -> str:
+    place = where["input"] + (f":{where['line']}" if "line" in where else "")
     if isinstance(exc, OSError):
-        return f"{exc.filename or path}: {exc.strerror or exc}"
-    text = str(exc)
-    return text if text.startswith(str(path)) else f"{path}: {text}"
+        return f"{exc.filename or place}: {exc.strerror or exc}"
+    return f"{place}: {exc}"
+
+
+def _emit(where: dict, key_id: str | None, top: list[tuple[str, float]], as_json: bool) -> None:
+    if as_json:
+        guesses = [{"category": c, "probability": round(p, 6)} for c, p in top]
+        print(json.dumps({**where, **({"key_id": key_id} if key_id else {}), "top": guesses}))
+    else:
+        place = where["input"] + (f":{where['line']}" if "line" in where else "")
+        print(f"{place}: " + ", ".join(f"{c} ({p:.1%})" for c, p in top))
+
+
+def run_classifier(args: argparse.Namespace) -> tuple[int, int]:
+    import numpy as np
+
+    from doodlelab.classifier.recognizer import Recognizer
+
+    recognizer = Recognizer(args.weights)
+    done = failed = 0
+    pending: list[tuple[dict, str | None, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending:
+            probs = recognizer.probabilities(np.stack([p[2] for p in pending]))
+            for (where, key_id, _), row in zip(pending, probs):
+                _emit(where, key_id, recognizer.top(row, args.top), args.json)
+            sys.stdout.flush()
+            pending.clear()
+
+    for where, key_id, result in classifier_items(args.inputs, recognizer):
+        if isinstance(result, Exception):
+            flush()  # keep the output in input order around the error
+            failed += 1
+            print(f"doodlelab: error: {_describe(where, result)}", file=sys.stderr, flush=True)
+            continue
+        done += 1
+        pending.append((where, key_id, result))
+        if len(pending) >= CHUNK:
+            flush()
+    flush()
+    return done, failed
+
+
+def run_digits(args: argparse.Namespace) -> tuple[int, int]:
+    from doodlelab.data.images import load_digit
+    from doodlelab.scratch.digits import DigitClassifier, shipped
+
+    classifier = shipped() if args.weights is None else DigitClassifier.load(args.weights)
+    done = failed = 0
+    for name in args.inputs:
+        try:
+            source = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else name
+            top = classifier.top(load_digit(source), args.top)
+        except (DoodleError, OSError) as exc:
+            failed += 1
+            print(f"doodlelab: error: {_describe({'input': name}, exc)}", file=sys.stderr, flush=True)
+            continue
+        done += 1
+        _emit({"input": name}, None, top, args.json)
+    return done, failed
+
+
+MODELS = {"classifier": run_classifier, "digits": run_digits}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    predict = MODELS[args.model](args.weights)
-    failed = 0
-    for path in args.inputs:
-        try:
-            top = predict(path, args.top)
-        except (DoodleError, OSError) as exc:
-            failed += 1
-            print(f"doodlelab: error: {_describe(path, exc)}", file=sys.stderr)
-            continue
-        if args.json:
-            guesses = [{"category": c, "probability": round(p, 6)} for c, p in top]
-            print(json.dumps({"input": str(path), "top": guesses}), flush=True)
-        else:
-            print(f"{path}: " + ", ".join(f"{c} ({p:.1%})" for c, p in top), flush=True)
-    if failed == len(args.inputs):
+    done, failed = MODELS[args.model](args)
+    if done == 0:
         return 2
     return 1 if failed else 0

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import category_index
 from doodlelab.errors import DataError
 
-CACHE_VERSION = 1  # bump when the renderer or the layout of the cache files changes
+CACHE_VERSION = 2  # bump when the renderer or the layout of the cache files changes
 SOURCES = ("strokes", "bitmaps")  # source codes 0 and 1 in CategoryArrays.source
 STROKE_FORMATS = ("simplified", "binary", "raw")  # first one present is used
 
@@ -36,6 +36,35 @@ class CategoryArrays:
     source: np.ndarray  # uint8: 0 strokes, 1 Google bitmap
     qd_index: np.ndarray  # int64 row in Google's files, -1 when unknown
     skipped: int  # malformed lines skipped while reading
+    # The simplified strokes of the stroke drawings (the first ones), packed flat for augmentation:
+    points: np.ndarray  # (P, 2) uint8 x, y of every point
+    stroke_ends: np.ndarray  # (S,) int64 end of each stroke in `points`
+    drawing_ends: np.ndarray  # (D,) int64 end of each stroke drawing in `stroke_ends`
+
+    def strokes_of(self, i: int) -> strokes.Strokes:
+        """The simplified strokes of stroke drawing i (i < number of stroke drawings)."""
+        return unpack(self.points, self.stroke_ends, self.drawing_ends, i)
+
+
+def pack(drawings: Sequence[strokes.Strokes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simplified drawings -> flat (points (P, 2) uint8, stroke_ends (S,), drawing_ends (D,))."""
+    flat = [s for d in drawings for s in d]
+    points = np.concatenate(flat).astype(np.uint8) if flat else np.zeros((0, 2), np.uint8)
+    stroke_ends = np.cumsum([len(s) for s in flat], dtype=np.int64)
+    drawing_ends = np.cumsum([len(d) for d in drawings], dtype=np.int64)
+    return points, stroke_ends, drawing_ends
+
+
+def unpack(points: np.ndarray, stroke_ends: np.ndarray, drawing_ends: np.ndarray, i: int) -> strokes.Strokes:
+    """Drawing i of a `pack`ed set, as a list of (n, 2) float64 strokes."""
+    first = int(drawing_ends[i - 1]) if i > 0 else 0
+    ends = stroke_ends[first : drawing_ends[i]]
+    start = int(stroke_ends[first - 1]) if first > 0 else 0
+    out = []
+    for end in ends.tolist():
+        out.append(points[start:end].astype(np.float64))
+        start = end
+    return out
 
 
 def _fingerprint(files: dict[str, Path], size: int, config: splits.SplitConfig) -> str:
@@ -51,7 +80,7 @@ def render_category(category: str, root: Path, size: int, config: splits.SplitCo
     """Read, render and split one category from every source found under `root` (no caching)."""
     files = formats.category_files(root, category)
     stroke_fmt = next((f for f in STROKE_FORMATS if f in files), None)
-    images, qd, keys = [], [], []
+    images, qd, keys, simple = [], [], [], []
     report = formats.ReadReport()
     if stroke_fmt is not None:
         seen: set[str] = set()
@@ -60,7 +89,9 @@ def render_category(category: str, root: Path, size: int, config: splits.SplitCo
                 if d.key_id in seen:  # the same drawing listed twice
                     continue
                 seen.add(d.key_id)
-            images.append(strokes.rasterize(d.strokes, size, raw=d.is_raw))
+            simplified = strokes.simplify(d.strokes) if d.is_raw else d.strokes
+            simple.append(simplified)
+            images.append(strokes.render(simplified, size))
             qd.append(-1 if d.qd_index is None else d.qd_index)
             keys.append(d.key_id)
     n_strokes = len(images)
@@ -81,7 +112,11 @@ def render_category(category: str, root: Path, size: int, config: splits.SplitCo
         source=np.repeat(np.array([0, 1], np.uint8), [n_strokes, len(bitmaps)]),
         qd_index=np.concatenate([qd_index, np.arange(len(bitmaps), dtype=np.int64)]),
         skipped=report.skipped,
+        **dict(zip(("points", "stroke_ends", "drawing_ends"), pack(simple))),
     )
+
+
+_FIELDS = [f.name for f in fields(CategoryArrays)]
 
 
 def _save_atomic(path: Path, arrays: CategoryArrays, meta: str) -> None:
@@ -89,8 +124,7 @@ def _save_atomic(path: Path, arrays: CategoryArrays, meta: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, images=arrays.images, split=arrays.split, source=arrays.source,
-                     qd_index=arrays.qd_index, skipped=np.int64(arrays.skipped), meta=np.array(meta))
+            np.savez(fh, **{f: getattr(arrays, f) for f in _FIELDS}, meta=np.array(meta))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,7 +136,7 @@ def _load(path: Path, meta: str) -> CategoryArrays | None:
         with np.load(path, allow_pickle=False) as z:
             if str(z["meta"]) != meta:
                 return None
-            return CategoryArrays(z["images"], z["split"], z["source"], z["qd_index"], int(z["skipped"]))
+            return CategoryArrays(**{f: z[f] for f in _FIELDS} | {"skipped": int(z["skipped"])})
     except (OSError, ValueError, KeyError, EOFError):  # missing, stale or corrupt: rebuild
         return None
 
@@ -165,7 +199,25 @@ def build_cache(
     return counts
 
 
-def load_split(
+@dataclass(frozen=True)
+class SplitArrays:
+    """The drawings of one split: images (N, S, S) uint8, labels (N,) int64 official category indices,
+    and for drawings that came as strokes (`drawing[i] >= 0`) their packed simplified strokes."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    drawing: np.ndarray  # (N,) int64 index into the packed strokes, -1 for Google bitmaps
+    points: np.ndarray  # (P, 2) uint8, see CategoryArrays
+    stroke_ends: np.ndarray  # (S,) int64
+    drawing_ends: np.ndarray  # (D,) int64
+
+    def strokes_of(self, i: int) -> strokes.Strokes | None:
+        """The simplified strokes of item i, or None when it is a bitmap."""
+        d = int(self.drawing[i])
+        return None if d < 0 else unpack(self.points, self.stroke_ends, self.drawing_ends, d)
+
+
+def load_split_arrays(
     split: str,
     names: Sequence[str] | None = None,
     size: int = 28,
@@ -173,11 +225,9 @@ def load_split(
     config: splits.SplitConfig = splits.DEFAULT_SPLIT,
     root: Path | None = None,
     cache_root: Path | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """All cached drawings of one split: images (N, size, size) uint8 and labels (N,) int64.
-
-    Labels index the 345 official categories (`categories.category_index`), whatever subset is loaded.
-    """
+) -> SplitArrays:
+    """All cached drawings of one split, each drawing once: a Google bitmap that is also present as
+    strokes (same qd_index) is dropped in favour of the strokes."""
     if split not in splits.SPLITS:
         raise DataError(f"unknown split {split!r} (choose from {', '.join(splits.SPLITS)})")
     unknown = set(sources) - set(SOURCES)
@@ -186,12 +236,30 @@ def load_split(
     root = root or settings.quickdraw_dir()
     names = [c for c in (names or all_categories()) if formats.category_files(root, c)]
     wanted = np.array([s in sources for s in SOURCES])
-    xs, ys = [], []
+    parts: dict[str, list] = {k: [] for k in ("images", "labels", "drawing", "drawings")}
+    n_drawings = 0
     for name in names:
         a = load_category(name, size, config, root, cache_root)
-        keep = (a.split == splits.SPLIT_CODE[split]) & wanted[a.source]
-        xs.append(a.images[keep])
-        ys.append(np.full(int(keep.sum()), category_index(name), dtype=np.int64))
-    if not xs:
-        return np.zeros((0, size, size), np.uint8), np.zeros(0, np.int64)
-    return np.concatenate(xs), np.concatenate(ys)
+        n = len(a.drawing_ends)  # stroke drawings come first
+        duplicate = (a.source == 1) & np.isin(a.qd_index, a.qd_index[:n][a.qd_index[:n] >= 0])
+        keep = np.flatnonzero((a.split == splits.SPLIT_CODE[split]) & wanted[a.source] & ~duplicate)
+        strokes_kept = keep[keep < n]
+        parts["images"].append(a.images[keep])
+        parts["labels"].append(np.full(len(keep), category_index(name), dtype=np.int64))
+        index = np.full(len(keep), -1, dtype=np.int64)
+        index[: len(strokes_kept)] = np.arange(n_drawings, n_drawings + len(strokes_kept))
+        parts["drawing"].append(index)
+        parts["drawings"].extend(a.strokes_of(int(i)) for i in strokes_kept)
+        n_drawings += len(strokes_kept)
+    if not parts["images"]:
+        parts["images"] = [np.zeros((0, size, size), np.uint8)]
+    packed = pack(parts.pop("drawings"))
+    cat = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    return SplitArrays(cat["images"], cat["labels"], cat["drawing"], *packed)
+
+
+def load_split(split: str, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """All cached drawings of one split (each drawing once): images (N, size, size) uint8 and labels
+    (N,) int64 indexing the 345 official categories. Same arguments as `load_split_arrays`."""
+    a = load_split_arrays(split, *args, **kwargs)
+    return a.images, a.labels

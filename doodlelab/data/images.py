@@ -104,18 +104,24 @@ def ink_from_gray(gray: np.ndarray, name: str | None = None) -> np.ndarray:
     return ink
 
 
+def crop_and_fit(ink: np.ndarray, mask: np.ndarray, side: int, resample: Image.Resampling) -> np.ndarray:
+    """Crop `ink` (H, W) float to the bounding box of `mask` and resize it, keeping the aspect ratio,
+    so that its longer side is `side` pixels."""
+    rows, cols = np.nonzero(mask)
+    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = crop.shape
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, resample))
+
+
 def mnist_layout(ink: np.ndarray) -> np.ndarray:
     """MNIST's normalisation of an ink map (H, W) -> (28, 28) uint8, 0 = background, 255 = ink.
 
     Crop to the ink's bounding box, scale (keeping the aspect ratio, antialiased) so the longer side
     is 20 pixels, and paste into a 28x28 field so that the centre of mass lands at pixel (14, 14).
     """
-    rows, cols = np.nonzero(ink)
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.LANCZOS))
+    small = crop_and_fit(ink, ink > 0, BOX, Image.Resampling.LANCZOS)
     small = np.clip(small, 0.0, None)
     small = small / small.max() if small.max() > 0 else small  # thin strokes fade when shrunk: restore
     h, w = small.shape

@@ -82,7 +82,8 @@ def test_build_cache_and_load_split(tiny_root, tmp_path):
         assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y)
         x_parts.append(x)
         y_parts.append(y)
-    assert sum(map(len, x_parts)) == 101
+    # 40 cat strokes are the same drawings as bitmap rows 0..39: each drawing is counted once
+    assert sum(map(len, x_parts)) == 60 + 1
     only_strokes, _ = cache.load_split("train", ["cat"], sources=["strokes"], root=tiny_root,
                                        cache_root=cache_root)
     assert 0 < len(only_strokes) < 40
@@ -102,3 +103,21 @@ def test_real_categories_keep_each_drawing_in_one_split(quickdraw_root, tmp_path
             assert len(set(a.split[a.qd_index == q].tolist())) == 1
         shares = np.bincount(a.split, minlength=3) / len(a.split)
         assert np.allclose(shares, [0.8, 0.1, 0.1], atol=0.02)
+
+
+def test_split_arrays_keep_the_strokes_that_rendered_each_image(tiny_root, tmp_path):
+    a = cache.load_split_arrays("train", root=tiny_root, cache_root=tmp_path / "c")
+    from_strokes = np.flatnonzero(a.drawing >= 0)
+    assert len(from_strokes) > 20 and (a.drawing < 0).sum() > 0  # both sources present
+    for i in from_strokes:
+        assert np.array_equal(strokes.render(a.strokes_of(int(i))), a.images[i])
+    assert a.strokes_of(int(np.flatnonzero(a.drawing < 0)[0])) is None
+
+
+def test_pack_round_trips_drawings():
+    rng = np.random.default_rng(1)
+    drawings = [_random_drawing(rng) for _ in range(5)] + [[np.array([[3.0, 4.0]])]]
+    packed = cache.pack(drawings)
+    for i, d in enumerate(drawings):
+        back = cache.unpack(*packed, i)
+        assert len(back) == len(d) and all(np.array_equal(x, y) for x, y in zip(back, d))

@@ -1,0 +1,124 @@
+"""Classifier files: training checkpoints (weights + AdamW state + run state, one safetensors file) and
+model files (weights + card); both rebuild the network from the config stored inside, no flags needed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from doodlelab import modelfile, settings
+from doodlelab.classifier.config import ClassifierConfig
+from doodlelab.data.categories import categories
+
+FORMAT = "doodlelab-classifier/1"
+CHECKPOINT_FORMAT = "doodlelab-classifier-checkpoint/1"
+
+
+class CheckpointError(modelfile.ModelFileError):
+    """A checkpoint that does not fit this run (another config) or cannot be read."""
+
+
+def _numpy(state: dict[str, torch.Tensor], prefix: str, dtype: torch.dtype | None = None) -> dict:
+    out = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        out[prefix + k] = v.numpy()
+    return out
+
+
+def save_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  config: ClassifierConfig, state: dict) -> None:
+    """Everything needed to resume after a kill, written atomically (the old file stays whole until then)."""
+    opt = optimizer.state_dict()
+    arrays = _numpy(model.state_dict(), "model.")
+    for index, values in opt["state"].items():
+        arrays.update(_numpy({k: torch.as_tensor(v) for k, v in values.items()}, f"optim.{index}."))
+    meta = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "state": state,
+            "param_groups": opt["param_groups"]}
+    modelfile.save(path, arrays, metadata=meta)
+
+
+def load_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  config: ClassifierConfig) -> dict:
+    """Restore model and optimizer from `save_training`; returns the run state. The checkpoint must
+    come from the same config (except the epoch budget and loader settings, which may change)."""
+    arrays, meta = modelfile.load(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a classifier training checkpoint")
+    mutable = {"epochs", "patience", "workers", "threads"}
+    saved = {k: v for k, v in meta["config"].items() if k not in mutable}
+    ours = {k: v for k, v in json.loads(json.dumps(config.to_dict())).items() if k not in mutable}
+    if saved != ours:
+        changed = sorted(k for k in ours if saved.get(k) != ours[k])
+        raise CheckpointError(f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
+                              "use another output folder or the same settings")
+    tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            opt_state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    return meta["state"]
+
+
+def save_model(path: Path, model: torch.nn.Module, config: ClassifierConfig, card: dict | None = None,
+               dtype: torch.dtype = torch.float32) -> Path:
+    """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
+    arrays = _numpy(model.state_dict(), "", dtype)
+    full = {"format": FORMAT, "classes": categories(), "config": config.to_dict(),
+            "dtype": str(dtype).removeprefix("torch."),
+            "data": f"{settings.ATTRIBUTION}; doodlelab's split of ../shared/data (80/10/10 by drawing)",
+            "attribution": settings.ATTRIBUTION, **(card or {})}
+    return modelfile.save(path, arrays, full, metadata={"format": FORMAT, "config": config.to_dict()})
+
+
+def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dict]:
+    """(network in eval mode with float32 weights, its config, its card) from `save_model`'s file."""
+    from doodlelab.classifier.train import new_model
+
+    arrays, meta = modelfile.load(path)
+    if meta.get("format") != FORMAT:
+        raise modelfile.ModelFileError(f"{path}: not a doodlelab classifier weights file")
+    card = modelfile.load_card(path)
+    config = ClassifierConfig.from_dict(meta["config"])
+    model = new_model(config)
+    state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32) if v.dtype == np.float16 else v.copy())
+             for k, v in arrays.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise modelfile.ModelFileError(f"{path}: weights do not match the stored config ({exc})") from None
+    return model.eval(), config, card
+
+
+def plot_curves(history: dict[str, list[float]], path: Path) -> None:
+    """Loss and accuracy per epoch (train and validation) as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = history["epoch"]
+    for split in ("train", "val"):
+        left.plot(epochs, history[f"{split}_loss"], marker="o", label=split)
+        right.plot(epochs, history[f"{split}_accuracy"], marker="o", label=split)
+    left.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    right.set(xlabel="epoch", ylabel="top-1 accuracy", title="accuracy")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    modelfile.write_atomically(path, lambda f: f.write(buffer.getvalue()))

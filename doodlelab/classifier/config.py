@@ -1,0 +1,77 @@
+"""Every setting of a classifier training run, one dataclass (each field is a `doodlelab train classifier`
+flag and is stored in checkpoints and model cards)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from doodlelab.data.augment import Augment
+from doodlelab.errors import DoodleError
+
+ARCHS = ("resnet", "sketcher")  # see classifier.model
+
+
+class ConfigError(DoodleError, ValueError):
+    """A training setting out of range."""
+
+
+@dataclass
+class ClassifierConfig:
+    """Model, data, optimisation and augmentation settings of one run."""
+
+    arch: str = "resnet"  # network: resnet (doodlelab's compact ResNet) or sketcher (the baseline)
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # resnet: channels of each stage
+    blocks: tuple[int, ...] = (1, 1, 1, 1)  # resnet: residual blocks per stage
+    dropout: float = 0.2  # dropout before the linear head
+    size: int = 28  # image side in pixels (Google's bitmaps are 28)
+    categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    epochs: int = 12  # maximum passes over the training split
+    batch_size: int = 256  # images per optimizer step (split across processes under torchrun)
+    lr: float = 3e-3  # peak learning rate of AdamW
+    weight_decay: float = 0.05  # AdamW decoupled weight decay
+    warmup_epochs: float = 0.5  # linear warm-up, then cosine decay to zero at the last epoch
+    label_smoothing: float = 0.1  # cross-entropy label smoothing
+    patience: int = 3  # stop after this many epochs without a better validation accuracy (0: never)
+    rotate: float = 12.0  # augmentation: maximum rotation, degrees (all augmentation 0: none)
+    stretch: float = 0.15  # augmentation: maximum log anisotropic stretch
+    shear: float = 0.15  # augmentation: maximum shear
+    drop_stroke: float = 0.1  # augmentation: probability of dropping each stroke
+    jitter: float = 1.5  # augmentation: noise on each point, units of the 0..255 box
+    shift: float = 0.06  # augmentation (bitmaps only): maximum shift, fraction of the side
+    bf16: bool = True  # bfloat16 autocast for training (CPU with AVX-512 BF16, or GPU)
+    workers: int = 1  # processes rendering augmented batches (0: in the training process)
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    seed: int = 0  # seed of initialisation, shuffling, augmentation and dropout
+
+    def __post_init__(self) -> None:
+        def check(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(f"bad classifier setting: {message}")
+
+        self.widths, self.blocks = tuple(self.widths), tuple(self.blocks)
+        self.categories = tuple(self.categories)
+        check(self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        check(len(self.widths) == len(self.blocks) >= 1, "widths and blocks need one entry per stage")
+        check(min(self.widths) >= 1 and min(self.blocks) >= 1, "widths and blocks must be >= 1")
+        check(0 <= self.dropout < 1 and 0 <= self.label_smoothing < 1, "dropout, label_smoothing in [0, 1)")
+        check(8 <= self.size <= 256, f"size must be in [8, 256], got {self.size}")
+        check(self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1")
+        check(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay >= 0")
+        check(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
+        check(0 <= self.drop_stroke < 1, "drop_stroke must be in [0, 1)")
+        check(min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,
+              "augmentation strengths must be >= 0")
+        check(self.workers >= 0 and self.threads >= 0, "workers and threads must be >= 0")
+
+    @property
+    def augment(self) -> Augment:
+        return Augment(self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ClassifierConfig:
+        """Rebuild from a checkpoint or card, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,68 @@
+"""Export a trained classifier to ONNX (input "images": (B, 1, S, S) float32 in [0, 1], 1 = ink; output
+"logits": (B, 345)), with a JSON card beside it holding the classes and the calibration temperature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from doodlelab import modelfile
+
+MAX_BATCH = 4096
+
+
+def sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28) -> Path:
+    """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
+    import logging
+
+    path = Path(path)
+    model = model.eval()
+    example = torch.zeros(2, 1, size, size)
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    with warnings.catch_warnings(), _quiet(logging.getLogger("torch.onnx")):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (example,), input_names=["images"], output_names=["logits"],
+                                    dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False)
+    data = _to_bytes(program, path)
+    modelfile.write_atomically(path, lambda f: f.write(data))
+    full = {**card, "format": "doodlelab-classifier-onnx/1", "onnx_sha256": hashlib.sha256(data).hexdigest(),
+            "input": {"name": "images", "shape": ["batch", 1, size, size], "dtype": "float32",
+                      "range": "0..1, 1 = ink (uint8 bitmap / 255)"},
+            "output": {"name": "logits", "shape": ["batch", len(card.get("classes", []))],
+                       "probabilities": "softmax(logits / temperature)"}}
+    text = json.dumps(full, indent=2) + "\n"
+    modelfile.write_atomically(modelfile.card_path(path), lambda f: f.write(text.encode()))
+    return path
+
+
+def _to_bytes(program, path: Path) -> bytes:
+    """ONNXProgram.save wants a path: save beside the target, read back, remove."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.export.tmp")
+    try:
+        program.save(str(tmp))
+        return tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _quiet:
+    """Silence a logger for the duration of a block (the exporter is chatty)."""
+
+    def __init__(self, logger) -> None:
+        self.logger, self.level = logger, logger.level
+
+    def __enter__(self) -> None:
+        self.logger.setLevel(100)
+
+    def __exit__(self, *exc) -> None:
+        self.logger.setLevel(self.level)

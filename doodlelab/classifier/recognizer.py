@@ -1,0 +1,113 @@
+"""A trained classifier ready to name doodles: strokes, bitmaps or images -> calibrated probabilities.
+
+Inference runs through ONNX Runtime when the weights have a matching `.onnx` beside them (several times
+faster than eager PyTorch on a small CPU), else through PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from doodlelab import modelfile
+from doodlelab.classifier.metrics import softmax
+from doodlelab.data import strokes as pipeline
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED = WEIGHTS_DIR / "classifier.safetensors"
+BACKENDS = ("auto", "onnx", "torch")
+BATCH = 256
+
+
+class Recognizer:
+    """Wraps the network, its class names and its calibration temperature."""
+
+    def __init__(self, weights: str | Path | None = None, backend: str = "auto", threads: int = 0) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}")
+        self.weights = Path(weights) if weights is not None else SHIPPED
+        onnx_path = self.weights.with_suffix(".onnx")
+        self.card = modelfile.load_card(self.weights)
+        self.classes: list[str] = list(self.card["classes"])
+        self.temperature = float(self.card.get("temperature", 1.0))
+        self.size = int(self.card["config"].get("size", 28))
+        self._session = self._model = None
+        if backend == "onnx" or (backend == "auto" and self._onnx_matches(onnx_path)):
+            self._session = _onnx_session(onnx_path, threads)
+            self.backend = "onnx"
+        else:
+            from doodlelab.classifier.checkpoint import load_model
+
+            self._model = load_model(self.weights)[0]
+            self.backend = "torch"
+
+    def _onnx_matches(self, onnx_path: Path) -> bool:
+        """An .onnx beside the weights, exported from them (same hash in both cards), and ORT installed."""
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return False
+        if not onnx_path.is_file():
+            return False
+        try:
+            onnx_card = modelfile.load_card(onnx_path)
+        except modelfile.ModelFileError:
+            return False
+        from doodlelab.classifier.export import sha256
+
+        return onnx_card.get("onnx_sha256") == sha256(onnx_path) and \
+            onnx_card.get("weights_sha256") == sha256(self.weights)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, S, S) uint8 bitmaps (0 background, 255 ink) -> (N, C) float32 logits."""
+        images = np.asarray(images)
+        if images.ndim != 3 or images.shape[1:] != (self.size, self.size):
+            raise ValueError(f"expected (N, {self.size}, {self.size}) images, got {images.shape}")
+        out = np.zeros((len(images), len(self.classes)), np.float32)
+        for start in range(0, len(images), BATCH):
+            x = (images[start : start + BATCH].astype(np.float32) / 255.0)[:, None]
+            out[start : start + len(x)] = self._run(x)
+        return out
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self._session is not None:
+            return self._session.run(None, {"images": x})[0]
+        import torch
+
+        with torch.inference_mode():
+            return self._model(torch.from_numpy(x)).numpy()
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """(N, S, S) uint8 -> (N, C) calibrated probabilities (softmax of logits / temperature)."""
+        return softmax(self.logits(images), self.temperature)
+
+    def rasterize(self, drawing: Sequence[np.ndarray], raw: bool | None = None) -> np.ndarray:
+        """Strokes (raw canvas or simplified) -> (S, S) uint8, through the one pipeline."""
+        return pipeline.rasterize(drawing, self.size, raw=raw)
+
+    def top(self, probs: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        """(C,) probabilities -> the k best (category, probability), best first."""
+        order = np.argsort(-probs, kind="stable")[:k]
+        return [(self.classes[i], float(probs[i])) for i in order]
+
+    def classify(self, drawings: Sequence[Sequence[np.ndarray]], k: int = 5) -> list[list[tuple[str, float]]]:
+        """Many drawings (strokes) -> their top-k guesses."""
+        if not drawings:
+            return []
+        probs = self.probabilities(np.stack([self.rasterize(d) for d in drawings]))
+        return [self.top(p, k) for p in probs]
+
+
+def _onnx_session(path: Path, threads: int = 0):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for corrupt models
+        raise modelfile.ModelFileError(f"{path}: cannot load ONNX model ({exc})") from None

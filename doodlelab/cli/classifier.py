@@ -1,0 +1,117 @@
+"""`doodlelab train classifier`, `doodlelab evaluate classifier` and `doodlelab export onnx`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from doodlelab.cli.common import add_config_args, config_from_args, progress_enabled
+
+DEFAULT_OUT = Path("runs") / "classifier"
+MODEL_NAME = "classifier.safetensors"
+
+
+def register(groups: dict) -> None:
+    from doodlelab.classifier.config import ClassifierConfig
+
+    train = groups["train"].add_parser(
+        "classifier",
+        help="train the 345-category doodle classifier",
+        description="Train the CNN on the train split (validation for early stopping), one checkpoint per "
+        "epoch in --out (rerun the same command to resume after a stop). Then fit the calibration "
+        f"temperature and write {MODEL_NAME} with its card (test metrics) and an ONNX export. "
+        "For several processes: torchrun --nproc-per-node N -m doodlelab train classifier ...",
+    )
+    train.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if --out has a checkpoint")
+    train.add_argument("--no-export", action="store_true", help="skip the ONNX export at the end")
+    add_config_args(train, ClassifierConfig)
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = groups["evaluate"].add_parser(
+        "classifier",
+        help="top-1/top-3/MAP@3, per-category accuracy, confusions and calibration on a split",
+        description="Evaluate classifier weights on the held-out split of the data (default: test).",
+    )
+    evaluate.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
+    evaluate.add_argument("--split", choices=("test", "val"), default="test", help="split (default: test)")
+    evaluate.add_argument("--raw", action="store_true",
+                          help="also replay the stroke drawings as raw canvas input through the pipeline")
+    evaluate.add_argument("--confusion", type=Path, metavar="PNG", help="write the confusion matrix")
+    evaluate.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto", help="engine")
+    evaluate.add_argument("--json", action="store_true", help="print the full report as one JSON object")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    export = groups["_top"].add_parser("export", help="export a model to another format",
+                                       description="export a model to another format")
+    formats = export.add_subparsers(dest="model", metavar="FORMAT", parser_class=type(export))
+    onnx = formats.add_parser("onnx", help="the classifier as ONNX, with a JSON card beside it",
+                              description="Export classifier weights to ONNX (input images (B, 1, 28, 28) "
+                              "float in [0, 1], output logits (B, 345)); card: classes, temperature.")
+    onnx.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
+    onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
+    onnx.set_defaults(handler=cmd_export)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from doodlelab.classifier.config import ClassifierConfig
+    from doodlelab.classifier.evaluate import finish
+    from doodlelab.classifier.train import train
+
+    config = config_from_args(ClassifierConfig, args)
+    result = train(config, args.out, progress=progress_enabled(), resume=not args.no_resume)
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
+    card = finish(args.out, args.out / MODEL_NAME, export=not args.no_export)
+    test = card["test"]
+    print(f"best epoch {result.best_epoch} (val accuracy {result.best_val_accuracy:.4f}) after "
+          f"{result.seconds:.0f} s; test top-1 {test['top1']:.4f} top-3 {test['top3']:.4f} "
+          f"MAP@3 {test['map3']:.4f} ECE {test['ece_uncalibrated']:.4f} -> {test['ece']:.4f} "
+          f"(T = {card['temperature']:.3f}); wrote {args.out / MODEL_NAME}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from doodlelab.classifier.evaluate import confusion_png, evaluate, split_with_strokes
+    from doodlelab.classifier.metrics import softmax
+    from doodlelab.classifier.recognizer import Recognizer
+
+    recognizer = Recognizer(args.weights, backend=args.backend)
+    names = list(recognizer.card["config"].get("categories") or []) or None
+    data = split_with_strokes(args.split, names=names)
+    report = evaluate(recognizer, data, raw=args.raw)
+    where = {"weights": str(recognizer.weights), "split": args.split, "backend": recognizer.backend}
+    report = where | report
+    if args.confusion:
+        confusion_png(softmax(recognizer.logits(data.images)), data.labels, args.confusion)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{args.split}: {report['n']} drawings, {report['categories']} categories ({recognizer.backend})")
+    for key in ("top1", "top3", "map3", "mean_category_accuracy"):
+        print(f"  {key:24s} {report[key]:.4f}")
+    print(f"  {'ece (calibrated)':24s} {report['ece']:.4f}  (uncalibrated {report['ece_uncalibrated']:.4f},"
+          f" T = {report['temperature']:.3f})")
+    if "strokes_only" in report:
+        s = report["strokes_only"]
+        print(f"  stroke drawings: top-1 {s['top1_simplified']:.4f} simplified, {s['top1_raw']:.4f} as raw "
+              f"({s['n']} drawings)")
+    print("  most confused: " + ", ".join(f"{p['true']} -> {p['predicted']} ({p['count']})"
+                                          for p in report["most_confused"][:5]))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from doodlelab.classifier.evaluate import export_beside
+    from doodlelab.classifier.recognizer import SHIPPED
+
+    path = export_beside(args.weights or SHIPPED, args.out)
+    print(f"wrote {path} and {path.with_suffix('.json')}", file=sys.stderr)
+    return 0

@@ -1,0 +1,96 @@
+"""`doodlelab predict` (raw or simplified ndjson, stdin, images, bad items), `evaluate`, `export onnx`."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from doodlelab.classifier.evaluate import to_raw
+from doodlelab.cli.main import main
+from doodlelab.data import strokes
+from tests.classifier.conftest import shape
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _raw_json(drawing, rng):
+    raw, times = to_raw(drawing, rng)
+    return [[s[:, 0].tolist(), s[:, 1].tolist(), t.tolist()] for s, t in zip(raw, times)]
+
+
+@pytest.fixture()
+def drawings_file(tmp_path):
+    """square (simplified, with key_id), triangle (raw with timestamps), a bad line, circle (bare list)."""
+    rng = np.random.default_rng(5)
+    square, triangle, circle = shape("square", rng), shape("triangle", rng), shape("circle", rng)
+    lines = [json.dumps({"word": "square", "key_id": "42", "drawing": strokes.to_json(square)}),
+             json.dumps({"drawing": _raw_json(triangle, rng)}),
+             "{broken json",
+             json.dumps({"drawing": [[[], []]]}),
+             json.dumps(strokes.to_json(circle))]
+    path = tmp_path / "drawings.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_predict_json_keeps_input_order_and_reports_bad_lines(tiny_model, drawings_file, capsys):
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, "--json", "--top", "2", drawings_file)
+    assert code == 1  # some items failed, the rest were classified
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 5]
+    assert rows[0]["key_id"] == "42" and "key_id" not in rows[1]
+    assert [r["top"][0]["category"] for r in rows] == ["square", "triangle", "circle"]
+    for r in rows:
+        assert len(r["top"]) == 2 and r["top"][0]["probability"] >= r["top"][1]["probability"]
+    errors = err.strip().splitlines()
+    assert len(errors) == 2 and f"{drawings_file}:3: invalid JSON" in errors[0]
+    assert f"{drawings_file}:4:" in errors[1] and "no points" in errors[1]
+
+
+def test_predict_reads_stdin_and_images(tiny_model, drawings_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(drawings_file.read_bytes())))
+    code, out, _ = run(capsys, "predict", "--weights", tiny_model, "--json", "-")
+    assert code == 1 and [json.loads(x)["input"] for x in out.splitlines()] == ["-"] * 3
+    big = strokes.render(shape("triangle", np.random.default_rng(9)), size=280)
+    image = tmp_path / "triangle.png"
+    Image.fromarray(255 - big).save(image)  # dark ink on white paper, ten times larger than 28 px
+    code, out, _ = run(capsys, "predict", "--weights", tiny_model, image)
+    assert code == 0 and out.startswith(f"{image}: triangle")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image", b"{bad\n"])
+def test_predict_with_nothing_readable_exits_2(tiny_model, tmp_path, capsys, content):
+    path = tmp_path / ("x.ndjson" if content.startswith(b"{") else "x.png")
+    path.write_bytes(content)
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, path, tmp_path / "missing.png")
+    assert code == 2 and out == ""
+    assert all(line.startswith("doodlelab: error: ") for line in err.splitlines()) and "Traceback" not in err
+
+
+def test_evaluate_and_export(tiny_model, shapes_data, tmp_path, capsys, monkeypatch):
+    data, cache = shapes_data
+    monkeypatch.setenv("DOODLELAB_DATA", str(data))
+    monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
+    png = tmp_path / "confusion.png"
+    code, out, _ = run(capsys, "evaluate", "classifier", "--weights", tiny_model, "--json", "--raw",
+                       "--confusion", png)
+    assert code == 0
+    report = json.loads(out)
+    assert report["n"] == 80 and report["categories"] == 4 and report["top1"] > 0.6
+    assert report["top1"] <= report["top3"] and 0 <= report["ece"] <= 1
+    assert abs(report["strokes_only"]["difference"]) <= 0.1  # raw and simplified: one pipeline
+    assert set(report["per_category"]) == {"circle", "line", "square", "triangle"}
+    assert Image.open(png).size[0] > 500
+    code, _, err = run(capsys, "export", "onnx", "--weights", tiny_model, "--out", tmp_path / "m.onnx")
+    assert code == 0 and (tmp_path / "m.onnx").stat().st_size > 1000
+    card = json.loads((tmp_path / "m.json").read_text())
+    assert card["classes"][:2] == ["The Eiffel Tower", "The Great Wall of China"] and card["temperature"] > 0

@@ -1,0 +1,86 @@
+"""Training: learns the shapes, checkpoints every epoch, resumes to the same result, DDP over gloo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from doodlelab import modelfile
+from doodlelab.classifier import checkpoint
+from doodlelab.classifier.train import BEST, CURVES, LAST, lr_at, train
+from tests.classifier.conftest import tiny_config
+
+
+def _root(shapes_data):
+    data, cache = shapes_data
+    return data / "quickdraw", cache
+
+
+def test_training_learns_and_writes_checkpoint_curves_and_best(shapes_data, tmp_path):
+    root, cache = _root(shapes_data)
+    result = train(tiny_config(epochs=5), tmp_path, root=root, cache_root=cache, progress=False)
+    assert result.history["epoch"] == [1, 2, 3, 4, 5]
+    assert result.best_val_accuracy >= 0.8  # four shapes are easy
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
+    for name in (LAST, BEST, CURVES):
+        assert (tmp_path / name).stat().st_size > 0
+    model, config, card = checkpoint.load_model(tmp_path / BEST)
+    assert config == tiny_config(epochs=5) and card["epoch"] == result.best_epoch
+    assert card["attribution"] == "Quick, Draw! dataset, Google Inc., CC BY 4.0"
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(shapes_data, tmp_path):
+    root, cache = _root(shapes_data)
+    whole = train(tiny_config(), tmp_path / "whole", root=root, cache_root=cache, progress=False)
+    first = train(tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False,
+                  until_epoch=1)
+    assert first.history["epoch"] == [1]
+    resumed = train(tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False)
+    assert resumed.history["epoch"] == [1, 2]
+    assert resumed.history["val_loss"] == whole.history["val_loss"]
+    a, _ = modelfile.load(tmp_path / "whole" / LAST)
+    b, _ = modelfile.load(tmp_path / "split" / LAST)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_from_other_settings_is_refused(shapes_data, tmp_path):
+    root, cache = _root(shapes_data)
+    train(tiny_config(epochs=1), tmp_path, root=root, cache_root=cache, progress=False)
+    with pytest.raises(checkpoint.CheckpointError, match="lr"):
+        train(tiny_config(lr=3e-2), tmp_path, root=root, cache_root=cache, progress=False)
+
+
+def test_truncated_checkpoint_is_a_clear_error(shapes_data, tmp_path):
+    root, cache = _root(shapes_data)
+    train(tiny_config(epochs=1), tmp_path, root=root, cache_root=cache, progress=False)
+    data = (tmp_path / LAST).read_bytes()
+    (tmp_path / LAST).write_bytes(data[: len(data) // 2])
+    with pytest.raises(modelfile.ModelFileError, match="not a valid safetensors"):
+        train(tiny_config(), tmp_path, root=root, cache_root=cache, progress=False)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    rates = [lr_at(s, 100, 10, 1.0) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] < 0.01
+
+
+def test_two_processes_under_torchrun_on_gloo(shapes_data, tmp_path):
+    data, cache = shapes_data
+    env = os.environ | {"DOODLELAB_DATA": str(data), "DOODLELAB_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+    flags = ["--categories", "circle", "line", "square", "triangle", "--widths", "8", "16",
+             "--blocks", "1", "1",
+             "--epochs", "4", "--lr", "0.01", "--batch-size", "32", "--workers", "0", "--threads", "1"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "doodlelab", "train", "classifier", "--out", str(tmp_path), "--no-export", *flags]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test top-1" in result.stdout
+    state = modelfile.load(tmp_path / LAST)[1]["state"]
+    assert state["epoch"] == 4 and max(state["history"]["val_accuracy"]) > 0.5  # chance is 0.25
+    card = modelfile.load_card(tmp_path / "classifier.safetensors")
+    assert card["test"]["n"] > 0 and card["temperature"] > 0
