@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "doodlelab.cli.data",
     "doodlelab.cli.mlp",
     "doodlelab.cli.classifier",
+    "doodlelab.cli.serve",
     "doodlelab.cli.predict",
 )
 GROUPS = {

@@ -131,7 +131,9 @@ def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
     points = np.concatenate(strokes)
     origin = points.min(axis=0)
     extent = float((points.max(axis=0) - origin).max())
-    scale = SIMPLIFIED_MAX / extent if extent > 0 else 1.0
+    # a drawing narrower than 1e-9 of its own position is a dot (dividing by it would overflow)
+    dot = extent <= 1e-9 * max(1.0, float(np.abs(points).max()))
+    scale = 1.0 if dot else SIMPLIFIED_MAX / extent
     out: Strokes = []
     for stroke in strokes:
         scaled = (stroke - origin) * scale

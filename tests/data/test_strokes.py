@@ -172,3 +172,9 @@ def test_to_json_round_trips():
     strokes = [np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([[1.5, 2.0]])]
     again = S.parse_strokes(S.to_json(strokes))
     assert all(np.array_equal(a, b) for a, b in zip(strokes, again))
+
+
+def test_a_drawing_of_vanishing_extent_is_a_dot_not_an_overflow():
+    tiny = [np.array([[1.0, 1.0], [1.0 + 5e-324, 1.0]])]
+    image = S.rasterize(tiny, raw=True)
+    assert image.max() > 0 and np.isfinite(image).all()

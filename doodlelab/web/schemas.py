@@ -1,0 +1,120 @@
+"""Request and response models of the web API; they document it in the OpenAPI schema served at /docs.
+
+Drawings are accepted as any JSON value and validated by `strokes.parse_strokes`, so errors read the same
+as on the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DRAWING_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "array",
+        "description": "one stroke: [xs, ys] or [xs, ys, ts] (ts in milliseconds)",
+        "minItems": 2,
+        "maxItems": 3,
+        "items": {"type": "array", "items": {"type": "number"}},
+    },
+}
+DRAWING_DESCRIPTION = (
+    "The strokes, as in the Quick, Draw! dataset: `[[xs], [ys]]` per stroke (the simplified format, or raw "
+    "canvas coordinates) or `[[xs], [ys], [ts]]` with timestamps (raw canvas coordinates). At most 1000 "
+    "strokes and 100000 points; coordinates must be finite numbers."
+)
+SQUARE = [[[0, 255, 255, 0, 0], [0, 0, 255, 255, 0]]]
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What went wrong, in one sentence.")
+
+
+class ModelsAvailable(BaseModel):
+    classifier: bool = Field(description="The 345-category doodle classifier (`POST /api/predict`).")
+    digits: bool = Field(description="The NumPy digit network trained on MNIST (`POST /api/digits`).")
+    diffusion: bool = Field(description="The diffusion generator (`POST /api/generate`).")
+    gan: bool = Field(description="The GAN generator (`POST /api/generate`).")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = Field(description="Always `ok` when the server answers.")
+    models: ModelsAvailable = Field(description="Which models were loaded at startup.")
+
+
+class CategoriesResponse(BaseModel):
+    categories: list[str] = Field(description="The 345 Quick, Draw! category names, in the official order.")
+
+
+class PredictOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top: int = Field(5, ge=1, le=345, strict=True, description="How many guesses to return, best first.")
+
+
+class DigitsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top: int = Field(3, ge=1, le=10, strict=True, description="How many guesses to return, best first.")
+
+
+class PredictRequest(PredictOptions):
+    drawing: Any = Field(description=DRAWING_DESCRIPTION, json_schema_extra=DRAWING_SCHEMA,
+                         examples=[SQUARE])
+
+
+class DigitsRequest(DigitsOptions):
+    drawing: Any = Field(description=DRAWING_DESCRIPTION + " Draw one digit.",
+                         json_schema_extra=DRAWING_SCHEMA, examples=[[[[128, 128], [0, 255]]]])
+
+
+class Prediction(BaseModel):
+    category: str = Field(description="Category name (a digit `0`..`9` for `/api/digits`).")
+    probability: float = Field(ge=0, le=1, description="Calibrated probability of this category.")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction] = Field(description="The best guesses, most likely first.")
+    bitmap: list[list[int]] = Field(
+        description="The 28x28 input the network saw, row by row, 0 (background) to 255 (ink).")
+    server_ms: float = Field(description="Time spent preparing the input and running the network, in ms.")
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["diffusion", "gan"] = Field("diffusion", description="Which generator to use.")
+    category: str = Field(max_length=100, description="Category to draw (case-insensitive, `_` for spaces).",
+                          examples=["cat"])
+    n: int = Field(4, ge=1, le=16, strict=True, description="How many drawings to generate.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True,
+                             description="Random seed (same seed, same drawings); none for a random one.")
+    steps: int = Field(50, ge=1, le=1000, strict=True, description="Sampling steps (diffusion only).")
+    guidance: float = Field(2.0, ge=0, le=20, strict=True, allow_inf_nan=False,
+                            description="Classifier-free guidance scale (diffusion only).")
+
+
+class GenerateResponse(BaseModel):
+    model: str = Field(description="The generator that drew the images.")
+    category: str = Field(description="The category, spelled officially.")
+    images: list[list[list[int]]] = Field(description="n bitmaps of 28x28, 0 (background) to 255 (ink).")
+    server_ms: float = Field(description="Time spent generating, in ms.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+
+
+def request_body(model: type[BaseModel], options: type[BaseModel] | None = None, upload: str = "") -> dict:
+    """OpenAPI requestBody: JSON `model`, and with `options` an image upload too (field `image`, described
+    by `upload`, with the fields of `options`)."""
+    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    if options is not None:
+        fields = {"image": {"type": "string", "format": "binary", "description": upload},
+                  **options.model_json_schema()["properties"]}
+        content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"],
+                                                     "properties": fields}}
+    return {"requestBody": {"required": True, "content": content}}
