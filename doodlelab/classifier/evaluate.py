@@ -116,7 +116,6 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
                 metrics.expected_calibration_error(metrics.softmax(val_logits, temperature), val.labels), 4)}}
     save_model(out, model if dtype == torch.float32 else half, config, card, dtype=dtype)
     test_report = evaluate(Recognizer(out, backend="torch"), test, raw=True)
-    test_report.pop("per_category")
     full = modelfile.load_card(out) | {"test": test_report}
     modelfile.save_card(out, full)
     if export:
