@@ -1,5 +1,5 @@
 """Export a trained classifier to ONNX (input "images": (B, 1, S, S) float32 in [0, 1], 1 = ink; output
-"logits": (B, 345)), with a JSON card beside it holding the classes and the calibration temperature.
+"logits": (B, 345)), with a JSON card `NAME.onnx.json` beside it: classes and calibration temperature.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ import torch
 from doodlelab import modelfile
 
 MAX_BATCH = 4096
+
+
+def onnx_card_path(path: str | Path) -> Path:
+    """The card of `model.onnx` is `model.onnx.json` (so it never collides with the weights' card)."""
+    return Path(path).with_name(Path(path).name + ".json")
 
 
 def sha256(path: str | Path) -> str:
@@ -40,7 +45,7 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
             "output": {"name": "logits", "shape": ["batch", len(card.get("classes", []))],
                        "probabilities": "softmax(logits / temperature)"}}
     text = json.dumps(full, indent=2) + "\n"
-    modelfile.write_atomically(modelfile.card_path(path), lambda f: f.write(text.encode()))
+    modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
     return path
 
 

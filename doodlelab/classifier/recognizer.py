@@ -6,6 +6,7 @@ faster than eager PyTorch on a small CPU), else through PyTorch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,13 +50,14 @@ class Recognizer:
             import onnxruntime  # noqa: F401
         except ImportError:
             return False
-        if not onnx_path.is_file():
+        from doodlelab.classifier.export import onnx_card_path, sha256
+
+        if not onnx_path.is_file() or not onnx_card_path(onnx_path).is_file():
             return False
         try:
-            onnx_card = modelfile.load_card(onnx_path)
-        except modelfile.ModelFileError:
+            onnx_card = json.loads(onnx_card_path(onnx_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return False
-        from doodlelab.classifier.export import sha256
 
         return onnx_card.get("onnx_sha256") == sha256(onnx_path) and \
             onnx_card.get("weights_sha256") == sha256(self.weights)

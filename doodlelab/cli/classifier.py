@@ -113,5 +113,5 @@ def cmd_export(args: argparse.Namespace) -> int:
     from doodlelab.classifier.recognizer import SHIPPED
 
     path = export_beside(args.weights or SHIPPED, args.out)
-    print(f"wrote {path} and {path.with_suffix('.json')}", file=sys.stderr)
+    print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)
     return 0

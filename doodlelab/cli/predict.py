@@ -47,7 +47,7 @@ def _positive(text: str) -> int:
 
 
 def _is_ndjson(name: str) -> bool:
-    return name == "-" or name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".json"))
+    return name == "-" or name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz"))
 
 
 def _lines(name: str) -> Iterator[tuple[int, bytes]]:

@@ -92,5 +92,5 @@ def test_evaluate_and_export(tiny_model, shapes_data, tmp_path, capsys, monkeypa
     assert Image.open(png).size[0] > 500
     code, _, err = run(capsys, "export", "onnx", "--weights", tiny_model, "--out", tmp_path / "m.onnx")
     assert code == 0 and (tmp_path / "m.onnx").stat().st_size > 1000
-    card = json.loads((tmp_path / "m.json").read_text())
+    card = json.loads((tmp_path / "m.onnx.json").read_text())
     assert card["classes"][:2] == ["The Eiffel Tower", "The Great Wall of China"] and card["temperature"] > 0

@@ -32,6 +32,7 @@ def test_auto_backend_prefers_a_matching_onnx_and_ignores_a_stale_one(tiny_model
     copy.write_bytes(tiny_model.read_bytes())
     modelfile.card_path(copy).write_text(modelfile.card_path(tiny_model).read_text())
     export_beside(copy)
+    assert modelfile.load_card(copy)["format"] == "doodlelab-classifier/1"  # the weights' card is intact
     assert Recognizer(copy).backend == "onnx"
     model, config, card = load_model(copy)
     arrays, meta = modelfile.load(copy)

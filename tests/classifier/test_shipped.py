@@ -1,0 +1,48 @@
+"""The shipped classifier: a complete card, ONNX beside it, and (with the data) the card's accuracy holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from doodlelab import modelfile
+from doodlelab.classifier.evaluate import to_raw
+from doodlelab.classifier.metrics import top_k_accuracy
+from doodlelab.classifier.recognizer import SHIPPED, Recognizer
+from doodlelab.data import cache, strokes
+from doodlelab.data.categories import categories
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return Recognizer()
+
+
+def test_card_describes_classes_config_metrics_and_provenance(recognizer):
+    card = modelfile.load_card(SHIPPED)
+    assert card["classes"] == list(categories()) and len(card["classes"]) == 345
+    assert card["attribution"] == "Quick, Draw! dataset, Google Inc., CC BY 4.0"
+    assert card["format"] == "doodlelab-classifier/1" and card["config"]["arch"] == "resnet"
+    assert card["test"]["top1"] >= 0.62 and card["temperature"] > 0
+    assert card["test"]["ece"] < card["test"]["ece_uncalibrated"]
+    assert abs(card["test"]["strokes_only"]["difference"]) <= 0.01
+    assert recognizer.backend == "onnx"  # the shipped .onnx was exported from these weights
+
+
+def test_shipped_accuracy_matches_its_card_on_real_test_drawings(recognizer, quickdraw_root):
+    names = categories()[::12]  # 29 categories, so a fresh machine renders only a few
+    test = cache.load_split_arrays("test", names, root=quickdraw_root)
+    accuracy = top_k_accuracy(recognizer.probabilities(test.images), test.labels, 1)
+    per_category = modelfile.load_card(SHIPPED)["test"]["per_category"]
+    expected = sum(per_category[c]["accuracy"] * per_category[c]["n"] for c in names) / len(test.labels)
+    assert len(test.labels) == sum(per_category[c]["n"] for c in names)
+    assert accuracy == pytest.approx(expected, abs=0.005)  # same drawings, same pipeline, same weights
+
+
+def test_a_canvas_drawing_is_recognized_like_its_simplified_form(recognizer, quickdraw_root):
+    test = cache.load_split_arrays("test", ["cat", "bicycle", "house"], root=quickdraw_root)
+    rng = np.random.default_rng(1)
+    index = np.flatnonzero(test.drawing >= 0)[:60]
+    simplified = recognizer.probabilities(test.images[index]).argmax(1)
+    raw = np.stack([strokes.rasterize(to_raw(test.strokes_of(int(i)), rng)[0], raw=True) for i in index])
+    assert (recognizer.probabilities(raw).argmax(1) == simplified).mean() > 0.9
