@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,6 +40,7 @@ GENERATORS = ("diffusion", "gan")
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 DIGITS = re.compile(r"[0-9]{1,18}")
+STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
 
 
 class BodyLimit:
@@ -125,6 +127,12 @@ def create_app(classifier_weights: str | Path | None = None,
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
     return app
 
 

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -30,31 +26,9 @@ pytest.importorskip("multipart")
 
 from doodlelab.cli import serve  # noqa: E402
 from doodlelab.web.app import JSON_LIMIT, UPLOAD_LIMIT, create_app  # noqa: E402
+from tests.web.conftest import serving  # noqa: E402
 
 SQUARE = shape("square", np.random.default_rng(5))  # the tiny model names it in all three forms
-
-
-@contextmanager
-def serving(app) -> Iterator[httpx.Client]:
-    """Run `app` with uvicorn in a thread on a free loopback port; a client for it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

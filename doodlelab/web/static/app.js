@@ -1,0 +1,422 @@
+// doodlelab page: draw on a canvas (Pointer Events), live recognition through /api/predict or /api/digits,
+// undo / clear, image upload (file input, drop, paste) and the generate panel. Plain JS, no build step.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+  const list = $("predictions");
+  const status = $("status");
+  const LINE = 14; // pen width in canvas pixels (the canvas is 560 px wide inside, scaled by CSS)
+  const THROTTLE_MS = 300;
+  const TOP = 5;
+
+  const state = {
+    mode: "doodles", // or "digits"
+    strokes: [], // finished strokes, each [[xs], [ys], [ts]] in raw canvas pixels, ts in ms
+    current: null, // the stroke being drawn
+    pointerId: null,
+    t0: null, // time of the drawing's first point: timestamps count from it
+    image: null, // an uploaded image shown on the canvas (an ImageBitmap or HTMLImageElement)
+    seq: 0, // number of the latest request sent
+    applied: 0, // number of the request whose answer is shown; older answers are stale
+    lastPredict: 0,
+    timer: null,
+    lastSent: null, // the last drawing sent, for tests and debugging
+  };
+
+  // ---- drawing -------------------------------------------------------------------------------------
+
+  function paintBackground() {
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  }
+
+  function paintStroke(stroke) {
+    const [xs, ys] = stroke;
+    if (!xs.length) return;
+    ctx.beginPath();
+    ctx.moveTo(xs[0], ys[0]);
+    if (xs.length === 1) ctx.lineTo(xs[0] + 0.01, ys[0]);
+    for (let i = 1; i < xs.length; i++) ctx.lineTo(xs[i], ys[i]);
+    ctx.stroke();
+  }
+
+  function redraw() {
+    paintBackground();
+    if (state.image) drawImageFit(state.image);
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = LINE;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    for (const s of state.strokes) paintStroke(s);
+    if (state.current) paintStroke(state.current);
+    canvas.dataset.strokes = String(state.strokes.length);
+    canvas.dataset.hasImage = String(state.image !== null);
+  }
+
+  function drawImageFit(img) {
+    const w = img.width, h = img.height;
+    const scale = Math.min(canvas.width / w, canvas.height / h);
+    const dw = w * scale, dh = h * scale;
+    ctx.drawImage(img, (canvas.width - dw) / 2, (canvas.height - dh) / 2, dw, dh);
+  }
+
+  function point(event) {
+    const rect = canvas.getBoundingClientRect();
+    const x = (event.clientX - rect.left) * (canvas.width / rect.width);
+    const y = (event.clientY - rect.top) * (canvas.height / rect.height);
+    const now = performance.now();
+    if (state.t0 === null) state.t0 = now;
+    return [Math.round(x * 10) / 10, Math.round(y * 10) / 10, Math.round(now - state.t0)];
+  }
+
+  function addPoint(stroke, [x, y, t]) {
+    const n = stroke[0].length;
+    if (n && stroke[0][n - 1] === x && stroke[1][n - 1] === y) return;
+    stroke[0].push(x);
+    stroke[1].push(y);
+    stroke[2].push(t);
+  }
+
+  canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || state.pointerId !== null) return;
+    event.preventDefault();
+    // Choice: after an upload the canvas holds the image; the first stroke drawn afterwards clears the
+    // image first (simplest, and what is sent is then only what was drawn: strokes cannot be mixed with
+    // an uploaded bitmap in one request).
+    if (state.image) {
+      state.image = null;
+      state.strokes = [];
+      state.t0 = null;
+    }
+    state.pointerId = event.pointerId;
+    try {
+      canvas.setPointerCapture(event.pointerId);
+    } catch {
+      // a pointer the browser does not track (synthetic events): draw without capture
+    }
+    state.current = [[], [], []];
+    addPoint(state.current, point(event));
+    redraw();
+  });
+
+  canvas.addEventListener("pointermove", (event) => {
+    if (event.pointerId !== state.pointerId || !state.current) return;
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const e of events.length ? events : [event]) addPoint(state.current, point(e));
+    redraw();
+    schedulePredict();
+  });
+
+  function endStroke(event) {
+    if (event.pointerId !== state.pointerId) return;
+    state.pointerId = null;
+    if (state.current && state.current[0].length) state.strokes.push(state.current);
+    state.current = null;
+    redraw();
+    predictNow();
+  }
+  canvas.addEventListener("pointerup", endStroke);
+  canvas.addEventListener("pointercancel", endStroke);
+
+  // ---- recognition ---------------------------------------------------------------------------------
+
+  function endpoint() {
+    return state.mode === "digits" ? "/api/digits" : "/api/predict";
+  }
+
+  function drawingSoFar() {
+    const all = state.strokes.slice();
+    if (state.current && state.current[0].length) all.push(state.current);
+    return all.map((s) => s.map((v) => v.slice()));
+  }
+
+  function schedulePredict() {
+    // Throttled while drawing: at most one request every THROTTLE_MS, the last one after the pause.
+    if (state.timer) return;
+    const wait = Math.max(0, THROTTLE_MS - (performance.now() - state.lastPredict));
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      if (state.current) predictNow();
+    }, wait);
+  }
+
+  function predictNow() {
+    if (state.timer) {
+      clearTimeout(state.timer);
+      state.timer = null;
+    }
+    const drawing = drawingSoFar();
+    if (!drawing.length) {
+      invalidate();
+      showPredictions([]);
+      return;
+    }
+    state.lastSent = drawing;
+    send(JSON.stringify({ drawing, top: TOP }), { "Content-Type": "application/json" });
+  }
+
+  function predictImage(file) {
+    const form = new FormData();
+    form.append("image", file, file.name || "image.png");
+    form.append("top", String(TOP));
+    state.lastSent = null;
+    send(form, {});
+  }
+
+  function invalidate() {
+    // Answers to requests sent before now are stale.
+    state.seq += 1;
+    state.applied = state.seq;
+  }
+
+  async function send(body, headers) {
+    const seq = ++state.seq;
+    const url = endpoint();
+    state.lastPredict = performance.now();
+    try {
+      const response = await fetch(url, { method: "POST", body, headers });
+      const answer = await response.json().catch(() => ({}));
+      if (seq <= state.applied) return; // stale: a newer answer is already shown
+      state.applied = seq;
+      if (!response.ok) {
+        showPredictions([]);
+        setStatus(answer.detail || `error ${response.status}`);
+        return;
+      }
+      showPredictions(answer.predictions || []);
+      setStatus(`${Math.round(answer.server_ms)} ms on the server`);
+    } catch (err) {
+      if (seq > state.applied) setStatus(`cannot reach the server (${err.message})`);
+    }
+  }
+
+  function setStatus(text) {
+    status.textContent = text;
+  }
+
+  function showPredictions(predictions) {
+    list.replaceChildren(
+      ...predictions.map(({ category, probability }) => {
+        const li = document.createElement("li");
+        li.dataset.testid = "prediction";
+        li.setAttribute("data-testid", "prediction");
+        const name = document.createElement("span");
+        name.className = "name";
+        name.textContent = category;
+        const pct = document.createElement("span");
+        pct.className = "pct";
+        pct.textContent = `${(probability * 100).toFixed(1)}%`;
+        const bar = document.createElement("span");
+        bar.className = "bar";
+        bar.setAttribute("aria-hidden", "true");
+        const fill = document.createElement("span");
+        fill.style.width = `${Math.max(0, Math.min(1, probability)) * 100}%`;
+        bar.append(fill);
+        li.append(name, pct, bar);
+        return li;
+      }),
+    );
+    list.dataset.count = String(predictions.length);
+    if (!predictions.length) setStatus("");
+  }
+
+  // ---- undo / clear --------------------------------------------------------------------------------
+
+  function undo() {
+    if (state.current) return;
+    if (state.strokes.length) state.strokes.pop();
+    else if (state.image) state.image = null;
+    else return;
+    if (!state.strokes.length && !state.image) state.t0 = null;
+    redraw();
+    predictNow();
+  }
+
+  function clear() {
+    state.strokes = [];
+    state.current = null;
+    state.pointerId = null;
+    state.image = null;
+    state.t0 = null;
+    redraw();
+    invalidate();
+    showPredictions([]);
+  }
+
+  $("undo").addEventListener("click", undo);
+  $("clear").addEventListener("click", clear);
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const editing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement ||
+      target instanceof HTMLTextAreaElement;
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z" && !editing) {
+      event.preventDefault();
+      undo();
+    }
+  });
+
+  // ---- upload: file input, drop, paste -------------------------------------------------------------
+
+  async function loadImage(file) {
+    if ("createImageBitmap" in window) return createImageBitmap(file);
+    const url = URL.createObjectURL(file);
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return img;
+  }
+
+  async function useImage(file) {
+    if (!file || !(file.type || "").startsWith("image/")) {
+      setStatus("that is not an image");
+      return;
+    }
+    predictImage(file); // sent at once, in the same action as the drawing below
+    state.strokes = [];
+    state.current = null;
+    state.t0 = null;
+    try {
+      state.image = await loadImage(file);
+    } catch {
+      state.image = null;
+    }
+    redraw();
+  }
+
+  $("upload").addEventListener("change", (event) => {
+    const file = event.target.files && event.target.files[0];
+    if (file) useImage(file);
+    event.target.value = "";
+  });
+
+  canvas.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    canvas.classList.add("dropping");
+  });
+  canvas.addEventListener("dragleave", () => canvas.classList.remove("dropping"));
+  canvas.addEventListener("drop", (event) => {
+    event.preventDefault();
+    canvas.classList.remove("dropping");
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (file) useImage(file);
+  });
+
+  document.addEventListener("paste", (event) => {
+    const items = (event.clipboardData && event.clipboardData.items) || [];
+    for (const item of items) {
+      if (item.kind === "file" && item.type.startsWith("image/")) {
+        event.preventDefault();
+        useImage(item.getAsFile());
+        return;
+      }
+    }
+  });
+
+  // ---- doodles / digits tabs -----------------------------------------------------------------------
+
+  const tabs = [$("tab-doodles"), $("tab-digits")];
+  function setMode(mode) {
+    state.mode = mode;
+    document.body.dataset.mode = mode;
+    for (const tab of tabs) {
+      const on = tab.dataset.mode === mode;
+      tab.setAttribute("aria-selected", String(on));
+      tab.tabIndex = on ? 0 : -1;
+      if (on) $("draw-area").setAttribute("aria-labelledby", tab.id);
+    }
+    if (state.strokes.length) predictNow();
+    else {
+      invalidate();
+      showPredictions([]);
+    }
+  }
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => setMode(tab.dataset.mode));
+    tab.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+      const next = tabs[(i + 1) % tabs.length];
+      next.focus();
+      setMode(next.dataset.mode);
+    });
+  });
+
+  // ---- generate ------------------------------------------------------------------------------------
+
+  const genStatus = $("generate-status");
+  const generated = $("generated");
+
+  fetch("/api/categories")
+    .then((r) => r.json())
+    .then(({ categories }) => {
+      $("category-list").replaceChildren(
+        ...categories.map((c) => {
+          const option = document.createElement("option");
+          option.value = c;
+          return option;
+        }),
+      );
+    })
+    .catch(() => {});
+
+  function bitmapCanvas(rows) {
+    const size = rows.length;
+    const c = document.createElement("canvas");
+    c.width = c.height = size;
+    const g = c.getContext("2d");
+    const img = g.createImageData(size, size);
+    rows.forEach((row, y) => row.forEach((v, x) => {
+      const k = (y * size + x) * 4;
+      img.data[k] = img.data[k + 1] = img.data[k + 2] = 255 - v; // ink dark on white
+      img.data[k + 3] = 255;
+    }));
+    g.putImageData(img, 0, 0);
+    return c;
+  }
+
+  $("generate-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const number = (id) => Number($(id).value);
+    const body = {
+      model: $("model").value,
+      category: $("category").value.trim(),
+      n: number("n"),
+      steps: number("steps"),
+      guidance: number("guidance"),
+    };
+    if ($("seed").value !== "") body.seed = number("seed");
+    genStatus.textContent = "generating…";
+    generated.replaceChildren();
+    try {
+      const response = await fetch("/api/generate", {
+        method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" },
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        genStatus.textContent = answer.detail || `error ${response.status}`;
+        return;
+      }
+      generated.replaceChildren(...answer.images.map((rows) => {
+        const c = bitmapCanvas(rows);
+        c.setAttribute("role", "img");
+        c.setAttribute("aria-label", `generated ${answer.category}`);
+        return c;
+      }));
+      genStatus.textContent = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
+    } catch (err) {
+      genStatus.textContent = `cannot reach the server (${err.message})`;
+    }
+  });
+
+  // A debug handle (tests read it): the strokes drawn and the last drawing sent.
+  window.doodlelab = {
+    get strokes() { return state.strokes.map((s) => s.map((v) => v.slice())); },
+    get lastSent() { return state.lastSent; },
+    get mode() { return state.mode; },
+    clear, undo, setMode,
+  };
+
+  redraw();
+})();

@@ -1,0 +1,242 @@
+"""The page in a real browser (Playwright driving Debian's /usr/bin/chromium) against the real app with the
+shipped classifier: drawing with the mouse, live top-5, undo / clear, upload, digits, generate, and a phone-
+sized viewport. Screenshots go to artifacts/page.png (and docs/page.png once the bicycle was recognized).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("playwright")
+pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from doodlelab.classifier.recognizer import SHIPPED, Recognizer  # noqa: E402
+from doodlelab.data import strokes as pipeline  # noqa: E402
+from doodlelab.web.app import create_app  # noqa: E402
+from tests.web.conftest import serving  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 10_000  # ms to wait for the page to show an answer
+
+if not SHIPPED.is_file():
+    pytest.skip("no shipped classifier weights", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer()
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serving(create_app()) as client:
+        yield str(client.base_url)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, base_url) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    pg.goto(base_url + "/")
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def bicycle(recognizer) -> list[np.ndarray]:
+    """Simplified strokes of a test-split bicycle that the shipped model names confidently."""
+    try:
+        from doodlelab.data import cache
+
+        a = cache.load_split_arrays("test", ["bicycle"])
+    except Exception as exc:  # no data on this machine
+        pytest.skip(f"no Quick, Draw! data ({exc})")
+    items = np.flatnonzero(a.drawing >= 0)
+    if not len(items):
+        pytest.skip("no bicycle drawings as strokes")
+    probs = recognizer.probabilities(a.images[items])
+    bike = recognizer.classes.index("bicycle")
+    good = items[(probs.argmax(axis=1) == bike) & (probs[:, bike] > 0.8)]
+    if not len(good):
+        pytest.skip("no confidently recognized bicycle")
+    return a.strokes_of(int(good[0]))
+
+
+def draw(page: Page, strokes: list[np.ndarray]) -> None:
+    """Replay simplified strokes (0..255) with the mouse inside the canvas, 10% margin each side."""
+    box = page.get_by_test_id("canvas").bounding_box()
+    assert box is not None
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (box["x"] + box["width"] * (0.1 + 0.8 * x / 255),
+                box["y"] + box["height"] * (0.1 + 0.8 * y / 255))
+
+    for stroke in strokes:
+        page.mouse.move(*at(*stroke[0]))
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(*at(x, y), steps=3)
+        page.mouse.up()
+
+
+def names(page: Page) -> list[str]:
+    return page.get_by_test_id("prediction").locator(".name").all_inner_texts()
+
+
+def wait_for_strokes(page: Page, n: int) -> None:
+    expect(page.get_by_test_id("canvas")).to_have_attribute("data-strokes", str(n), timeout=TIMEOUT)
+
+
+def test_drawing_a_bicycle_names_it_as_the_api_does(page, bicycle, recognizer):
+    draw(page, bicycle)
+    wait_for_strokes(page, len(bicycle))
+    predictions = page.get_by_test_id("predictions")
+    expect(predictions).to_contain_text("bicycle", timeout=TIMEOUT)
+    expect(page.get_by_test_id("prediction")).to_have_count(5)
+
+    sent = page.evaluate("window.doodlelab.lastSent")
+    assert len(sent) == len(bicycle) and all(len(s) == 3 for s in sent)  # every stroke, with timestamps
+    strokes = pipeline.parse_strokes(sent)
+    assert not pipeline.is_simplified(strokes)  # raw canvas pixels: classify rasterizes them as the API does
+    expected = [c for c, _ in recognizer.classify([strokes], k=5)[0]]
+    expect(page.get_by_test_id("prediction").locator(".name")).to_have_text(expected, timeout=TIMEOUT)
+    assert "bicycle" in names(page)
+
+    for folder in ("artifacts", "docs"):
+        (ROOT / folder).mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "artifacts" / "page.png"), full_page=True)
+    shutil.copyfile(ROOT / "artifacts" / "page.png", ROOT / "docs" / "page.png")
+
+
+def test_undo_and_clear(page, bicycle):
+    canvas = page.get_by_test_id("canvas")
+    draw(page, bicycle)
+    n = len(bicycle)
+    wait_for_strokes(page, n)
+    expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
+
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")) as request:
+        page.get_by_test_id("undo").click()
+    wait_for_strokes(page, n - 1)
+    assert len(request.value.post_data_json["drawing"]) == n - 1  # re-predicted without the last stroke
+
+    canvas.focus()
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")) as request:
+        page.keyboard.press("Control+z")
+    wait_for_strokes(page, n - 2)
+    assert len(request.value.post_data_json["drawing"]) == n - 2
+    expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
+
+    page.get_by_test_id("clear").click()
+    wait_for_strokes(page, 0)
+    expect(page.get_by_test_id("prediction")).to_have_count(0, timeout=TIMEOUT)
+    page.wait_for_timeout(500)  # no late answer brings predictions back
+    expect(page.get_by_test_id("prediction")).to_have_count(0)
+
+
+def dark_pixels(page: Page) -> int:
+    return page.evaluate("""() => {
+        const c = document.querySelector('[data-testid=canvas]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++;
+        return n;
+    }""")
+
+
+def test_upload_draws_the_image_and_predicts_at_once(page, bicycle, tmp_path):
+    bitmap = 255 - pipeline.render(bicycle, size=280)  # dark on white
+    path = tmp_path / "bicycle.png"
+    Image.fromarray(bitmap).save(path)
+    assert dark_pixels(page) == 0
+
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")) as request:
+        page.get_by_test_id("upload").set_input_files(str(path))
+    assert request.value.headers["content-type"].startswith("multipart/form-data")
+    canvas = page.get_by_test_id("canvas")
+    expect(canvas).to_have_attribute("data-has-image", "true", timeout=TIMEOUT)
+    assert dark_pixels(page) > 1000  # the image is on the canvas
+    expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
+    expect(page.get_by_test_id("predictions")).to_contain_text("bicycle")
+
+    draw(page, [np.array([[20, 20], [200, 200]])])  # a stroke replaces the image
+    expect(canvas).to_have_attribute("data-has-image", "false")
+    wait_for_strokes(page, 1)
+
+
+def test_digits_tab_asks_the_digits_model(page):
+    page.get_by_test_id("tab-digits").click()
+    with page.expect_request(lambda r: r.url.endswith("/api/digits")):
+        draw(page, [np.array([[128, 10], [128, 245]])])
+    predictions = page.get_by_test_id("prediction")
+    expect(predictions).to_have_count(5, timeout=TIMEOUT)
+    for name in names(page):
+        assert name in "0123456789"
+    page.get_by_test_id("tab-doodles").click()
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")):
+        draw(page, [np.array([[10, 128], [245, 128]])])
+
+
+def test_touch_and_pen_strokes(page):
+    """Pointer Events from a finger and a pen draw strokes as the mouse does."""
+    page.get_by_test_id("canvas").evaluate("""c => {
+        const r = c.getBoundingClientRect();
+        const fire = (type, kind, id, f) => c.dispatchEvent(new PointerEvent(type, {
+            pointerId: id, pointerType: kind, isPrimary: true, bubbles: true, cancelable: true, button: 0,
+            clientX: r.left + r.width * f, clientY: r.top + r.height * f}));
+        for (const [kind, id] of [["touch", 7], ["pen", 8]]) {
+            fire("pointerdown", kind, id, 0.2);
+            for (const f of [0.3, 0.5, 0.7]) fire("pointermove", kind, id, f);
+            fire("pointerup", kind, id, 0.8);
+        }
+    }""")
+    wait_for_strokes(page, 2)
+    expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
+
+
+def test_generate_reports_not_available(page):
+    expect(page.locator("#category-list option")).to_have_count(345, timeout=TIMEOUT)
+    page.get_by_test_id("category").fill("cat")
+    page.get_by_label("Model").select_option("gan")
+    page.get_by_test_id("generate").click()
+    expect(page.get_by_test_id("generate-status")).to_contain_text("not available", timeout=TIMEOUT)
+    expect(page.get_by_test_id("generated").locator("canvas")).to_have_count(0)
+
+
+def test_phone_viewport(browser, base_url):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        canvas = page.get_by_test_id("canvas")
+        expect(canvas).to_be_visible()
+        box = canvas.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert box["width"] > 250 and abs(box["width"] - box["height"]) < 2
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+        assert canvas.evaluate("c => getComputedStyle(c).touchAction") == "none"
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "artifacts" / "page-375.png"), full_page=True)
+    finally:
+        context.close()
+
