@@ -26,7 +26,7 @@ pytest.importorskip("multipart")
 
 from doodlelab.cli import serve  # noqa: E402
 from doodlelab.web.app import JSON_LIMIT, UPLOAD_LIMIT, create_app  # noqa: E402
-from tests.web.conftest import serving  # noqa: E402
+from doodlelab.web.local import serving  # noqa: E402
 
 SQUARE = shape("square", np.random.default_rng(5))  # the tiny model names it in all three forms
 

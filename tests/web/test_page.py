@@ -5,7 +5,7 @@ sized viewport. Screenshots go to artifacts/page.png (and docs/page.png once the
 
 from __future__ import annotations
 
-import shutil
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +23,10 @@ if not Path(CHROMIUM).is_file():
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from doodlelab.classifier.recognizer import SHIPPED, Recognizer  # noqa: E402
+from doodlelab.cli.main import main  # noqa: E402
 from doodlelab.data import strokes as pipeline  # noqa: E402
 from doodlelab.web.app import create_app  # noqa: E402
-from tests.web.conftest import serving  # noqa: E402
+from doodlelab.web.local import serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10_000  # ms to wait for the page to show an answer
@@ -107,7 +108,7 @@ def wait_for_strokes(page: Page, n: int) -> None:
     expect(page.get_by_test_id("canvas")).to_have_attribute("data-strokes", str(n), timeout=TIMEOUT)
 
 
-def test_drawing_a_bicycle_names_it_as_the_api_does(page, bicycle, recognizer):
+def test_drawing_a_bicycle_names_it_as_doodlelab_predict_does(page, bicycle, recognizer, tmp_path, capsys):
     draw(page, bicycle)
     wait_for_strokes(page, len(bicycle))
     predictions = page.get_by_test_id("predictions")
@@ -118,14 +119,17 @@ def test_drawing_a_bicycle_names_it_as_the_api_does(page, bicycle, recognizer):
     assert len(sent) == len(bicycle) and all(len(s) == 3 for s in sent)  # every stroke, with timestamps
     strokes = pipeline.parse_strokes(sent)
     assert not pipeline.is_simplified(strokes)  # raw canvas pixels: classify rasterizes them as the API does
-    expected = [c for c, _ in recognizer.classify([strokes], k=5)[0]]
+    drawing = tmp_path / "drawn.ndjson"
+    drawing.write_text(json.dumps({"drawing": sent}) + "\n")
+    capsys.readouterr()
+    assert main(["predict", "--json", "--top", "5", str(drawing)]) == 0  # the CLI on the page's strokes
+    expected = [g["category"] for g in json.loads(capsys.readouterr().out)["top"]]
+    assert expected == [c for c, _ in recognizer.classify([strokes], k=5)[0]]
     expect(page.get_by_test_id("prediction").locator(".name")).to_have_text(expected, timeout=TIMEOUT)
     assert "bicycle" in names(page)
 
-    for folder in ("artifacts", "docs"):
-        (ROOT / folder).mkdir(exist_ok=True)
+    (ROOT / "artifacts").mkdir(exist_ok=True)  # docs/page.png, in the README, is a copy of this one
     page.screenshot(path=str(ROOT / "artifacts" / "page.png"), full_page=True)
-    shutil.copyfile(ROOT / "artifacts" / "page.png", ROOT / "docs" / "page.png")
 
 
 def test_undo_and_clear(page, bicycle):
