@@ -33,11 +33,6 @@ def to_raw(drawing: pipeline.Strokes, rng: np.random.Generator) -> tuple[pipelin
     return out, times
 
 
-def split_with_strokes(split: str, root: Path | None = None, cache_root: Path | None = None,
-                       names: list[str] | None = None) -> cache.SplitArrays:
-    return cache.load_split_arrays(split, names, root=root, cache_root=cache_root)
-
-
 def evaluate(recognizer: Recognizer, data: cache.SplitArrays, raw: bool = False, seed: int = 0) -> dict:
     """Metrics of `recognizer` on `data` (calibrated probabilities). With `raw`, also score the stroke
     drawings twice: as cached (simplified) and converted to raw and re-rasterized by the pipeline."""
@@ -123,14 +118,14 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
     return full
 
 
-def export_beside(weights: Path, onnx_path: Path | None = None) -> Path:
+def export_beside(weights: Path, onnx_path: Path | None = None, float16: bool = False) -> Path:
     """Export `weights` to ONNX (default: the same name with .onnx), recording both files' hashes."""
     from doodlelab.classifier.checkpoint import load_model
     from doodlelab.classifier.export import export_onnx, sha256
 
     model, config, card = load_model(weights)
     card = card | {"weights_sha256": sha256(weights)}
-    return export_onnx(model, card, onnx_path or weights.with_suffix(".onnx"), config.size)
+    return export_onnx(model, card, onnx_path or weights.with_suffix(".onnx"), config.size, float16)
 
 
 def _history(run_dir: Path) -> dict:

@@ -52,6 +52,7 @@ def register(groups: dict) -> None:
                               "float in [0, 1], output logits (B, 345)); card: classes, temperature.")
     onnx.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
+    onnx.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file)")
     onnx.set_defaults(handler=cmd_export)
 
 
@@ -79,13 +80,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from doodlelab.classifier.evaluate import confusion_png, evaluate, split_with_strokes
+    from doodlelab.classifier.evaluate import confusion_png, evaluate
     from doodlelab.classifier.metrics import softmax
     from doodlelab.classifier.recognizer import Recognizer
 
     recognizer = Recognizer(args.weights, backend=args.backend)
     names = list(recognizer.card["config"].get("categories") or []) or None
-    data = split_with_strokes(args.split, names=names)
+    from doodlelab.data.cache import load_split_arrays
+
+    data = load_split_arrays(args.split, names)
     report = evaluate(recognizer, data, raw=args.raw)
     where = {"weights": str(recognizer.weights), "split": args.split, "backend": recognizer.backend}
     report = where | report
@@ -112,6 +115,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from doodlelab.classifier.evaluate import export_beside
     from doodlelab.classifier.recognizer import SHIPPED
 
-    path = export_beside(args.weights or SHIPPED, args.out)
+    path = export_beside(args.weights or SHIPPED, args.out, float16=args.float16)
     print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from doodlelab.errors import DataError, DoodleError
@@ -66,7 +66,7 @@ def _lines(name: str) -> Iterator[tuple[int, bytes]]:
 def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
     """An ndjson line -> (strokes, key_id, raw?) where the line is an object with "drawing" (the dataset's
     record) or a bare list of strokes. Raises DataError."""
-    from doodlelab.data.strokes import parse_strokes
+    from doodlelab.data.strokes import has_timestamps, parse_strokes
 
     if len(line) > MAX_LINE:
         raise DataError(f"line longer than {MAX_LINE} bytes")
@@ -81,13 +81,7 @@ def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
         key_id = record.get("key_id")
         key_id = str(key_id) if isinstance(key_id, (str, int)) and not isinstance(key_id, bool) else None
         record = record["drawing"]
-    raw = True if isinstance(record, list) and record and all(
-        isinstance(s, list) and len(s) == 3 for s in record) else None  # timestamps: raw
-    return parse_strokes(record), key_id, raw
-
-
-# An item is (description for output, key_id or None, a function returning the (28, 28) bitmap).
-Item = tuple[dict, "str | None", Callable]
+    return parse_strokes(record), key_id, True if has_timestamps(record) else None
 
 
 def classifier_items(names: list[str], recognizer) -> Iterator[tuple[dict, str | None, object]]:

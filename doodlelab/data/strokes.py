@@ -59,13 +59,22 @@ def parse_strokes(
             continue
         if not all(type(v) in (int, float) for v in (*xs, *ys)):  # bool and str are not coordinates
             raise DataError(f"stroke {i}: coordinates must be numbers")
-        points = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
+        try:
+            points = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
+        except OverflowError:  # integers too large for a float
+            raise DataError(f"stroke {i}: coordinates out of range") from None
         if not np.isfinite(points).all():
             raise DataError(f"stroke {i}: coordinates must be finite (no NaN or infinity)")
         strokes.append(points)
     if not strokes:
         raise DataError("drawing has no points")
     return strokes
+
+
+def has_timestamps(drawing: object) -> bool:
+    """True when every stroke of the JSON form carries a third array (timestamps): the raw format."""
+    return isinstance(drawing, (list, tuple)) and bool(drawing) and all(
+        isinstance(s, (list, tuple)) and len(s) == 3 for s in drawing)
 
 
 def is_simplified(strokes: Sequence[np.ndarray]) -> bool:

@@ -199,21 +199,17 @@ async def read_input(request: Request, body: type[BaseModel], options: type[Base
 
 def parse_drawing(drawing: object) -> tuple[list[np.ndarray], bool | None]:
     """JSON strokes -> (strokes, raw?) where timestamps mean raw canvas coordinates. Raises DataError."""
-    try:
-        strokes = pipeline.parse_strokes(drawing)
-    except OverflowError:  # integers too large for a float
-        raise DataError("coordinates out of range") from None
+    strokes = pipeline.parse_strokes(drawing)
     points = np.concatenate(strokes)
     if np.abs(points).max() > MAX_COORDINATE:
         raise DataError(f"coordinates out of range (beyond ±{MAX_COORDINATE:g})")
     extent = float((points.max(axis=0) - points.min(axis=0)).max())
-    if 0 < extent < MIN_EXTENT:  # scaling it up to the 255 box would overflow
+    if 0 < extent < MIN_EXTENT:  # not a drawing at any canvas resolution
         raise DataError(f"drawing too small (spans less than {MIN_EXTENT:g} units)")
     length = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes)
     if extent > 0 and length * pipeline.SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
         raise DataError("drawing too long (strokes go back and forth over the canvas too many times)")
-    timed = all(isinstance(s, (list, tuple)) and len(s) == 3 for s in drawing)  # type: ignore[union-attr]
-    return strokes, True if timed else None
+    return strokes, True if pipeline.has_timestamps(drawing) else None
 
 
 def _bitmap(item: Input, from_strokes: Callable, from_image: Callable) -> np.ndarray:
