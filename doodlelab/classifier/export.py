@@ -1,5 +1,6 @@
 """Export a trained classifier to ONNX (input "images": (B, 1, S, S) float32 in [0, 1], 1 = ink; output
 "logits": (B, 345)), with a JSON card `NAME.onnx.json` beside it: classes and calibration temperature.
+With `float16`, the weights are stored as float16 (half the file; the shipped model uses it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28) -> Path:
+def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28,
+                float16: bool = False) -> Path:
     """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
     import logging
 
@@ -38,8 +40,12 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
         program = torch.onnx.export(model, (example,), input_names=["images"], output_names=["logits"],
                                     dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False)
     data = _to_bytes(program, path)
+    if float16:
+        data = _float16_initializers(data)
     modelfile.write_atomically(path, lambda f: f.write(data))
-    full = {**card, "format": "doodlelab-classifier-onnx/1", "onnx_sha256": hashlib.sha256(data).hexdigest(),
+    full = {**card, "format": "doodlelab-classifier-onnx/1",
+            "onnx_weights": "float16" if float16 else "float32",
+            "onnx_sha256": hashlib.sha256(data).hexdigest(),
             "input": {"name": "images", "shape": ["batch", 1, size, size], "dtype": "float32",
                       "range": "0..1, 1 = ink (uint8 bitmap / 255)"},
             "output": {"name": "logits", "shape": ["batch", len(card.get("classes", []))],
@@ -47,6 +53,29 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
     text = json.dumps(full, indent=2) + "\n"
     modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
     return path
+
+
+def _float16_initializers(data: bytes) -> bytes:
+    """Store every float32 weight as float16, cast back to float32 before use. ONNX Runtime folds the casts
+    when it loads the model, so inference still runs in float32 at the same speed. Lossy: the exporter has
+    folded batch norm into the convolutions, and those weights are rounded (measure before shipping)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(data)
+    casts = []
+    for init in model.graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        half = numpy_helper.to_array(init).astype(np.float16)
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(half, f"{name}.float16"))
+        casts.append(helper.make_node("Cast", [f"{name}.float16"], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model.SerializeToString()
 
 
 def _to_bytes(program, path: Path) -> bytes:

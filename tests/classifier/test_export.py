@@ -56,3 +56,19 @@ def test_weights_that_are_not_safetensors_are_refused(tmp_path, tiny_model):
     modelfile.card_path(fake).write_text(modelfile.card_path(tiny_model).read_text())
     with pytest.raises(modelfile.ModelFileError):
         Recognizer(fake, backend="torch")
+
+
+def test_float16_export_halves_the_file_and_keeps_the_predictions(tiny_model, shapes_data, tmp_path):
+    data, cache_root = shapes_data
+    test = cache.load_split_arrays("test", list(SHAPES), root=data / "quickdraw", cache_root=cache_root)
+    images = test.images
+    half = export_beside(tiny_model, tmp_path / "half.onnx", float16=True)
+    full = tiny_model.with_suffix(".onnx")
+    assert half.stat().st_size < 0.75 * full.stat().st_size  # the tiny graph's own overhead is most of it
+    import onnxruntime as ort
+
+    a = ort.InferenceSession(str(full), providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(str(half), providers=["CPUExecutionProvider"])
+    x = (images.astype(np.float32) / 255)[:, None]
+    la, lb = a.run(None, {"images": x})[0], b.run(None, {"images": x})[0]
+    assert (la.argmax(1) == lb.argmax(1)).mean() >= 0.99 and np.abs(la - lb).max() < 0.05
