@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "doodlelab.cli.classifier",
     "doodlelab.cli.serve",
     "doodlelab.cli.predict",
+    "doodlelab.cli.generate",
 )
 GROUPS = {
     "train": "train a model",

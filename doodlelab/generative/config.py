@@ -1,0 +1,98 @@
+"""Every setting of a generator training run, one dataclass per model (each field is a `doodlelab train`
+flag and is stored in checkpoints and model cards, so `generate` rebuilds the network without flags)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from doodlelab.classifier.config import ConfigError
+from doodlelab.generative.scheduler import SCHEDULES
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"bad generator setting: {message}")
+
+
+@dataclass
+class _Config:
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Rebuild from a checkpoint or card, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def _check_common(self) -> None:
+        self.categories = tuple(self.categories)
+        _check(self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be >= 1")
+        _check(self.lr > 0, "lr must be > 0")
+        _check(0 <= self.ema < 1, "ema must be in [0, 1)")
+        _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+        _check(self.threads >= 0, "threads must be >= 0")
+
+
+@dataclass
+class DiffusionConfig(_Config):
+    """U-Net, noise schedule, classifier-free guidance and optimisation settings of one diffusion run."""
+
+    widths: tuple[int, ...] = (16, 48, 96)  # U-Net channels at 28, 14 and 7 px
+    blocks: int = 1  # residual blocks per U-Net level
+    emb_dim: int = 128  # size of the timestep + class embedding
+    dropout: float = 0.1  # dropout inside the residual blocks
+    schedule: str = "cosine"  # noise schedule: cosine, linear or rescaled-linear
+    timesteps: int = 1000  # T, the number of diffusion steps
+    p_uncond: float = 0.1  # probability of dropping the label in training (classifier-free guidance)
+    guidance: float = 2.0  # default guidance scale w at sampling (0: conditional model alone)
+    categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    steps: int = 20000  # optimizer steps in the whole run
+    batch_size: int = 128  # images per optimizer step
+    lr: float = 1e-3  # peak learning rate of AdamW (warm-up, then cosine decay to 10%)
+    warmup: int = 500  # linear warm-up steps
+    ema: float = 0.999  # decay of the exponential moving average of the weights (the shipped weights)
+    checkpoint_every: int = 1000  # steps between checkpoints (and sample grids)
+    bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16); float16 autocast on a GPU
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    seed: int = 0  # seed of initialisation, batches, timesteps and noise
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(self.widths)
+        self._check_common()
+        _check(len(self.widths) == 3 and min(self.widths) >= 8, "widths needs 3 entries >= 8 (28, 14, 7 px)")
+        _check(all(w % 8 == 0 for w in self.widths), "widths must be multiples of 8 (group norm)")
+        _check(self.blocks >= 1 and self.emb_dim >= 8, "blocks >= 1 and emb_dim >= 8")
+        _check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
+        _check(10 <= self.timesteps <= 4000, "timesteps must be in [10, 4000]")
+        _check(0 <= self.p_uncond < 1 and 0 <= self.dropout < 1, "p_uncond and dropout must be in [0, 1)")
+        _check(self.guidance >= 0, "guidance must be >= 0")
+        _check(self.warmup >= 0, "warmup must be >= 0")
+
+
+@dataclass
+class GANConfig(_Config):
+    """Generator, discriminator and optimisation settings of one GAN run."""
+
+    z_dim: int = 128  # size of the latent noise vector
+    g_width: int = 128  # generator channels at 7 px (halved at 14 and 28 px)
+    d_width: int = 32  # discriminator channels at 28 px (doubled at 14 and 7 px)
+    categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    steps: int = 10000  # generator steps in the whole run
+    batch_size: int = 64  # images per step
+    lr: float = 2e-4  # Adam learning rate of the generator
+    d_lr: float = 4e-4  # Adam learning rate of the discriminator (two time-scale update rule)
+    aux_weight: float = 1.0  # weight of the auxiliary classifier loss (AC-GAN; 0: projection only)
+    ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
+    checkpoint_every: int = 1000  # steps between checkpoints (and sample grids)
+    bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    seed: int = 0  # seed of initialisation, batches and noise
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        _check(self.z_dim >= 1, "z_dim must be >= 1")
+        _check(self.g_width >= 16 and self.g_width % 4 == 0, "g_width must be >= 16 and a multiple of 4")
+        _check(self.d_width >= 8, "d_width must be >= 8")
+        _check(self.d_lr > 0, "d_lr must be > 0")
+        _check(self.aux_weight >= 0, "aux_weight must be >= 0")

@@ -1,0 +1,106 @@
+"""The diffusion model's two short loops: training (predict the added noise, Ho et al. 2020 Algorithm 1,
+with labels dropped for classifier-free guidance) and sampling (scheduler steps with guided noise)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from doodlelab.classifier.train import lr_at
+from doodlelab.data.categories import categories
+from doodlelab.generative import files, training
+from doodlelab.generative.config import DiffusionConfig
+from doodlelab.generative.scheduler import NoiseScheduler
+from doodlelab.generative.unet import UNet
+
+SAMPLERS = ("ddim", "ddpm")
+
+
+def build(config: DiffusionConfig) -> tuple[UNet, NoiseScheduler]:
+    unet = UNet(len(categories()), config.widths, config.blocks, config.emb_dim, config.dropout)
+    return unet, NoiseScheduler(config.schedule, config.timesteps)
+
+
+def guided_eps(unet: UNet, x: torch.Tensor, t: int, labels: torch.Tensor, guidance: float,
+               bf16: bool = False) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022 eq. 6): eps~ = (1 + w) eps(x, c) - w eps(x, no label).
+    Both branches run as one batch of 2B. x: (B, 1, H, W), labels: (B,) -> (B, 1, H, W)."""
+    b = len(x)
+    tt = torch.full((b,), t, dtype=torch.long, device=x.device)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        if guidance == 0:
+            return unet(x, tt, labels).float()
+        null = torch.full_like(labels, unet.num_classes)
+        eps = unet(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).float()
+    cond, uncond = eps.chunk(2)
+    return (1 + guidance) * cond - guidance * uncond
+
+
+@torch.no_grad()
+def sample(unet: UNet, scheduler: NoiseScheduler, labels: torch.Tensor, steps: int = 50, guidance: float = 2,
+           sampler: str = "ddim", eta: float = 0.0, seed: int = 0, bf16: bool | None = None,
+           callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Images (B, 1, 28, 28) in [-1, 1] for `labels` (B,). DDIM with `steps` steps (eta = 0: deterministic),
+    or DDPM: ancestral sampling over all T steps (`steps` ignored). `callback(i, x0)` sees each step's
+    predicted clean image (the denoising animation). The same seed gives the same images."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
+    if sampler == "ddpm":
+        steps, eta = scheduler.num_steps, 1.0
+    dev = next(unet.parameters()).device
+    bf16 = training.bf16_supported(dev.type) if bf16 is None else bf16
+    generator = torch.Generator().manual_seed(seed)
+    unet.eval()
+    labels = labels.to(dev)
+    x = torch.randn((len(labels), 1, 28, 28), generator=generator).to(dev)  # x_T ~ N(0, I)
+    for i, (t, t_prev) in enumerate(scheduler.timesteps(steps)):
+        eps = guided_eps(unet, x, t, labels, guidance, bf16)
+        x, x0 = scheduler.step(eps, t, t_prev, x, eta=eta, generator=generator)
+        if callback is not None:
+            callback(i, x0)
+    return x.clamp(-1, 1)
+
+
+def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None,
+          cache_root: Path | None = None, progress: bool = True, resume: bool = True,
+          until_step: int | None = None, measure: Callable[[training.SampleFn], float] | None = None) -> dict:
+    """Train eps_theta with the simple loss ||eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t, y)||²
+    (Ho et al. 2020 eq. 14); labels become "no label" with probability p_uncond (Ho & Salimans 2022 §3.2)."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    unet, scheduler = build(config)
+    unet.to(training.device())
+    ema = training.EMA(unet, config.ema)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+
+    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        unet.train()
+        lr = lr_at(step, config.steps, config.warmup, config.lr)  # warm-up, then cosine, floored at 10%
+        lr = max(lr, 0.1 * config.lr) if step >= config.warmup else lr
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        t = torch.randint(1, scheduler.num_steps + 1, (len(x0),), device=x0.device)
+        noise = torch.randn_like(x0)
+        y = torch.where(torch.rand(len(y), device=y.device) < config.p_uncond, unet.num_classes, y)
+        with training.autocast(config.bf16):
+            pred = unet(scheduler.add_noise(x0, noise, t), t, y)
+        loss = F.mse_loss(pred.float(), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        optimizer.step()
+        ema.update(unet)
+        return {"loss": float(loss.detach())}
+
+    def sample_fn(labels: np.ndarray) -> np.ndarray:
+        x = sample(ema.model, scheduler, torch.from_numpy(labels), steps=25, guidance=config.guidance, seed=0)
+        return files.to_uint8(x.cpu())
+
+    parts = {"unet": unet, "ema": ema, "optimizer": optimizer}
+    return training.fit("diffusion", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
+                        progress, resume, until_step, measure)

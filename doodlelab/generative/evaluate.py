@@ -1,0 +1,107 @@
+"""The generation yardstick shared by diffusion and GAN: recognizability (the classifier's top-1 on samples,
+per intended category) and the Fréchet distance to real test drawings in the classifier's feature space."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from doodlelab.classifier import checkpoint
+from doodlelab.classifier.model import to_input
+from doodlelab.data import cache
+from doodlelab.data.categories import categories
+
+Generate = Callable[[str, int, int], np.ndarray]  # (category, n, seed) -> (n, 28, 28) uint8
+
+
+class Judge:
+    """The shipped (or given) classifier, used for both yardsticks on (N, 28, 28) uint8 images."""
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        from doodlelab.classifier.recognizer import SHIPPED
+
+        self.path = Path(weights) if weights else SHIPPED
+        self.model, self.config, self.card = checkpoint.load_model(self.path)
+        self.classes = self.card["classes"]
+
+    @torch.no_grad()
+    def run(self, images: np.ndarray, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """(top-1 class indices (N,), penultimate features (N, D)) for (N, 28, 28) uint8 images."""
+        preds, feats = [], []
+        for start in range(0, len(images), batch):
+            x = to_input(torch.from_numpy(np.ascontiguousarray(images[start : start + batch])))
+            f = self.model.features(x)
+            preds.append(self.model.head(f).argmax(1).numpy())
+            feats.append(f.double().numpy())
+        if not preds:
+            return np.zeros(0, np.int64), np.zeros((0, self.model.feature_dim))
+        return np.concatenate(preds), np.concatenate(feats)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||² + Tr(S_a + S_b - 2 (S_a S_b)^½) between Gaussians fitted to feature sets (N, D)
+    (Heusel et al. 2017, the FID formula). Tr((S_a S_b)^½) = Σ sqrt(eig(S_a^½ S_b S_a^½)), all symmetric."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(s_a)
+    root_a = (v * np.sqrt(w.clip(min=0))) @ v.T
+    cross = np.sqrt(np.linalg.eigvalsh(root_a @ s_b @ root_a).clip(min=0)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
+
+
+def balanced_sample(labels: np.ndarray, per_category: int, wanted: list[int], seed: int) -> np.ndarray:
+    """Indices of up to `per_category` items of each wanted label (the real counterpart of the samples)."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_category] for c in wanted]
+    return np.concatenate(picks) if picks else np.zeros(0, np.int64)
+
+
+def evaluate_generator(generate: Generate, per_category: int = 10, names: list[str] | None = None,
+                       judge: Judge | None = None, root: Path | None = None,
+                       cache_root: Path | None = None, seed: int = 0,
+                       progress: Callable[[int, int], None] | None = None, split: str = "test") -> dict:
+    """Sample `per_category` doodles of each category, then report recognizability next to the classifier's
+    accuracy on real test drawings, and the Fréchet distance samples↔test next to the floor train↔test
+    (train drawings drawn with the same per-category counts as the samples, so both sides match in size).
+    `split="val"` measures against validation drawings instead (to choose sampling settings)."""
+    judge = judge or Judge()
+    names = names or categories()
+    wanted = [judge.classes.index(n) for n in names]
+    samples, intended, seconds = [], [], 0.0
+    for i, name in enumerate(names):
+        started = time.perf_counter()
+        samples.append(generate(name, per_category, seed + i))
+        seconds += time.perf_counter() - started
+        intended.append(np.full(per_category, wanted[i]))
+        if progress:
+            progress(i + 1, len(names))
+    fake, intended_arr = np.concatenate(samples), np.concatenate(intended)
+    test_x, test_y = cache.load_split(split, names, 28, root=root, cache_root=cache_root)
+    train_x, train_y = cache.load_split("train", names, 28, root=root, cache_root=cache_root)
+    floor_idx = balanced_sample(train_y, per_category, wanted, seed)
+    fake_pred, fake_f = judge.run(fake)
+    test_pred, test_f = judge.run(test_x)
+    _, floor_f = judge.run(train_x[floor_idx])
+    per_cat = {n: float((fake_pred[intended_arr == c] == c).mean()) for n, c in zip(names, wanted)}
+    fd, floor = frechet_distance(fake_f, test_f), frechet_distance(floor_f, test_f)
+    return {
+        "split": split,
+        "categories": len(names),
+        "samples_per_category": per_category,
+        "samples": len(fake),
+        "recognizability": float((fake_pred == intended_arr).mean()),
+        "classifier_accuracy_real_test": float((test_pred == test_y).mean()),
+        "real_test_drawings": len(test_x),
+        "frechet_distance": fd,
+        "frechet_floor_train_vs_test": floor,
+        "frechet_ratio": fd / floor,
+        "floor_train_drawings": len(floor_idx),
+        "seconds_sampling": seconds,
+        "worst_categories": sorted(per_cat.items(), key=lambda kv: kv[1])[:10],
+        "per_category": per_cat,
+        "classifier": str(judge.path.name),
+    }

@@ -1,0 +1,164 @@
+"""The training loop shared by the generators: seeded batches by step (so a resumed run is identical),
+EMA of the weights, atomic resumable checkpoints, sample grids, loss curves and a recognizability curve."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from doodlelab.classifier.checkpoint import CheckpointError
+from doodlelab.data import cache
+from doodlelab.generative import files
+
+LAST, CURVES = "last.safetensors", "curves.png"
+StepFn = Callable[[int, torch.Tensor, torch.Tensor], dict[str, float]]
+SampleFn = Callable[[np.ndarray], np.ndarray]  # labels (N,) -> images (N, 28, 28) uint8
+
+
+class EMA(torch.nn.Module):
+    """Exponential moving average of a network's weights (Polyak averaging; the weights we sample from).
+    The decay warms up as min(decay, (1 + n) / (10 + n)) so early averages are not stuck at init."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        super().__init__()
+        self.model, self.decay = copy.deepcopy(model).eval().requires_grad_(False), decay
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + int(self.updates)) / (10 + int(self.updates)))
+        for ema, live in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if ema.is_floating_point():
+                ema.lerp_(live, 1 - d)
+            else:
+                ema.copy_(live)
+
+
+def device() -> torch.device:
+    """Train on the GPU when there is one, else on the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_supported(kind: str) -> bool:
+    """Whether bfloat16 is fast here: GPUs that support it, CPUs with AVX-512 BF16 (oneDNN)."""
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def autocast(enabled: bool) -> torch.autocast:
+    """bfloat16 mixed precision on the training device, when asked for and supported."""
+    kind = device().type
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=enabled and bf16_supported(kind))
+
+
+def batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
+    """Indices of the training images for one step: a fresh permutation per pass over the data, from
+    (seed, pass), so any step can be recomputed after a resume."""
+    per_epoch = max(1, n // batch)
+    epoch, i = divmod(step, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return order[i * batch : (i + 1) * batch]
+
+
+def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """Training split images (N, 28, 28) uint8 and official labels (N,)."""
+    images, labels = cache.load_split(
+        "train", list(config.categories) or None, 28, root=root, cache_root=cache_root
+    )
+    if len(images) < config.batch_size:
+        raise CheckpointError(
+            f"only {len(images)} training drawings: fewer than one batch of {config.batch_size}"
+        )
+    return images, labels
+
+
+def plot_curves(history: dict[str, list[float]], path: Path) -> None:
+    """Each logged series against the step, one panel per series, as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in history if k != "step" and history[k]]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        steps = (
+            history["step"][-len(history[key]) :]
+            if key != "recognizability"
+            else history["recognizability_step"]
+        )
+        ax.plot(steps, history[key], marker="." if len(steps) < 50 else None)
+        ax.set(xlabel="step", title=key)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    files.write_png_bytes(buffer.getvalue(), path)
+
+
+def fit(kind: str, config, out_dir: str | Path, parts: dict[str, files.Part], model: torch.nn.Module,
+        step_fn: StepFn, sample_fn: SampleFn, root: Path | None = None, cache_root: Path | None = None,
+        progress: bool = True, resume: bool = True, until_step: int | None = None,
+        measure: Callable[[SampleFn], float] | None = None) -> dict:
+    """Run `step_fn(step, images, labels)` (images (B, 1, 28, 28) in [-1, 1]) up to `config.steps`.
+
+    Every `checkpoint_every` steps: a checkpoint of `parts`, a sample grid from `sample_fn(labels)`, the
+    curves, and `measure(sample_fn)` (recognizability of samples) when given. `until_step` pauses early.
+    At the end `model` (the EMA network) is written as `{kind}.safetensors`, its history in the card.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images, labels = load_images(config, root, cache_root)
+    state = {"step": 0, "seconds": 0.0, "history": {"step": []}}
+    if resume and (out / LAST).exists():
+        state = files.load_checkpoint(out / LAST, kind, parts, config)
+    history, start = state["history"], state["step"]
+    stop = min(config.steps, until_step or config.steps)
+    started = time.perf_counter() - state["seconds"]
+    grid_labels = np.unique(labels)[np.linspace(0, len(np.unique(labels)) - 1, 8).round().astype(int)]
+    sums: dict[str, float] = {}
+    bar = tqdm(range(start, stop), initial=start, total=config.steps, desc=f"train {kind}", unit="step",
+               disable=not progress, dynamic_ncols=True)
+    for step in bar:
+        torch.manual_seed(config.seed * 1_000_003 + step)  # noise, timesteps, dropout: reproducible on resume
+        idx = batch_indices(len(images), config.batch_size, config.seed, step)
+        dev = device()
+        losses = step_fn(step, files.from_uint8(images[idx]).to(dev), torch.from_numpy(labels[idx]).to(dev))
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if step % 10 == 0:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+        done = step + 1
+        if done % config.checkpoint_every == 0 or done == stop:
+            count = done - (history["step"][-1] if history["step"] else start)
+            history["step"].append(done)
+            for k, v in sums.items():
+                history.setdefault(k, []).append(v / max(1, count))
+            sums = {}
+            grid = sample_fn(np.repeat(grid_labels, 8))
+            files.save_png(files.grid(grid, 8), out / f"samples_{done:06d}.png")
+            if measure is not None:
+                history.setdefault("recognizability", []).append(measure(sample_fn))
+                history.setdefault("recognizability_step", []).append(done)
+            state.update(step=done, seconds=time.perf_counter() - started, history=history)
+            files.save_checkpoint(out / LAST, kind, parts, config, state)
+            plot_curves(history, out / CURVES)
+            if progress:
+                extra = f", recognizability {history['recognizability'][-1]:.3f}" if measure else ""
+                tqdm.write(f"step {done}: " + ", ".join(f"{k} {history[k][-1]:.4f}" for k in losses) + extra)
+    bar.close()
+    card = {"steps_trained": state["step"], "history": state["history"]}
+    files.save_model(out / f"{kind}.safetensors", kind, model, config, card)
+    return state

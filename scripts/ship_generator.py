@@ -1,0 +1,60 @@
+"""Copy a trained generator into the package as float16 weights, with its evaluation in the card.
+
+    python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10]
+Runs `evaluate_generator` (all 345 categories) on the float16 weights and stores the report in the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from doodlelab import modelfile
+from doodlelab.generative import files
+from doodlelab.generative.evaluate import evaluate_generator
+from doodlelab.generative.generator import DoodleGenerator, shipped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path, help="a trained diffusion.safetensors or gan.safetensors")
+    parser.add_argument("--per-category", type=int, default=10)
+    args = parser.parse_args()
+    trained = DoodleGenerator(args.weights)
+    target = shipped(trained.kind)
+    card = {
+        k: v for k, v in trained.card.items() if k not in ("format", "kind", "classes", "config", "dtype")
+    }
+    files.save_model(target, trained.kind, trained.net, trained.config, card, dtype=torch.float16)
+    generator = DoodleGenerator(target)
+    report = evaluate_generator(
+        lambda c, n, s: generator(c, n, s),
+        args.per_category,
+        progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr),
+    )
+    keep = {k: v for k, v in report.items() if k != "per_category"}
+    settings = (
+        {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim"}
+        if generator.kind == "diffusion"
+        else {}
+    )
+    modelfile.save_card(
+        target,
+        modelfile.load_card(target)
+        | {
+            "evaluation": keep | {"sampling": settings, "command": "doodlelab evaluate generator"},
+            "per_category_recognizability": report["per_category"],
+        },
+    )
+    print(
+        f"\nwrote {target}: recognizability {report['recognizability']:.4f} (classifier on real test "
+        f"{report['classifier_accuracy_real_test']:.4f}), Fréchet {report['frechet_distance']:.3f} "
+        f"(floor {report['frechet_floor_train_vs_test']:.3f}, ratio {report['frechet_ratio']:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Fixtures of the generator tests: tiny diffusion and GAN models trained once per session on the synthetic
+four-shape data (real files, real training loop; a few steps, so they run without the dataset)."""
+
+from __future__ import annotations
+
+import pytest
+
+from doodlelab.generative.config import DiffusionConfig, GANConfig
+from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401, F811
+
+
+def tiny_diffusion(**changes) -> DiffusionConfig:
+    values = dict(
+        categories=SHAPES,
+        widths=(8, 8, 16),
+        emb_dim=16,
+        timesteps=50,
+        steps=6,
+        batch_size=16,
+        warmup=2,
+        checkpoint_every=3,
+        threads=1,
+    )
+    return DiffusionConfig(**(values | changes))
+
+
+def tiny_gan(**changes) -> GANConfig:
+    values = dict(
+        categories=SHAPES,
+        z_dim=8,
+        g_width=16,
+        d_width=8,
+        steps=6,
+        batch_size=16,
+        checkpoint_every=3,
+        threads=1,
+    )
+    return GANConfig(**(values | changes))
+
+
+@pytest.fixture(scope="session")
+def diffusion_file(shapes_data, tmp_path_factory):  # noqa: F811
+    """Path of a tiny trained diffusion model file (diffusion.safetensors + card)."""
+    from doodlelab.generative import diffusion
+
+    data, cache = shapes_data
+    out = tmp_path_factory.mktemp("diffusion")
+    diffusion.train(tiny_diffusion(), out, root=data / "quickdraw", cache_root=cache, progress=False)
+    return out / "diffusion.safetensors"
+
+
+@pytest.fixture(scope="session")
+def gan_file(shapes_data, tmp_path_factory):  # noqa: F811
+    """Path of a tiny trained GAN file (gan.safetensors + card)."""
+    from doodlelab.generative import gan
+
+    data, cache = shapes_data
+    out = tmp_path_factory.mktemp("gan")
+    gan.train(tiny_gan(), out, root=data / "quickdraw", cache_root=cache, progress=False)
+    return out / "gan.safetensors"

@@ -1,0 +1,91 @@
+"""`doodlelab generate` (.npy, .png, folder; determinism; bad input) and `doodlelab evaluate generator`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from doodlelab.cli.main import main
+from tests.generative.conftest import SHAPES
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def generate(capsys, model, out, category="square", n=5, seed=3, *extra):
+    return run(capsys, "generate", "--model", model, "--category", category, "--n", n, "--seed", seed,
+               "--steps", 4, "--out", out, *extra)
+
+
+@pytest.fixture(params=["diffusion", "gan"])
+def model_file(request):
+    return request.getfixturevalue(f"{request.param}_file")
+
+
+def test_generate_npy_png_and_folder(capsys, tmp_path, model_file):
+    code, _, err = generate(capsys, model_file, tmp_path / "a.npy")
+    assert code == 0 and "wrote 5 square" in err
+    a = np.load(tmp_path / "a.npy", allow_pickle=False)
+    assert a.shape == (5, 28, 28) and a.dtype == np.uint8
+    generate(capsys, model_file, tmp_path / "b.npy", "SQUARE")
+    assert np.array_equal(a, np.load(tmp_path / "b.npy"))  # same seed, same doodles
+    generate(capsys, model_file, tmp_path / "c.npy", "square", 5, 4)
+    assert not np.array_equal(a, np.load(tmp_path / "c.npy"))
+    assert generate(capsys, model_file, tmp_path / "grid.png")[0] == 0
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.ndim == 2 and grid.shape[1] > 5 * 56
+    assert generate(capsys, model_file, tmp_path / "folder")[0] == 0
+    pngs = sorted((tmp_path / "folder").glob("*.png"))
+    assert [p.name for p in pngs] == [f"square_{i:03d}.png" for i in range(5)]
+    assert np.array_equal(np.stack([np.asarray(Image.open(p)) for p in pngs]), a)  # the same doodles
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--category", "dogg"], "unknown category 'dogg'"),
+    (["--category", "cat", "--n", "0"], "n must be an integer from 1"),
+    (["--category", "cat", "--n", "100000"], "n must be an integer from 1"),
+    (["--category", "cat", "--steps", "0"], "steps must be an integer from 1 to 50"),
+    (["--category", "cat", "--steps", "51"], "steps must be an integer from 1 to 50"),
+    (["--category", "cat", "--guidance", "-1"], "guidance must be from 0"),
+    (["--category", "cat", "--guidance", "nan"], "guidance must be from 0"),
+    (["--category", "cat", "--seed", "-3"], "seed must be an integer >= 0"),
+])
+def test_generate_bad_input_is_one_line_exit_2(capsys, tmp_path, diffusion_file, args, message):
+    out = tmp_path / "x.npy"
+    code, stdout, err = run(capsys, "generate", "--model", diffusion_file, "--out", out, *args)
+    assert code == 2 and message in err and err.count("\n") == 1 and stdout == ""
+    assert not out.exists()
+
+
+def test_generate_bad_out_missing_or_foreign_weights(capsys, tmp_path, diffusion_file):
+    from doodlelab.classifier.recognizer import SHIPPED
+
+    code, _, err = generate(capsys, diffusion_file, tmp_path / "x.txt")
+    assert code == 2 and "--out must end in .npy or .png" in err and err.count("\n") == 1
+    code, _, err = generate(capsys, tmp_path / "none.safetensors", tmp_path / "x.npy")
+    assert code == 2 and "no such weights file" in err and err.count("\n") == 1
+    code, _, err = generate(capsys, SHIPPED, tmp_path / "x.npy")  # a real safetensors file, but a classifier
+    assert code == 2 and "not a doodlelab generator weights file" in err
+
+
+def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_file):
+    data, cache = shapes_data
+    monkeypatch.setenv("DOODLELAB_DATA", str(data))
+    monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
+    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
+                       "--per-category", 6, "--steps", 3, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["samples"] == 24 and report["categories"] == 4 and report["split"] == "test"
+    assert 0 <= report["recognizability"] <= 1 and set(report["per_category"]) == set(SHAPES)
+    assert report["classifier_accuracy_real_test"] > 0.5  # the shipped classifier knows real-looking shapes
+    floor = report["frechet_floor_train_vs_test"]
+    assert 0 < floor < report["frechet_distance"]  # 6 steps of training are far from the data
+    code, out, err = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--per-category", 0)
+    assert code == 2 and "--per-category" in err
