@@ -38,18 +38,14 @@ def _port(text: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from doodlelab import modelfile
-
-    if args.weights is not None:  # fail in one line before starting the server (loaded for real at startup)
-        if not args.weights.is_file():
-            raise modelfile.ModelFileError(f"{args.weights}: no such weights file")
-        modelfile.load_card(args.weights)
     try:
         import uvicorn
 
-        from doodlelab.web.app import create_app
+        from doodlelab.web.app import create_app, load_classifier
     except ImportError as exc:
         raise DoodleError(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
+    if args.weights is not None:  # fail in one line before starting the server (loaded again at startup)
+        load_classifier(args.weights)
     server = uvicorn.Server(uvicorn.Config(create_app(args.weights), host=args.host, port=args.port))
     server.run()
     return 0 if server.started else 2

@@ -1,42 +1,48 @@
 """The web app's JSON API: name drawn or uploaded doodles and digits. `create_app()` builds it; the models
-are loaded once, when the server starts (the FastAPI lifespan), and kept on `app.state`.
+are loaded once, when the server starts (the FastAPI lifespan), and kept on `app.state`; predictions are
+answered in batches by worker processes (`batching`, `inference`), generation in a bounded queue.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import re
+import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers, UploadFile
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doodlelab import __version__
-from doodlelab.data import strokes as pipeline
 from doodlelab.data.categories import categories, resolve
 from doodlelab.data.images import MAX_PIXELS
-from doodlelab.errors import DataError, DoodleError
-from doodlelab.web import schemas
+from doodlelab.errors import DoodleError
+from doodlelab.modelfile import ModelFileError
+from doodlelab.web import inference, schemas
+from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
 
 log = logging.getLogger("doodlelab.web")
 
 JSON_LIMIT = 2 * 1024 * 1024  # bytes of a JSON request body
 UPLOAD_LIMIT = 10 * 1024 * 1024  # bytes of a multipart upload
-MAX_COORDINATE = 1e6  # canvas coordinates beyond this are not a drawing
-MIN_EXTENT = 1e-3  # a drawing spans 0 (a dot) or at least this many units
-MAX_INK_LENGTH = 500_000  # total stroke length once scaled to the 255 box: bounds the resampling work
+INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
 GENERATORS = ("diffusion", "gan")
+GENERATE_RUNNING, GENERATE_WAITING = 1, 4  # generation requests at a time, and queued behind them
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 DIGITS = re.compile(r"[0-9]{1,18}")
@@ -45,7 +51,8 @@ STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app
 
 class BodyLimit:
     """ASGI middleware: 413 for request bodies over the limit, from Content-Length before reading any of
-    it, or as soon as the bytes received pass it (chunked uploads). Multipart uploads get a larger limit."""
+    it, or as soon as the bytes received pass it (chunked uploads). Multipart uploads get a larger limit.
+    A client that disconnects mid-request is let go quietly (it is not a server error)."""
 
     def __init__(self, app: ASGIApp, json_limit: int = JSON_LIMIT, upload_limit: int = UPLOAD_LIMIT):
         self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
@@ -83,6 +90,8 @@ class BodyLimit:
             if exc is not too_large or started:
                 raise
             await _error(413, exc.detail)(scope, receive, send)
+        except ClientDisconnect:  # the client left before sending its whole request: nobody to answer
+            log.info("%s %s: client disconnected mid-request", scope["method"], scope["path"])
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -91,13 +100,38 @@ def _error(status: int, detail: str) -> JSONResponse:
 
 def load_classifier(weights: str | Path | None):
     """The Recognizer for `weights`; None (unavailable) when no path is given and none is shipped.
-    Explicit weights that cannot be loaded raise ModelFileError."""
+    Weights that cannot be loaded, or that differ from what their ONNX export recorded, raise
+    ModelFileError."""
     from doodlelab.classifier.recognizer import SHIPPED, Recognizer
 
     if weights is None and not SHIPPED.is_file():
         log.warning("no classifier weights at %s: /api/predict will answer 503", SHIPPED)
         return None
-    return Recognizer(weights)
+    recognizer = Recognizer(weights)
+    check_export(recognizer.weights)
+    return recognizer
+
+
+def check_export(weights: Path) -> None:
+    """Refuse weights whose ONNX card (beside them) records other contents: the weights or the export
+    were modified after `doodlelab export onnx` (the hashes are what the card stored)."""
+    from doodlelab.classifier.export import onnx_card_path, sha256
+
+    onnx = weights.with_suffix(".onnx")
+    card_file = onnx_card_path(onnx)
+    if not card_file.is_file():
+        return
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{card_file}: unreadable ONNX card ({exc})") from None
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{card_file}: ONNX card must be a JSON object")
+    for path, key in ((weights, "weights_sha256"), (onnx, "onnx_sha256")):
+        if key in card and (not path.is_file() or sha256(path) != card[key]):
+            raise ModelFileError(f"{path}: contents differ from the sha256 recorded in "
+                                 f"{card_file.name} (modified or corrupted); export it again "
+                                 "(doodlelab export onnx) or restore the file")
 
 
 def load_digits(weights: str | Path | None):
@@ -108,23 +142,74 @@ def load_digits(weights: str | Path | None):
     return DigitClassifier.load(weights)
 
 
-def create_app(classifier_weights: str | Path | None = None,
-               digits_weights: str | Path | None = None) -> FastAPI:
-    """The API app; None means the shipped weights (a missing shipped model is reported unavailable)."""
+def default_workers() -> int:
+    """Worker processes that name doodles: one per CPU core, at most 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def predictor(recognizer, workers: int) -> MicroBatcher:
+    """Batches for the classifier: in `workers` processes (each with the model loaded once), or in one
+    thread of this process when `workers` is 0."""
+    if workers == 0:
+        return MicroBatcher(partial(inference.predict_batch, recognizer), lambda: ThreadPoolExecutor(1))
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no forked threads or locks
+    pool = partial(ProcessPoolExecutor, workers, mp_context=spawn, initializer=inference.init_worker,
+                   initargs=(recognizer.weights,))
+    return MicroBatcher(inference.predict_in_worker, pool, concurrency=workers)
+
+
+def load_generators(weights: dict[str, str | Path] | None) -> dict:
+    """name -> DoodleGenerator: the given files, or (None) every shipped generator that is present.
+    Given files that cannot be loaded raise ModelFileError."""
+    from doodlelab.generative.generator import MODELS, DoodleGenerator, shipped
+
+    if weights is None:
+        weights = {name: shipped(name) for name in MODELS if shipped(name).is_file()}
+    unknown = set(weights) - set(GENERATORS)
+    if unknown:
+        raise DoodleError(f"unknown generator {sorted(unknown)}; choose from {', '.join(GENERATORS)}")
+    return {name: DoodleGenerator(path) for name, path in weights.items()}
+
+
+def create_app(classifier_weights: str | Path | None = None, digits_weights: str | Path | None = None,
+               workers: int | None = None, generators: dict[str, str | Path] | None = None) -> FastAPI:
+    """The API app; None means the shipped weights (a missing shipped model is reported unavailable).
+    `generators`: name ("diffusion", "gan") -> weights file; None for the shipped ones, {} for none.
+
+    `workers`: processes that name doodles, started with the server (default: `default_workers()`; 0 for
+    one thread of the server's own process). They are spawned, so a script that serves the app needs the
+    usual `if __name__ == "__main__":` guard, as with any code that starts processes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.recognizer = load_classifier(classifier_weights)
-        app.state.digits = load_digits(digits_weights)
-        # Generators, once shipped: name -> f(category, n=, seed=, steps=, guidance=) -> (n, 28, 28) uint8.
-        app.state.generators = {}
-        yield
+        state = app.state
+        state.recognizer = load_classifier(classifier_weights)
+        state.digits = load_digits(digits_weights)
+        # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
+        state.generators = load_generators(generators)
+        state.generation = JobQueue(GENERATE_RUNNING, GENERATE_WAITING, name="the generator")
+        state.predictor = state.digits_batcher = None
+        if state.recognizer is not None:
+            state.predictor = predictor(state.recognizer, default_workers() if workers is None else workers)
+        if state.digits is not None:
+            state.digits_batcher = MicroBatcher(partial(inference.digits_batch, state.digits),
+                                                lambda: ThreadPoolExecutor(1))
+        try:
+            if state.predictor is not None:
+                await state.predictor.warm_up(inference.worker_ready)  # models loaded before serving
+            yield
+        finally:
+            for batcher in (state.predictor, state.digits_batcher):
+                if batcher is not None:
+                    batcher.close()
+            state.generation.close()
 
     app = FastAPI(title="doodlelab", version=__version__, lifespan=lifespan,
                   description="Recognize Quick, Draw! doodles and handwritten digits.")
     app.add_middleware(BodyLimit)
-    app.add_exception_handler(DoodleError, _bad_input)
-    app.add_exception_handler(ValidationError, _invalid)
+    app.add_exception_handler(DoodleError, _client_error)
+    app.add_exception_handler(ValidationError, _client_error)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -136,13 +221,8 @@ def create_app(classifier_weights: str | Path | None = None,
     return app
 
 
-async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
-    return _error(400, str(exc))
-
-
-async def _invalid(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ValidationError)
-    return _error(422, _describe(exc))
+async def _client_error(request: Request, exc: Exception) -> JSONResponse:
+    return _error(*inference.error_answer(exc))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -150,43 +230,26 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal server error")
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(x) for x in error["loc"])
-        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
-    return "; ".join(parts)
-
-
-@dataclass
-class Input:
-    """One request to classify: a JSON drawing (still unchecked) or the bytes of an uploaded image."""
-
-    top: int
-    drawing: object = None
-    image: bytes | None = None
-
-
-async def read_json(request: Request) -> dict:
+def _require_json(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise HTTPException(415, "send a JSON body (Content-Type: application/json)")
-    try:
-        value = json.loads(await request.body())
-    except RecursionError:
-        raise DataError("invalid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        raise DataError(f"invalid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise HTTPException(422, "the JSON body must be an object")
-    return value
 
 
-async def read_input(request: Request, body: type[BaseModel], options: type[BaseModel]) -> Input:
-    """A JSON drawing (validated against `body`) or a multipart upload with field `image`."""
+async def read_json(request: Request) -> dict:
+    """The JSON object of the request (415 for another media type); large bodies are parsed in a thread."""
+    _require_json(request)
+    body = await request.body()
+    return await run_in_threadpool(inference.decode_json, body) if len(body) > INLINE_JSON else \
+        inference.decode_json(body)
+
+
+async def read_input(request: Request, options: type[BaseModel]) -> inference.Input:
+    """A JSON body (parsed and validated later, off the event loop) or a multipart upload with field
+    `image` and the fields of `options`."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        request_ = body.model_validate(await read_json(request))
-        return Input(top=request_.top, drawing=request_.drawing)
+        _require_json(request)
+        return inference.Input(body=await request.body())
     async with request.form(max_files=1, max_fields=4) as form:
         upload, top = form.get("image"), form.get("top")
         if not isinstance(upload, UploadFile):
@@ -194,66 +257,20 @@ async def read_input(request: Request, body: type[BaseModel], options: type[Base
         if top is not None and (not isinstance(top, str) or not DIGITS.fullmatch(top.strip())):
             raise HTTPException(422, "top: must be an integer")
         chosen = options.model_validate({} if top is None else {"top": int(top)})
-        return Input(top=chosen.top, image=await upload.read())
+        return inference.Input(image=await upload.read(), top=chosen.top)
 
 
-def parse_drawing(drawing: object) -> tuple[list[np.ndarray], bool | None]:
-    """JSON strokes -> (strokes, raw?) where timestamps mean raw canvas coordinates. Raises DataError."""
-    strokes = pipeline.parse_strokes(drawing)
-    points = np.concatenate(strokes)
-    if np.abs(points).max() > MAX_COORDINATE:
-        raise DataError(f"coordinates out of range (beyond ±{MAX_COORDINATE:g})")
-    extent = float((points.max(axis=0) - points.min(axis=0)).max())
-    if 0 < extent < MIN_EXTENT:  # not a drawing at any canvas resolution
-        raise DataError(f"drawing too small (spans less than {MIN_EXTENT:g} units)")
-    length = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes)
-    if extent > 0 and length * pipeline.SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
-        raise DataError("drawing too long (strokes go back and forth over the canvas too many times)")
-    return strokes, True if pipeline.has_timestamps(drawing) else None
-
-
-def _bitmap(item: Input, from_strokes: Callable, from_image: Callable) -> np.ndarray:
-    if item.image is not None:
-        try:
-            return from_image(item.image)
-        except DoodleError:
-            raise
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:  # odd files Pillow fails on
-            raise DataError(f"cannot read image ({exc})") from None
-    strokes, raw = parse_drawing(item.drawing)
+async def answer(batcher: MicroBatcher, item: inference.Input) -> Response:
+    """The answer to `item` from its batch: the response JSON as computed, or a one-line error."""
     try:
-        return from_strokes(strokes, raw)
-    except DoodleError:
-        raise
-    except (ValueError, FloatingPointError) as exc:  # a pipeline corner case: a bad drawing, not a crash
-        log.warning("cannot rasterize a drawing", exc_info=exc)
-        raise DataError(f"cannot draw these strokes ({exc})") from None
-
-
-def _answer(top: list[tuple[str, float]], bitmap: np.ndarray, start: float) -> schemas.PredictResponse:
-    return schemas.PredictResponse(
-        predictions=[schemas.Prediction(category=c, probability=min(max(p, 0.0), 1.0)) for c, p in top],
-        bitmap=bitmap.tolist(), server_ms=round((time.perf_counter() - start) * 1000, 3))
-
-
-def classify(recognizer, item: Input) -> schemas.PredictResponse:
-    from doodlelab.data.doodle_image import load_doodle
-
-    start = time.perf_counter()
-    bitmap = _bitmap(item, lambda s, raw: recognizer.rasterize(s, raw=raw),
-                     lambda data: load_doodle(data, recognizer.size, max_pixels=MAX_PIXELS))
-    probs = recognizer.probabilities(bitmap[None])[0]
-    return _answer(recognizer.top(probs, item.top), bitmap, start)
-
-
-def classify_digit(classifier, item: Input) -> schemas.PredictResponse:
-    from doodlelab.data.images import load_digit, mnist_layout
-
-    start = time.perf_counter()
-    bitmap = _bitmap(
-        item, lambda s, raw: mnist_layout(pipeline.rasterize(s, 28, raw=raw).astype(np.float32) / 255),
-        lambda data: load_digit(data, max_pixels=MAX_PIXELS))
-    return _answer(classifier.top(bitmap, item.top), bitmap, start)
+        status, content = await batcher.submit(item)
+    except BrokenExecutor:  # a worker process died (its pool is replaced): only this batch is lost
+        log.error("a classifier worker process died; starting new ones")
+        raise HTTPException(503, "the classifier is restarting; try again", headers={"Retry-After": "2"}) \
+            from None
+    if status != 200:
+        return _error(status, str(content))
+    return Response(content, media_type="application/json")
 
 
 router = APIRouter(prefix="/api")
@@ -279,42 +296,54 @@ def list_categories() -> schemas.CategoriesResponse:
 
 @router.post("/predict", response_model=schemas.PredictResponse, responses=schemas.ERRORS,
              openapi_extra=schemas.request_body(schemas.PredictRequest, schemas.PredictOptions, UPLOAD))
-async def predict(request: Request) -> schemas.PredictResponse:
+async def predict(request: Request) -> Response:
     """Name a doodle: strokes as JSON, or an uploaded image (multipart field `image`)."""
-    recognizer = getattr(request.app.state, "recognizer", None)
-    if recognizer is None:
+    batcher = getattr(request.app.state, "predictor", None)
+    if batcher is None:
         raise HTTPException(503, "classifier not available")
-    item = await read_input(request, schemas.PredictRequest, schemas.PredictOptions)
-    return await run_in_threadpool(classify, recognizer, item)
+    return await answer(batcher, await read_input(request, schemas.PredictOptions))
 
 
 @router.post("/digits", response_model=schemas.PredictResponse, responses=schemas.ERRORS,
              openapi_extra=schemas.request_body(schemas.DigitsRequest, schemas.DigitsOptions, UPLOAD))
-async def digits(request: Request) -> schemas.PredictResponse:
+async def digits(request: Request) -> Response:
     """Read a handwritten digit with the NumPy network: strokes as JSON, or an uploaded image."""
-    classifier = getattr(request.app.state, "digits", None)
-    if classifier is None:
+    batcher = getattr(request.app.state, "digits_batcher", None)
+    if batcher is None:
         raise HTTPException(503, "digits model not available")
-    item = await read_input(request, schemas.DigitsRequest, schemas.DigitsOptions)
-    return await run_in_threadpool(classify_digit, classifier, item)
+    return await answer(batcher, await read_input(request, schemas.DigitsOptions))
 
 
 @router.post("/generate", response_model=schemas.GenerateResponse, responses=schemas.ERRORS,
              openapi_extra=schemas.request_body(schemas.GenerateRequest))
 async def generate(request: Request) -> schemas.GenerateResponse:
-    """Draw new doodles of a category (503 until a generator is shipped)."""
+    """Draw new doodles of a category (503 until a generator is shipped; 503 with Retry-After while the
+    generator is busy with other requests)."""
     options = schemas.GenerateRequest.model_validate(await read_json(request))
     category = resolve(options.category)
     generator = getattr(request.app.state, "generators", {}).get(options.model)
     if generator is None:
         raise HTTPException(503, f"{options.model} model not available yet")
 
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**32)
+
     def run() -> schemas.GenerateResponse:
         start = time.perf_counter()
-        images = generator(category, n=options.n, seed=options.seed, steps=options.steps,
-                           guidance=options.guidance)
-        return schemas.GenerateResponse(model=options.model, category=category,
+        frames: list = []
+        keep = set(np.linspace(0, options.steps - 1, options.frames).round().astype(int).tolist())
+
+        def frame(i: int, x0: np.ndarray) -> None:
+            if i in keep:
+                frames.append(x0.tolist())
+
+        extra = {"frames": frame} if options.frames and options.model == "diffusion" else {}
+        images = generator(category, n=options.n, seed=seed, steps=options.steps, guidance=options.guidance,
+                           **extra)
+        return schemas.GenerateResponse(model=options.model, category=category, seed=seed, frames=frames,
                                         images=np.asarray(images, np.uint8).tolist(),
                                         server_ms=round((time.perf_counter() - start) * 1000, 3))
 
-    return await run_in_threadpool(run)
+    try:
+        return await request.app.state.generation.run(run)
+    except Busy as busy:
+        raise HTTPException(503, str(busy), headers={"Retry-After": str(busy.retry_after)}) from None

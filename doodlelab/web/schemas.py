@@ -95,12 +95,18 @@ class GenerateRequest(BaseModel):
     steps: int = Field(50, ge=1, le=1000, strict=True, description="Sampling steps (diffusion only).")
     guidance: float = Field(2.0, ge=0, le=20, strict=True, allow_inf_nan=False,
                             description="Classifier-free guidance scale (diffusion only).")
+    frames: int = Field(0, ge=0, le=50, strict=True,
+                        description="Diffusion only: also return this many intermediate predictions of the "
+                        "clean images, evenly spaced over the steps (the denoising animation).")
 
 
 class GenerateResponse(BaseModel):
     model: str = Field(description="The generator that drew the images.")
     category: str = Field(description="The category, spelled officially.")
     images: list[list[list[int]]] = Field(description="n bitmaps of 28x28, 0 (background) to 255 (ink).")
+    seed: int = Field(description="The seed used (chosen at random when the request gave none).")
+    frames: list[list[list[list[int]]]] = Field(
+        default_factory=list, description="Denoising frames (each: n bitmaps), when asked for.")
     server_ms: float = Field(description="Time spent generating, in ms.")
 
 

@@ -4,3 +4,4 @@ through `doodlelab.web.local.serving`)."""
 from __future__ import annotations
 
 from tests.classifier.conftest import shape, shapes_data, tiny_model  # noqa: F401
+from tests.generative.conftest import diffusion_file, gan_file  # noqa: F401

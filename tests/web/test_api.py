@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +22,7 @@ from PIL import Image
 from doodlelab.cli.common import Parser
 from doodlelab.data import strokes
 from doodlelab.data.categories import categories
+from doodlelab.errors import DataError
 from doodlelab.modelfile import ModelFileError
 from tests.classifier.conftest import shape
 
@@ -26,14 +33,14 @@ pytest.importorskip("multipart")
 
 from doodlelab.cli import serve  # noqa: E402
 from doodlelab.web.app import JSON_LIMIT, UPLOAD_LIMIT, create_app  # noqa: E402
-from doodlelab.web.local import serving  # noqa: E402
+from doodlelab.web.local import loopback_socket, serving  # noqa: E402
 
 SQUARE = shape("square", np.random.default_rng(5))  # the tiny model names it in all three forms
 
 
 @pytest.fixture(scope="module")
 def client(tiny_model) -> Iterator[httpx.Client]:
-    with serving(create_app(classifier_weights=tiny_model)) as c:
+    with serving(create_app(classifier_weights=tiny_model, generators={})) as c:
         yield c
 
 
@@ -191,7 +198,7 @@ def test_oversized_bodies_get_413_before_being_read(client):
     assert client.get("/api/health").status_code == 200  # still serving
 
 
-def test_generate_is_a_hook_until_a_generator_ships(client):
+def test_generate_without_generators_answers_503(client):
     body = {"model": "diffusion", "category": "Cat", "n": 2, "seed": 1, "steps": 10, "guidance": 3}
     assert error_detail(client.post("/api/generate", json=body), 503) == "diffusion model not available yet"
     body["model"] = "gan"
@@ -209,15 +216,91 @@ def test_without_shipped_classifier_predict_answers_503():
             assert error_detail(answer, 503) == "classifier not available"
 
 
-def test_explicit_bad_weights_fail_at_startup_not_at_import(tmp_path):
-    app = create_app(classifier_weights=tmp_path / "missing.safetensors")  # nothing is loaded yet
+def start_up(app) -> None:
+    """Run the app's startup (loading the models) and shutdown, without serving."""
 
     async def start() -> None:
         async with app.router.lifespan_context(app):
             pass
 
+    asyncio.run(start())
+
+
+def test_explicit_bad_weights_fail_at_startup_not_at_import(tmp_path):
+    app = create_app(classifier_weights=tmp_path / "missing.safetensors")  # nothing is loaded yet
     with pytest.raises(ModelFileError):
-        asyncio.run(start())
+        start_up(app)
+
+
+class Payload:
+    """Unpickling this makes a directory: the proof that a loader ran code from a weights file."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+@pytest.fixture
+def model_copy(tiny_model, tmp_path) -> Path:
+    """A copy of the tiny model's files (weights, card, ONNX export and its card) to damage."""
+    for path in tiny_model.parent.glob(tiny_model.stem + ".*"):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path / tiny_model.name
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "tampered":  # one byte of the tensors changed: still a well-formed file
+        path.write_bytes(data[:-100] + bytes([data[-100] ^ 0x40]) + data[-99:])
+    else:  # a pickle under the expected name
+        path.write_bytes(pickle.dumps(Payload(path.parent / "pwned")))
+
+
+@pytest.mark.parametrize("how, message", [("truncated", "not a valid safetensors"),
+                                          ("tampered", "differ from the sha256"),
+                                          ("pickle", "not a valid safetensors")])
+def test_damaged_classifier_weights_are_refused_at_startup(model_copy, how, message):
+    start_up(create_app(classifier_weights=model_copy, workers=0))  # whole: starts
+    damage(model_copy, how)
+    with pytest.raises(ModelFileError, match=message) as error:
+        start_up(create_app(classifier_weights=model_copy))
+    assert str(model_copy) in str(error.value) and "\n" not in str(error.value)
+    assert not (model_copy.parent / "pwned").exists()
+
+
+def test_a_tampered_onnx_export_is_refused_at_startup(model_copy):
+    damage(model_copy.with_suffix(".onnx"), "tampered")
+    with pytest.raises(ModelFileError, match="differ from the sha256"):
+        start_up(create_app(classifier_weights=model_copy))
+
+
+def test_digit_weights_holding_pickles_are_refused_unread(tmp_path):
+    from doodlelab.scratch.digits import WEIGHTS
+
+    raw, inside = tmp_path / "raw.npz", tmp_path / "inside.npz"
+    raw.write_bytes(pickle.dumps(Payload(tmp_path / "pwned")))
+    with np.load(WEIGHTS) as shipped:  # a real archive, one array of which is a pickled object
+        arrays = {k: shipped[k] for k in shipped.files} | {"W0": np.array([Payload(tmp_path / "pwned")])}
+    np.savez(inside, **arrays)
+    for path in (raw, inside):
+        with pytest.raises(DataError, match="not a readable .npz"):
+            start_up(create_app(digits_weights=path))
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("how", ["truncated", "tampered", "pickle"])
+def test_serve_with_damaged_weights_exits_2_with_one_line(model_copy, how):
+    damage(model_copy, how)
+    with loopback_socket() as sock:  # a free port, in case the server did start
+        port = str(sock.getsockname()[1])
+    result = subprocess.run([sys.executable, "-m", "doodlelab", "serve", "--port", port, "--weights",
+                             str(model_copy)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("doodlelab: error: ") and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_serve_listens_on_loopback_by_default(tmp_path):

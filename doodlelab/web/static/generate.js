@@ -1,5 +1,6 @@
 // doodlelab page, generate panel: the searchable category list and POST /api/generate; samples are drawn
-// as 28x28 canvases, or the server's message ("not available yet") is shown. Plain JS, no build step.
+// as 28x28 canvases (diffusion: after replaying the denoising frames the server sent), or the server's
+// message is shown. Plain JS, no build step.
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -21,10 +22,12 @@
     })
     .catch(() => {});
 
-  function bitmapCanvas(rows) {
+  const FRAMES = 12; // denoising frames asked of the diffusion model
+  const FRAME_MS = 90;
+  let shown = 0; // generation counter: a newer request stops an older animation
+
+  function paint(c, rows) {
     const size = rows.length;
-    const c = document.createElement("canvas");
-    c.width = c.height = size;
     const g = c.getContext("2d");
     const img = g.createImageData(size, size);
     rows.forEach((row, y) => row.forEach((v, x) => {
@@ -33,7 +36,23 @@
       img.data[k + 3] = 255;
     }));
     g.putImageData(img, 0, 0);
+  }
+
+  function bitmapCanvas(rows) {
+    const c = document.createElement("canvas");
+    c.width = c.height = rows.length;
+    paint(c, rows);
     return c;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function animate(canvases, frames, id) {
+    for (const frame of frames) {
+      if (id !== shown) return;
+      frame.forEach((rows, i) => paint(canvases[i], rows));
+      await sleep(FRAME_MS);
+    }
   }
 
   $("generate-form").addEventListener("submit", async (event) => {
@@ -46,6 +65,8 @@
       steps: number("steps"),
       guidance: number("guidance"),
     };
+    if (body.model === "diffusion") body.frames = FRAMES;
+    const id = ++shown;
     if ($("seed").value !== "") body.seed = number("seed");
     genStatus.textContent = "generating…";
     generated.replaceChildren();
@@ -58,13 +79,22 @@
         genStatus.textContent = answer.detail || `error ${response.status}`;
         return;
       }
-      generated.replaceChildren(...answer.images.map((rows) => {
+      if (id !== shown) return;
+      const canvases = answer.images.map((rows) => {
         const c = bitmapCanvas(rows);
         c.setAttribute("role", "img");
         c.setAttribute("aria-label", `generated ${answer.category}`);
         return c;
-      }));
-      genStatus.textContent = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
+      });
+      generated.replaceChildren(...canvases);
+      const done = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
+      if (answer.frames && answer.frames.length) {
+        genStatus.textContent = "denoising…";
+        await animate(canvases, answer.frames, id);
+        if (id !== shown) return;
+        answer.images.forEach((rows, i) => paint(canvases[i], rows));
+      }
+      genStatus.textContent = done;
     } catch (err) {
       genStatus.textContent = `cannot reach the server (${err.message})`;
     }

@@ -1,0 +1,204 @@
+"""From a request's bytes to its answer: drawings and images named in batches, in the server's process or in
+worker processes (`init_worker`, `predict_in_worker`). Nothing here needs the web framework.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+
+from doodlelab.data import strokes as pipeline
+from doodlelab.data.images import MAX_PIXELS
+from doodlelab.errors import DataError, DoodleError
+from doodlelab.web import schemas
+
+log = logging.getLogger("doodlelab.web")
+
+MAX_COORDINATE = 1e6  # canvas coordinates beyond this are not a drawing
+MIN_EXTENT = 1e-3  # a drawing spans 0 (a dot) or at least this many units
+MAX_INK_LENGTH = 500_000  # total stroke length once scaled to the 255 box: bounds the resampling work
+Answer = tuple[int, bytes | str]  # (200, response JSON) or (error status, one-line message)
+
+
+@dataclass
+class Input:
+    """One request to name: its JSON body (unparsed bytes), or an uploaded image with the `top` option."""
+
+    body: bytes | None = None
+    image: bytes | None = None
+    top: int = 5
+
+
+def decode_json(body: bytes) -> dict:
+    """A JSON object from request bytes; DataError (400) when not JSON, 422 when not an object."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise DataError("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise DataError(f"invalid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise HTTPException(422, "the JSON body must be an object")
+    return value
+
+
+def describe(exc: ValidationError) -> str:
+    """A validation error in one line: `field: message; ...`."""
+    def name(part: object) -> str:  # a field name from the request, shown safely: one line, not too long
+        text = str(part)
+        text = text if text.isprintable() else ascii(text)
+        return text if len(text) <= 40 else text[:40] + "..."
+
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(name(x) for x in error["loc"])
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)
+
+
+def error_answer(exc: Exception) -> tuple[int, str]:
+    """(status, message) of an exception raised while answering: 400 for bad input, 422 for invalid
+    fields, the status of an HTTPException, else 500 (logged)."""
+    if isinstance(exc, DoodleError):
+        return 400, str(exc)
+    if isinstance(exc, ValidationError):
+        return 422, describe(exc)
+    if isinstance(exc, HTTPException):
+        return exc.status_code, str(exc.detail)
+    log.error("answering a request failed", exc_info=exc)
+    return 500, "internal server error"
+
+
+def parse_drawing(drawing: object) -> tuple[list[np.ndarray], bool | None]:
+    """JSON strokes -> (strokes, raw?) where timestamps mean raw canvas coordinates. Raises DataError."""
+    strokes = pipeline.parse_strokes(drawing)
+    points = np.concatenate(strokes)
+    if np.abs(points).max() > MAX_COORDINATE:
+        raise DataError(f"coordinates out of range (beyond ±{MAX_COORDINATE:g})")
+    extent = float((points.max(axis=0) - points.min(axis=0)).max())
+    if 0 < extent < MIN_EXTENT:  # not a drawing at any canvas resolution
+        raise DataError(f"drawing too small (spans less than {MIN_EXTENT:g} units)")
+    length = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes)
+    if extent > 0 and length * pipeline.SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
+        raise DataError("drawing too long (strokes go back and forth over the canvas too many times)")
+    return strokes, True if pipeline.has_timestamps(drawing) else None
+
+
+def bitmap_of(item: Input, request_model: type[BaseModel], from_strokes: Callable,
+              from_image: Callable) -> tuple[np.ndarray, int]:
+    """(bitmap the network sees, how many guesses to return) of one request; raises on bad input."""
+    if item.image is not None:
+        try:
+            return from_image(item.image), item.top
+        except DoodleError:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:  # odd files Pillow fails on
+            raise DataError(f"cannot read image ({exc})") from None
+    request = request_model.model_validate(decode_json(item.body or b""))
+    strokes, raw = parse_drawing(request.drawing)
+    try:
+        return from_strokes(strokes, raw), request.top
+    except DoodleError:
+        raise
+    except (ValueError, FloatingPointError) as exc:  # a pipeline corner case: a bad drawing, not a crash
+        log.warning("cannot rasterize a drawing", exc_info=exc)
+        raise DataError(f"cannot draw these strokes ({exc})") from None
+
+
+def top_k(classes: Sequence[str], probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+    """The k most likely (class, probability), best first."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(classes[i], float(probs[i])) for i in order]
+
+
+def response(top: list[tuple[str, float]], bitmap: np.ndarray, seconds: float) -> schemas.PredictResponse:
+    return schemas.PredictResponse(
+        predictions=[schemas.Prediction(category=c, probability=min(max(p, 0.0), 1.0)) for c, p in top],
+        bitmap=bitmap.tolist(), server_ms=round(seconds * 1000, 3))
+
+
+def name_batch(items: Sequence[Input], classes: Sequence[str],
+               prepare: Callable[[Input], tuple[np.ndarray, int]],
+               probabilities: Callable[[np.ndarray], np.ndarray]) -> list[Answer]:
+    """Answer a batch: each input prepared on its own (a bad one gets its error, the others go on), the
+    network run once on all the bitmaps. server_ms is the input's own preparation plus the batch's
+    network time."""
+    answers: list[Answer | None] = [None] * len(items)
+    ready: list[tuple[int, np.ndarray, int, float]] = []
+    for i, item in enumerate(items):
+        start = time.perf_counter()
+        try:
+            bitmap, k = prepare(item)
+            ready.append((i, bitmap, k, time.perf_counter() - start))
+        except Exception as exc:
+            answers[i] = error_answer(exc)
+    if ready:
+        start = time.perf_counter()
+        try:
+            probs = probabilities(np.stack([bitmap for _, bitmap, _, _ in ready]))
+        except Exception as exc:
+            failed = error_answer(exc)
+            return [failed if a is None else a for a in answers]
+        shared = time.perf_counter() - start
+        for (i, bitmap, k, own), p in zip(ready, probs):
+            answer = response(top_k(classes, p, k), bitmap, own + shared)
+            answers[i] = (200, answer.model_dump_json().encode())
+    return [a for a in answers if a is not None]
+
+
+def predict_batch(recognizer, items: Sequence[Input]) -> list[Answer]:
+    """Name a batch of doodles with a `Recognizer`."""
+    from doodlelab.data.doodle_image import load_doodle
+
+    def prepare(item: Input) -> tuple[np.ndarray, int]:
+        return bitmap_of(item, schemas.PredictRequest, lambda s, raw: recognizer.rasterize(s, raw=raw),
+                         lambda data: load_doodle(data, recognizer.size, max_pixels=MAX_PIXELS))
+
+    return name_batch(items, recognizer.classes, prepare, recognizer.probabilities)
+
+
+def digits_batch(classifier, items: Sequence[Input]) -> list[Answer]:
+    """Read a batch of digits with the NumPy network (a `DigitClassifier`)."""
+    from doodlelab.data.images import load_digit, mnist_layout
+
+    def prepare(item: Input) -> tuple[np.ndarray, int]:
+        return bitmap_of(
+            item, schemas.DigitsRequest,
+            lambda s, raw: mnist_layout(pipeline.rasterize(s, 28, raw=raw).astype(np.float32) / 255),
+            lambda data: load_digit(data, max_pixels=MAX_PIXELS))
+
+    return name_batch(items, classifier.classes, prepare, classifier.predict_proba)
+
+
+_worker_recognizer = None  # in a worker process: the Recognizer that `init_worker` loaded
+
+
+def init_worker(weights: str | Path | None) -> None:
+    """Process-pool initializer: load the classifier once per worker, with one thread (the workers are
+    the parallelism)."""
+    global _worker_recognizer
+    from doodlelab.classifier.recognizer import Recognizer
+
+    _worker_recognizer = Recognizer(weights, threads=1)
+    if _worker_recognizer.backend == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    _worker_recognizer.probabilities(np.zeros((1, _worker_recognizer.size, _worker_recognizer.size),
+                                              np.uint8))  # warm up
+
+
+def worker_ready() -> bool:
+    return _worker_recognizer is not None
+
+
+def predict_in_worker(items: Sequence[Input]) -> list[Answer]:
+    return predict_batch(_worker_recognizer, items)

@@ -1,0 +1,66 @@
+"""`POST /api/generate` with real (tiny) diffusion and GAN files behind a real server: images, seeds, the
+denoising frames, and clear 4xx answers for arguments the model cannot take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from doodlelab.web.app import create_app
+from doodlelab.web.local import serving
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model, diffusion_file, gan_file) -> Iterator[httpx.Client]:
+    app = create_app(classifier_weights=tiny_model, workers=0,
+                     generators={"diffusion": diffusion_file, "gan": gan_file})
+    with serving(app) as c:
+        yield c
+
+
+def test_health_lists_the_generators(client):
+    models = client.get("/api/health").json()["models"]
+    assert models["diffusion"] is True and models["gan"] is True
+
+
+@pytest.mark.parametrize("model", ["diffusion", "gan"])
+def test_images_depend_on_the_seed_only(client, model):
+    body = {"model": model, "category": "Square", "n": 3, "seed": 7, "steps": 5, "guidance": 1.5}
+    first = client.post("/api/generate", json=body)
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    images = np.array(answer["images"])
+    assert images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 255
+    assert answer["category"] == "square" and answer["seed"] == 7 and answer["model"] == model
+    assert client.post("/api/generate", json=body).json()["images"] == answer["images"]
+    other = client.post("/api/generate", json=body | {"seed": 8}).json()["images"]
+    assert other != answer["images"]
+    chosen = client.post("/api/generate", json={"model": model, "category": "square", "n": 1}).json()
+    assert 0 <= chosen["seed"] < 2**32  # a random seed, reported so the drawing can be made again
+
+
+def test_diffusion_returns_denoising_frames(client):
+    body = {"model": "diffusion", "category": "circle", "n": 2, "seed": 1, "steps": 10, "frames": 4}
+    answer = client.post("/api/generate", json=body).json()
+    frames = np.array(answer["frames"])
+    assert frames.shape == (4, 2, 28, 28)
+    assert not np.array_equal(frames[0], frames[-1])  # the picture changes as noise is removed
+    gan = client.post("/api/generate", json=body | {"model": "gan"}).json()
+    assert gan["frames"] == []  # one forward pass: nothing to animate
+    assert client.post("/api/generate", json=body | {"frames": 0}).json()["frames"] == []
+
+
+@pytest.mark.parametrize("change, status, message", [
+    ({"steps": 51}, 400, "steps must be an integer from 1 to 50"),  # the tiny model has T = 50
+    ({"guidance": -0.5}, 422, "guidance"),
+    ({"n": 17}, 422, "n"),
+    ({"frames": 51}, 422, "frames"),
+    ({"category": "katt"}, 400, "unknown category"),
+])
+def test_bad_arguments_get_a_clear_4xx(client, change, status, message):
+    body = {"model": "diffusion", "category": "cat", "n": 2, "seed": 1} | change
+    response = client.post("/api/generate", json=body)
+    assert response.status_code == status and message in response.json()["detail"]
