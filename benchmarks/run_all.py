@@ -27,7 +27,8 @@ BENCHMARKS = {  # script -> (arguments for the figures, arguments with --quick)
     "bench_api.py": ([], ["--seconds", "3", "--drawings", "60"]),
     "bench_load.py": ([], ["--seconds", "10", "--drawings", "60"]),
     "bench_train.py": ([], ["--categories", "4", "--steps", "5", "--batches", "2"]),
-    "bench_generate.py": ([], []),
+    "bench_generate.py": ([], ["--categories-every", "35", "--per-category", "1", "--repeats", "1",
+                               "--no-ddpm"]),
 }
 
 

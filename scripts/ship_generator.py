@@ -1,6 +1,6 @@
 """Copy a trained generator into the package as float16 weights, with its evaluation in the card.
 
-    python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10]
+    python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10] [--guidance W]
 Runs `evaluate_generator` (all 345 categories) on the float16 weights and stores the report in the card.
 """
 
@@ -22,8 +22,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path, help="a trained diffusion.safetensors or gan.safetensors")
     parser.add_argument("--per-category", type=int, default=10)
+    parser.add_argument("--guidance", type=float, default=None, help="diffusion: default guidance w")
     args = parser.parse_args()
     trained = DoodleGenerator(args.weights)
+    if args.guidance is not None:
+        trained.config.guidance = args.guidance
     target = shipped(trained.kind)
     card = {
         k: v for k, v in trained.card.items() if k not in ("format", "kind", "classes", "config", "dtype")

@@ -75,6 +75,7 @@ class GANConfig(_Config):
     """Generator, discriminator and optimisation settings of one GAN run."""
 
     z_dim: int = 128  # size of the latent noise vector
+    embed_dim: int = 128  # generator: class embedding joined to z at the input (0: conditional BN only)
     g_width: int = 128  # generator channels at 7 px (halved at 14 and 28 px)
     d_width: int = 32  # discriminator channels at 28 px (doubled at 14 and 7 px)
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
@@ -83,6 +84,7 @@ class GANConfig(_Config):
     lr: float = 2e-4  # Adam learning rate of the generator
     d_lr: float = 4e-4  # Adam learning rate of the discriminator (two time-scale update rule)
     aux_weight: float = 1.0  # weight of the auxiliary classifier loss (AC-GAN; 0: projection only)
+    mode_seeking: float = 1.0  # weight of the mode-seeking term (MSGAN): pairs of z per label must differ
     ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
     checkpoint_every: int = 1000  # steps between checkpoints (and sample grids)
     bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
@@ -91,8 +93,8 @@ class GANConfig(_Config):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check(self.z_dim >= 1, "z_dim must be >= 1")
+        _check(self.z_dim >= 1 and self.embed_dim >= 0, "z_dim must be >= 1 and embed_dim >= 0")
         _check(self.g_width >= 16 and self.g_width % 4 == 0, "g_width must be >= 16 and a multiple of 4")
         _check(self.d_width >= 8, "d_width must be >= 8")
         _check(self.d_lr > 0, "d_lr must be > 0")
-        _check(self.aux_weight >= 0, "aux_weight must be >= 0")
+        _check(self.aux_weight >= 0 and self.mode_seeking >= 0, "aux_weight and mode_seeking must be >= 0")

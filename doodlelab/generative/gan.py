@@ -36,12 +36,14 @@ class CondBatchNorm(nn.Module):
 
 class Generator(nn.Module):
     """G(z, y): (B, z_dim) noise and (B,) labels -> (B, 1, 28, 28) images in [-1, 1].
-    DCGAN layout (pytorch/examples): a linear map to 7x7, then two transposed convs up to 28x28."""
+    DCGAN layout (pytorch/examples): a linear map to 7x7, then two transposed convs up to 28x28. With
+    `embed_dim` > 0 a class embedding is also joined to z at the input (as BigGAN joins its shared one)."""
 
-    def __init__(self, num_classes: int, z_dim: int = 128, width: int = 256) -> None:
+    def __init__(self, num_classes: int, z_dim: int = 128, width: int = 256, embed_dim: int = 0) -> None:
         super().__init__()
         self.num_classes, self.z_dim, self.width = num_classes, z_dim, width
-        self.fc = nn.Linear(z_dim, width * 7 * 7)
+        self.embed = nn.Embedding(num_classes, embed_dim) if embed_dim else None
+        self.fc = nn.Linear(z_dim + embed_dim, width * 7 * 7)
         self.bn0 = CondBatchNorm(width, num_classes)
         self.up1 = nn.ConvTranspose2d(width, width // 2, 4, 2, 1)  # 7 -> 14
         self.bn1 = CondBatchNorm(width // 2, num_classes)
@@ -51,6 +53,8 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z: (B, z_dim), y: (B,) -> (B, 1, 28, 28)."""
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
         h = F.relu(self.bn0(self.fc(z).view(-1, self.width, 7, 7), y))
         h = F.relu(self.bn1(self.up1(h), y))
         h = F.relu(self.bn2(self.up2(h), y))
@@ -88,7 +92,7 @@ class Discriminator(nn.Module):
 
 
 def build(config: GANConfig) -> Generator:
-    return Generator(len(categories()), config.z_dim, config.g_width)
+    return Generator(len(categories()), config.z_dim, config.g_width, config.embed_dim)
 
 
 @torch.no_grad()
@@ -104,7 +108,8 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
           measure: Callable[[training.SampleFn], float] | None = None) -> dict:
     """Alternate one discriminator and one generator step with the hinge loss (Lim & Ye 2017):
     L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),
-    L_G = -E[D(G(z, y), y)] + a·CE(C(G(z, y)), y); the auxiliary classifier C learns from real drawings."""
+    L_G = -E[D(G(z, y), y)] + a·CE(C(G(z, y)), y) + m/(|G(z1, y) - G(z2, y)| / |z1 - z2|); the auxiliary
+    classifier C learns from real drawings, and the last term keeps one label's drawings apart."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -118,23 +123,29 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         g.train()
         d.train()
         z = torch.randn(len(y), config.z_dim, device=y.device)
+        half = len(y) // 2
+        y_fake = torch.cat([y[:half], y[:half], y[2 * half:]])  # pairs: one label, two noise vectors
         with training.autocast(config.bf16):
-            fake = g(z, y)
+            fake = g(z, y_fake)
             h_real = d.features(real)
-            adv_d = F.relu(1 - d.score(h_real, y)).mean() + F.relu(1 + d(fake.detach(), y)).mean()
+            adv_d = F.relu(1 - d.score(h_real, y)).mean() + F.relu(1 + d(fake.detach(), y_fake)).mean()
             aux_d = F.cross_entropy(d.classify(h_real).float(), y)
         opt_d.zero_grad(set_to_none=True)
         (adv_d.float() + config.aux_weight * aux_d).backward()
         opt_d.step()
         with training.autocast(config.bf16):
             h_fake = d.features(fake)
-            adv_g = -d.score(h_fake, y).mean()
-            aux_g = F.cross_entropy(d.classify(h_fake).float(), y)
+            adv_g = -d.score(h_fake, y_fake).mean()
+            aux_g = F.cross_entropy(d.classify(h_fake).float(), y_fake)
+        # Mode seeking (Mao et al. 2019 eq. 3): two drawings of one label differ as much as their noise does.
+        a, b = slice(0, half), slice(half, 2 * half)
+        ratio = (fake[a] - fake[b]).float().abs().mean() / (z[a] - z[b]).abs().mean()
+        seek = 1 / (ratio + 1e-5)
         opt_g.zero_grad(set_to_none=True)
-        (adv_g.float() + config.aux_weight * aux_g).backward()
+        (adv_g.float() + config.aux_weight * aux_g + config.mode_seeking * seek).backward()
         opt_g.step()
         ema.update(g)
-        losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g}
+        losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g, "pair_gap": ratio}
         return {k: float(v.detach()) for k, v in losses.items()}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:

@@ -88,7 +88,7 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in history if k != "step" and history[k]]
+    keys = [k for k in history if k not in ("step", "recognizability_step") and history[k]]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
     for ax, key in zip(axes[0], keys):
         steps = (

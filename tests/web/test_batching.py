@@ -133,7 +133,7 @@ class SlowGenerator:
 
 @pytest.fixture
 def slow_server():
-    app = create_app()
+    app = create_app(generators={})
     generator = SlowGenerator()
     with serving(app) as client:
         app.state.generators["diffusion"] = generator

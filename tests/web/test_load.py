@@ -65,7 +65,7 @@ def test_concurrent_clients_get_every_answer_right(drawings):
     answers = [expected(recognizer, d) for d in drawings]
     assert sum(a is None for a in answers) == len(MALFORMED)
     bodies = [json.dumps({"drawing": d, "top": TOP}).encode() for d in drawings]
-    app = create_app()
+    app = create_app(generators={})
     with serving(app) as client:
         load = run_load(client.base_url.port, bodies, CLIENTS, requests=PER_CLIENT, timeout=60,
                         keep_bodies=True)

@@ -218,13 +218,25 @@ def test_touch_and_pen_strokes(page):
     expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
 
 
-def test_generate_reports_not_available(page):
+@pytest.mark.parametrize("model", ["gan", "diffusion"])
+def test_generate_draws_the_shipped_models_samples(page, model):
+    """The panel asks the shipped model for 4 cats; the diffusion answer is replayed as an animation first."""
     expect(page.locator("#category-list option")).to_have_count(345, timeout=TIMEOUT)
     page.get_by_test_id("category").fill("cat")
-    page.get_by_label("Model").select_option("gan")
-    page.get_by_test_id("generate").click()
-    expect(page.get_by_test_id("generate-status")).to_contain_text("not available", timeout=TIMEOUT)
-    expect(page.get_by_test_id("generated").locator("canvas")).to_have_count(0)
+    page.get_by_label("Model").select_option(model)
+    page.locator("#seed").fill("3")
+    with page.expect_response("**/api/generate") as info:
+        page.get_by_test_id("generate").click()
+    answer = info.value.json()
+    assert len(answer["images"]) == 4 and answer["seed"] == 3
+    assert (len(answer["frames"]) > 0) == (model == "diffusion")
+    expect(page.get_by_test_id("generate-status")).to_contain_text("4 × cat", timeout=TIMEOUT)
+    canvases = page.get_by_test_id("generated").locator("canvas")
+    expect(canvases).to_have_count(4)
+    shown = page.evaluate("""() => [...document.querySelectorAll('[data-testid=generated] canvas')].map(c => {
+        const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+        return Array.from({length: 784}, (_, i) => 255 - d[4 * i]); })""")
+    assert shown == [sum(rows, []) for rows in answer["images"]]  # the final samples, ink as sent
 
 
 def test_phone_viewport(browser, base_url):
