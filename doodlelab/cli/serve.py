@@ -41,10 +41,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from doodlelab.modelfile import ModelFileError
         from doodlelab.web.app import create_app, load_classifier
     except ImportError as exc:
         raise DoodleError(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
     if args.weights is not None:  # fail in one line before starting the server (loaded again at startup)
+        if not args.weights.is_file():
+            raise ModelFileError(f"{args.weights}: no such weights file")
         load_classifier(args.weights)
     server = uvicorn.Server(uvicorn.Config(create_app(args.weights), host=args.host, port=args.port))
     server.run()
