@@ -5,75 +5,37 @@ model files (weights + card); both rebuild the network from the config stored in
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from doodlelab import modelfile, settings
+from doodlelab import checkpoints, modelfile, settings
+from doodlelab.checkpoints import CheckpointError  # noqa: F401 (part of this module's interface)
 from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.data.categories import categories
 
 FORMAT = "doodlelab-classifier/1"
-CHECKPOINT_FORMAT = "doodlelab-classifier-checkpoint/1"
-
-
-class CheckpointError(modelfile.ModelFileError):
-    """A checkpoint that does not fit this run (another config) or cannot be read."""
-
-
-def _numpy(state: dict[str, torch.Tensor], prefix: str, dtype: torch.dtype | None = None) -> dict:
-    out = {}
-    for k, v in state.items():
-        v = v.detach().cpu()
-        if dtype is not None and v.is_floating_point():
-            v = v.to(dtype)
-        out[prefix + k] = v.numpy()
-    return out
+MUTABLE = frozenset({"epochs", "patience", "workers", "threads"})  # may change when a run resumes
 
 
 def save_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                   config: ClassifierConfig, state: dict) -> None:
     """Everything needed to resume after a kill, written atomically (the old file stays whole until then)."""
-    opt = optimizer.state_dict()
-    arrays = _numpy(model.state_dict(), "model.")
-    for index, values in opt["state"].items():
-        arrays.update(_numpy({k: torch.as_tensor(v) for k, v in values.items()}, f"optim.{index}."))
-    meta = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "state": state,
-            "param_groups": opt["param_groups"]}
-    modelfile.save(path, arrays, metadata=meta)
+    checkpoints.save(path, "classifier", {"model": model, "optim": optimizer}, config, state)
 
 
 def load_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                   config: ClassifierConfig) -> dict:
     """Restore model and optimizer from `save_training`; returns the run state. The checkpoint must
     come from the same config (except the epoch budget and loader settings, which may change)."""
-    arrays, meta = modelfile.load(path)
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a classifier training checkpoint")
-    mutable = {"epochs", "patience", "workers", "threads"}
-    saved = {k: v for k, v in meta["config"].items() if k not in mutable}
-    ours = {k: v for k, v in json.loads(json.dumps(config.to_dict())).items() if k not in mutable}
-    if saved != ours:
-        changed = sorted(k for k in ours if saved.get(k) != ours[k])
-        raise CheckpointError(f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
-                              "use another output folder or the same settings")
-    tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    opt_state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            opt_state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-    return meta["state"]
+    return checkpoints.load(path, "classifier", {"model": model, "optim": optimizer}, config, MUTABLE)
 
 
 def save_model(path: Path, model: torch.nn.Module, config: ClassifierConfig, card: dict | None = None,
                dtype: torch.dtype = torch.float32) -> Path:
     """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
-    arrays = _numpy(model.state_dict(), "", dtype)
+    arrays = checkpoints.arrays(model.state_dict(), "", dtype)
     full = {"format": FORMAT, "classes": categories(), "config": config.to_dict(),
             "dtype": str(dtype).removeprefix("torch."),
             "data": f"{settings.ATTRIBUTION}; doodlelab's split of ../shared/data (80/10/10 by drawing)",

@@ -45,18 +45,10 @@ def register(groups: dict) -> None:
         "255 ink, like Google's numpy bitmaps); ending in .png: a grid image; otherwise a folder with one "
         "PNG per sample.",
     )
-    gen.add_argument("--model", default="diffusion", help="diffusion, gan, or a generator weights file")
+    add_sampling_args(gen)
     gen.add_argument("--category", required=True, help="category name (case-insensitive, _ for spaces)")
     gen.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     gen.add_argument("--seed", type=int, default=0, help="random seed: same seed, same doodles (default 0)")
-    gen.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
-    gen.add_argument("--guidance", type=float, default=None, help="diffusion: guidance scale w >= 0")
-    gen.add_argument(
-        "--sampler",
-        choices=("ddim", "ddpm"),
-        default="ddim",
-        help="diffusion: ddim (default) or ddpm (ancestral, all T steps)",
-    )
     gen.add_argument("--out", type=Path, required=True, help="PATH.npy, PATH.png or a folder")
     gen.set_defaults(handler=cmd_generate)
 
@@ -67,12 +59,9 @@ def register(groups: dict) -> None:
         "classifier names as intended (next to its accuracy on real test drawings) and the Fréchet distance "
         "to real test drawings in its feature space (next to the train-vs-test floor).",
     )
-    ev.add_argument("--model", default="diffusion", help="diffusion, gan, or a generator weights file")
+    add_sampling_args(ev)
     ev.add_argument("--per-category", type=int, default=10, help="samples per category (default 10)")
     ev.add_argument("--categories", nargs="+", default=None, help="only these categories (default: all)")
-    ev.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
-    ev.add_argument("--guidance", type=float, default=None, help="diffusion: guidance scale")
-    ev.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim", help="diffusion sampler")
     ev.add_argument(
         "--split",
         choices=("test", "val"),
@@ -81,6 +70,16 @@ def register(groups: dict) -> None:
     )
     ev.add_argument("--json", action="store_true", help="print the full report as one JSON object")
     ev.set_defaults(handler=cmd_evaluate)
+
+
+def add_sampling_args(parser: argparse.ArgumentParser) -> None:
+    """--model and the diffusion sampler's settings, shared by `generate` and `evaluate generator`."""
+    parser.add_argument("--model", default="diffusion", help="diffusion, gan, or a generator weights file")
+    parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="diffusion: guidance scale w >= 0 (default: the model's)")
+    parser.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim",
+                        help="diffusion: ddim (default) or ddpm (ancestral, all T steps)")
 
 
 def recognizability_probe(names: list[str] | None):

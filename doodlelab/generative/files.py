@@ -1,76 +1,16 @@
-"""Generator files: resumable training checkpoints (several networks and optimizers in one safetensors
-file) and shipped model files (EMA weights + card), plus the sample-grid PNG. No pickle anywhere."""
+"""Generator files: shipped model files (EMA weights + card) and the sample-grid PNG; training checkpoints
+are `doodlelab.checkpoints`. No pickle anywhere."""
 
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from doodlelab import modelfile, settings
-from doodlelab.classifier.checkpoint import CheckpointError
+from doodlelab import checkpoints, modelfile, settings
 from doodlelab.data.categories import categories
-
-Part = torch.nn.Module | torch.optim.Optimizer
-
-
-def _arrays(state: dict[str, torch.Tensor], prefix: str, dtype: torch.dtype | None = None) -> dict:
-    out = {}
-    for k, v in state.items():
-        v = torch.as_tensor(v).detach().cpu()
-        out[prefix + k] = (v.to(dtype) if dtype is not None and v.is_floating_point() else v).numpy()
-    return out
-
-
-def save_checkpoint(path: Path, kind: str, parts: dict[str, Part], config, state: dict) -> None:
-    """Networks, optimizer states, config and run state in one file, written atomically."""
-    arrays, groups = {}, {}
-    for name, part in parts.items():
-        if isinstance(part, torch.optim.Optimizer):
-            opt = part.state_dict()
-            for index, values in opt["state"].items():
-                arrays.update(_arrays(values, f"{name}.{index}."))
-            groups[name] = opt["param_groups"]
-        else:
-            arrays.update(_arrays(part.state_dict(), f"{name}."))
-    meta = {
-        "format": f"doodlelab-{kind}-checkpoint/1",
-        "config": config.to_dict(),
-        "state": state,
-        "param_groups": groups,
-    }
-    modelfile.save(path, arrays, metadata=meta)
-
-
-def load_checkpoint(path: Path, kind: str, parts: dict[str, Part], config,
-                    mutable: frozenset[str] = frozenset({"steps", "threads", "checkpoint_every"})) -> dict:
-    """Restore `parts` from `save_checkpoint`; returns the run state. Configs must match but for `mutable`."""
-    arrays, meta = modelfile.load(path)
-    if meta.get("format") != f"doodlelab-{kind}-checkpoint/1":
-        raise CheckpointError(f"{path}: not a {kind} training checkpoint")
-    saved = {k: v for k, v in meta["config"].items() if k not in mutable}
-    ours = {k: v for k, v in json.loads(json.dumps(config.to_dict())).items() if k not in mutable}
-    if saved != ours:
-        changed = sorted(k for k in ours if saved.get(k) != ours[k])
-        raise CheckpointError(
-            f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
-            "use another output folder or the same settings"
-        )
-    tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
-    for name, part in parts.items():
-        mine = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        if isinstance(part, torch.optim.Optimizer):
-            state: dict[int, dict] = {}
-            for key, value in mine.items():
-                index, field = key.split(".", 1)
-                state.setdefault(int(index), {})[field] = value
-            part.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
-        else:
-            part.load_state_dict(mine)
-    return meta["state"]
 
 
 def save_model(path: Path, kind: str, model: torch.nn.Module, config, card: dict | None = None,
@@ -87,7 +27,7 @@ def save_model(path: Path, kind: str, model: torch.nn.Module, config, card: dict
         **(card or {}),
     }
     meta = {"format": f"doodlelab-{kind}/1", "kind": kind, "config": config.to_dict()}
-    return modelfile.save(path, _arrays(model.state_dict(), "", dtype), full, metadata=meta)
+    return modelfile.save(path, checkpoints.arrays(model.state_dict(), "", dtype), full, metadata=meta)
 
 
 def load_state(path: str | Path) -> tuple[str, dict, dict[str, torch.Tensor]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from doodlelab.classifier.checkpoint import CheckpointError
+from doodlelab import checkpoints
 from doodlelab.data import cache
 from doodlelab.generative import files
 
@@ -73,7 +73,7 @@ def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.
         "train", list(config.categories) or None, 28, root=root, cache_root=cache_root
     )
     if len(images) < config.batch_size:
-        raise CheckpointError(
+        raise checkpoints.CheckpointError(
             f"only {len(images)} training drawings: fewer than one batch of {config.batch_size}"
         )
     return images, labels
@@ -106,7 +106,7 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     files.write_png_bytes(buffer.getvalue(), path)
 
 
-def fit(kind: str, config, out_dir: str | Path, parts: dict[str, files.Part], model: torch.nn.Module,
+def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Part], model: torch.nn.Module,
         step_fn: StepFn, sample_fn: SampleFn, root: Path | None = None, cache_root: Path | None = None,
         progress: bool = True, resume: bool = True, until_step: int | None = None,
         measure: Callable[[SampleFn], float] | None = None) -> dict:
@@ -123,7 +123,7 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, files.Part], mo
     images, labels = load_images(config, root, cache_root)
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}}
     if resume and (out / LAST).exists():
-        state = files.load_checkpoint(out / LAST, kind, parts, config)
+        state = checkpoints.load(out / LAST, kind, parts, config)
     history, start = state["history"], state["step"]
     stop = min(config.steps, until_step or config.steps)
     started = time.perf_counter() - state["seconds"]
@@ -153,7 +153,7 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, files.Part], mo
                 history.setdefault("recognizability", []).append(measure(sample_fn))
                 history.setdefault("recognizability_step", []).append(done)
             state.update(step=done, seconds=time.perf_counter() - started, history=history)
-            files.save_checkpoint(out / LAST, kind, parts, config, state)
+            checkpoints.save(out / LAST, kind, parts, config, state)
             plot_curves(history, out / CURVES)
             if progress:
                 extra = f", recognizability {history['recognizability'][-1]:.3f}" if measure else ""

@@ -21,23 +21,24 @@ def tiny_gan(**changes) -> GANConfig:
     return GANConfig(**(values | changes))
 
 
+def _trained(kind: str, config, data_dirs, tmp_path_factory):
+    """Train `kind` (diffusion or gan) on the shapes for `config`; the path of its model file."""
+    import importlib
+
+    data, cache = data_dirs
+    out = tmp_path_factory.mktemp(kind)
+    importlib.import_module(f"doodlelab.generative.{kind}").train(
+        config, out, root=data / "quickdraw", cache_root=cache, progress=False)
+    return out / f"{kind}.safetensors"
+
+
 @pytest.fixture(scope="session")
 def diffusion_file(shapes_data, tmp_path_factory):  # noqa: F811
     """Path of a tiny trained diffusion model file (diffusion.safetensors + card)."""
-    from doodlelab.generative import diffusion
-
-    data, cache = shapes_data
-    out = tmp_path_factory.mktemp("diffusion")
-    diffusion.train(tiny_diffusion(), out, root=data / "quickdraw", cache_root=cache, progress=False)
-    return out / "diffusion.safetensors"
+    return _trained("diffusion", tiny_diffusion(), shapes_data, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def gan_file(shapes_data, tmp_path_factory):  # noqa: F811
     """Path of a tiny trained GAN file (gan.safetensors + card)."""
-    from doodlelab.generative import gan
-
-    data, cache = shapes_data
-    out = tmp_path_factory.mktemp("gan")
-    gan.train(tiny_gan(), out, root=data / "quickdraw", cache_root=cache, progress=False)
-    return out / "gan.safetensors"
+    return _trained("gan", tiny_gan(), shapes_data, tmp_path_factory)
