@@ -6,6 +6,7 @@ the same way wherever it comes from.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -28,6 +29,7 @@ SIMPLIFIED_MAX = 255
 # Bounds for untrusted input (the web API, ndjson files): far above any real doodle.
 MAX_STROKES = 1_000
 MAX_POINTS = 100_000
+_NUMBER_TYPES = frozenset((int, float))  # what JSON numbers parse to (bool and str are not coordinates)
 
 
 def parse_strokes(
@@ -57,7 +59,7 @@ def parse_strokes(
             raise DataError(f"drawing has more than {max_points} points")
         if not xs:
             continue
-        if not all(type(v) in (int, float) for v in (*xs, *ys)):  # bool and str are not coordinates
+        if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
             raise DataError(f"stroke {i}: coordinates must be numbers")
         try:
             points = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
@@ -103,32 +105,51 @@ def resample(stroke: np.ndarray, spacing: float = 1.0) -> np.ndarray:
 def rdp(points: np.ndarray, epsilon: float = RDP_EPSILON) -> np.ndarray:
     """Ramer-Douglas-Peucker: keep the points farther than `epsilon` from the simplified polyline.
 
-    Iterative (no recursion limit), vectorised per segment. (n, 2) -> (m, 2) with m <= n, ends kept.
+    (n, 2) -> (m, 2) with m <= n, ends kept. See `rdp_many`.
     """
-    n = len(points)
-    if n < 3:
-        return points.copy()
-    keep = np.zeros(n, dtype=bool)
-    keep[0] = keep[-1] = True
-    stack = [(0, n - 1)]
-    while stack:
-        start, end = stack.pop()
-        if end - start < 2:
-            continue
-        a, b = points[start], points[end]
-        inner = points[start + 1 : end]
-        ab = b - a
-        norm = math.hypot(ab[0], ab[1])
-        if norm == 0:  # closed loop: distance to the point itself
-            dist = np.linalg.norm(inner - a, axis=1)
-        else:  # perpendicular distance to the line through a and b
-            dist = np.abs(ab[0] * (inner[:, 1] - a[1]) - ab[1] * (inner[:, 0] - a[0])) / norm
-        k = int(np.argmax(dist))
-        if dist[k] > epsilon:
-            mid = start + 1 + k
-            keep[mid] = True
-            stack.extend([(start, mid), (mid, end)])
-    return points[keep]
+    return rdp_many([points], epsilon)[0]
+
+
+def rdp_many(polylines: Sequence[np.ndarray], epsilon: float = RDP_EPSILON) -> Strokes:
+    """RDP on several polylines at once: each round splits every open segment of every polyline at its
+    farthest inner point (the first, on ties) if that point is farther than `epsilon`. The result does not
+    depend on the order segments are split in, so a round can treat them all with one set of array
+    operations (no recursion limit, a few dozen NumPy calls per drawing). [(n_i, 2)] -> [(m_i, 2)]."""
+    if not polylines:
+        return []
+    sizes = [len(p) for p in polylines]
+    points = np.concatenate(polylines)
+    firsts = np.cumsum([0, *sizes[:-1]])
+    keep = np.zeros(len(points), dtype=bool)
+    nonempty = np.asarray(sizes) > 0
+    starts, ends = firsts[nonempty], (firsts + np.asarray(sizes) - 1)[nonempty]  # open segments
+    keep[starts] = keep[ends] = True
+    x, y = points[:, 0], points[:, 1]
+    while True:
+        wide = ends - starts >= 2  # segments with inner points
+        starts, ends = starts[wide], ends[wide]
+        if not len(starts):
+            break
+        counts = ends - starts - 1
+        owner = np.repeat(np.arange(len(starts)), counts)  # segment of each inner point
+        offsets = np.cumsum(counts) - counts
+        inner = np.arange(counts.sum()) - offsets[owner] + starts[owner] + 1
+        ax, ay = x[starts], y[starts]
+        abx, aby = x[ends] - ax, y[ends] - ay
+        norm = np.array([math.hypot(u, v) for u, v in zip(abx.tolist(), aby.tolist())])[owner]
+        dx, dy = x[inner] - ax[owner], y[inner] - ay[owner]
+        with np.errstate(divide="ignore", invalid="ignore"):  # closed loops (norm 0) are replaced below
+            dist = np.abs(abx[owner] * dy - aby[owner] * dx) / norm  # perpendicular distance to line ab
+        loop = norm == 0
+        dist[loop] = np.sqrt(dx[loop] * dx[loop] + dy[loop] * dy[loop])  # closed loop: distance to a
+        farthest = np.maximum.reduceat(dist, offsets)
+        ties = np.flatnonzero(dist == farthest[owner])
+        first = ties[np.concatenate([[True], owner[ties][1:] != owner[ties][:-1]])]  # one per segment
+        split = farthest > epsilon
+        mid = inner[first][split]
+        keep[mid] = True
+        starts, ends = np.concatenate([starts[split], mid]), np.concatenate([mid, ends[split]])
+    return [points[a:a + n][keep[a:a + n]] for a, n in zip(firsts.tolist(), sizes)]
 
 
 def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
@@ -144,9 +165,8 @@ def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
     dot = extent <= 1e-9 * max(1.0, float(np.abs(points).max()))
     scale = 1.0 if dot else SIMPLIFIED_MAX / extent
     out: Strokes = []
-    for stroke in strokes:
-        scaled = (stroke - origin) * scale
-        simple = np.round(rdp(resample(scaled), RDP_EPSILON))
+    for simple in rdp_many([resample((stroke - origin) * scale) for stroke in strokes], RDP_EPSILON):
+        simple = np.round(simple)
         # rounding can make neighbours equal; drop exact repeats (keep at least one point)
         if len(simple) > 1:
             repeat = np.all(simple[1:] == simple[:-1], axis=1)
@@ -172,17 +192,54 @@ def render(strokes: Sequence[np.ndarray], size: int = 28, supersample: int | Non
     offset = (CANVAS - (points.min(axis=0) + points.max(axis=0))) / 2  # centre the bounding box
     width = LINE_WIDTH * scale
     image = Image.new("L", (side, side), 0)
-    draw = ImageDraw.Draw(image)
+    draw = ImageDraw.Draw(image).draw  # Pillow's drawing core: the primitives ImageDraw's methods call
+    ink = draw.draw_ink(255)
     r = width / 2
     for stroke in strokes:
         xy = (stroke + offset + margin) * scale
         coords = [tuple(p) for p in xy.tolist()]
         if len(coords) > 1:
-            draw.line(coords, fill=255, width=max(1, round(width)), joint="curve")
+            _polyline(draw, ink, coords, max(1, round(width)))
         for x, y in (coords[0], coords[-1]):  # round caps (and dots for one-point strokes)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    big = np.asarray(image, dtype=np.float32).reshape(size, k, size, k)
-    return np.round(big.mean(axis=(1, 3))).astype(np.uint8)
+            draw.draw_ellipse((x - r, y - r, x + r, y + r), ink, 1)
+    blocks = _block_sums(size, k)  # (size, side): row i adds up pixels i*k .. i*k+k-1
+    sums = blocks @ np.asarray(image, dtype=blocks.dtype) @ blocks.T  # (size, size) exact integer sums
+    return np.round(sums / (k * k)).astype(np.uint8)  # the mean of each k x k block
+
+
+@functools.lru_cache(maxsize=8)
+def _block_sums(size: int, k: int) -> np.ndarray:
+    dtype = np.float32 if k * k * 255 < 2**24 else np.float64  # block sums stay exact integers
+    return np.kron(np.eye(size, dtype=dtype), np.ones((1, k), dtype=dtype))
+
+
+def _polyline(draw, ink: int, coords: list[tuple[float, float]], width: int) -> None:
+    """Pixels of Pillow's `ImageDraw.line(coords, width=width, joint="curve")` (as in Pillow 13), drawn with
+    the same primitives and float arithmetic, minus its per-joint Python overhead: the segments, then at
+    each bend a pie slice rounding the joint and, for lines wider than 8, thin lines closing the gaps."""
+    draw.draw_lines(coords, ink, width)
+    if width <= 4:
+        return
+    # heading of each segment, in degrees clockwise from "up" (Pillow's convention)
+    headings = [math.degrees(math.atan2(b[0] - a[0], a[1] - b[1])) % 360 for a, b in zip(coords, coords[1:])]
+    reach = width / 2 - 1
+
+    def towards(point: tuple[float, float], angle: float) -> tuple[float, float]:
+        angle -= 90
+        dx, dy = reach * math.cos(math.radians(angle)), reach * math.sin(math.radians(angle))
+        return (point[0] + (math.floor(dx) if dx > 0 else math.ceil(dx)),
+                point[1] + (math.floor(dy) if dy > 0 else math.ceil(dy)))
+
+    for point, a0, a1 in zip(coords[1:-1], headings, headings[1:]):
+        if a0 == a1:  # straight on: no joint
+            continue
+        flipped = (a1 > a0 and a1 - 180 > a0) or (a1 < a0 and a1 + 180 > a0)
+        start, end = (a1 + 90, a0 + 90) if flipped else (a0 - 90, a1 - 90)
+        box = ((point[0] - width / 2 + 1, point[1] - width / 2 + 1), (point[0] + width / 2 - 1, point[1] + width / 2 - 1))
+        draw.draw_pieslice(box, start - 90, end - 90, ink, 1)
+        if width > 8:
+            turn = 90 if flipped else -90
+            draw.draw_lines([towards(point, a0 + turn), point, towards(point, a1 + turn)], ink, 3)
 
 
 def rasterize(strokes: Sequence[np.ndarray], size: int = 28, raw: bool | None = None) -> np.ndarray:

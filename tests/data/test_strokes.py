@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
 from doodlelab.data import strokes as S
 from doodlelab.errors import DataError
@@ -65,6 +67,71 @@ def test_rdp_drops_points_within_epsilon_and_keeps_corners():
     line = np.array([[0, 0], [50, 1.5], [100, 0], [100, 100]], dtype=float)
     assert S.rdp(line, 2.0).tolist() == [[0, 0], [100, 0], [100, 100]]
     assert len(S.rdp(line, 1.0)) == 4
+
+
+def _textbook_rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
+    """Recursive RDP as Douglas & Peucker (1973) describe it: the oracle for the batched one."""
+    if len(points) < 3:
+        return points
+    a, b = points[0], points[-1]
+    ab = b - a
+    norm = math.hypot(ab[0], ab[1])
+    inner = points[1:-1]
+    if norm == 0:
+        dist = np.linalg.norm(inner - a, axis=1)
+    else:
+        dist = np.abs(ab[0] * (inner[:, 1] - a[1]) - ab[1] * (inner[:, 0] - a[0])) / norm
+    k = int(np.argmax(dist)) + 1
+    if dist[k - 1] <= epsilon:
+        return points[[0, -1]]
+    return np.concatenate([_textbook_rdp(points[: k + 1], epsilon)[:-1], _textbook_rdp(points[k:], epsilon)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 4), st.booleans()), min_size=1, max_size=6),
+       st.integers(0, 2**32 - 1), st.sampled_from([0.5, 2.0, 8.0]))
+def test_rdp_many_equals_the_textbook_recursion_on_each_polyline(shapes, seed, epsilon):
+    rng = np.random.default_rng(seed)
+    polylines = []
+    for n, grid, closed in shapes:  # random walks, some on a coarse grid (ties), some closed loops
+        walk = np.cumsum(rng.normal(0, 3, size=(n, 2)), axis=0)
+        walk = np.round(walk / grid) * grid if grid else walk
+        if closed and n > 2:
+            walk[-1] = walk[0]
+        polylines.append(walk)
+    out = S.rdp_many(polylines, epsilon)
+    assert len(out) == len(polylines)
+    for got, line in zip(out, polylines):
+        assert np.array_equal(got, _textbook_rdp(line, epsilon))
+
+
+def _pillow_render(strokes: list[np.ndarray], size: int = 28) -> np.ndarray:
+    """`render` through Pillow's public drawing calls and a plain block mean: the oracle for its faster
+    joints and downsampling."""
+    k = max(2, math.ceil(280 / size))
+    scale = size * k / (S.CANVAS + 2 * S.PADDING + S.LINE_WIDTH)
+    points = np.concatenate(strokes)
+    offset = (S.CANVAS - (points.min(axis=0) + points.max(axis=0))) / 2
+    width, margin = S.LINE_WIDTH * scale, S.PADDING + S.LINE_WIDTH / 2
+    image = Image.new("L", (size * k, size * k), 0)
+    draw = ImageDraw.Draw(image)
+    for stroke in strokes:
+        coords = [tuple(p) for p in ((stroke + offset + margin) * scale).tolist()]
+        if len(coords) > 1:
+            draw.line(coords, fill=255, width=max(1, round(width)), joint="curve")
+        for x, y in (coords[0], coords[-1]):
+            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+    big = np.asarray(image, dtype=np.float32).reshape(size, k, size, k)
+    return np.round(big.mean(axis=(1, 3))).astype(np.uint8)
+
+
+def test_render_draws_the_pixels_of_pillows_line_joints(paired_root):
+    """Every golden drawing, at the training size and another, pixel for pixel."""
+    lines = (paired_root / "strokes.ndjson").read_text().splitlines()
+    for i, line in enumerate(lines):
+        drawing = S.parse_strokes(json.loads(line)["drawing"])
+        for size in (28,) if i % 10 else (28, 64):
+            assert np.array_equal(S.render(drawing, size), _pillow_render(drawing, size)), (i, size)
 
 
 def test_resample_spacing_is_one_unit():
@@ -126,6 +193,13 @@ def test_any_drawing_renders_to_the_right_shape_and_dtype(strokes):
         image = S.rasterize(strokes, size)
         assert image.shape == (size, size) and image.dtype == np.uint8
         assert image.max() > 0  # something is drawn, even for a single point
+
+
+@settings(max_examples=100, deadline=None)
+@given(drawing)
+def test_render_equals_pillows_drawing_for_any_strokes(strokes):
+    simplified = S.simplify(strokes)
+    assert np.array_equal(S.render(simplified), _pillow_render(simplified))
 
 
 @settings(max_examples=10, deadline=None)
