@@ -6,7 +6,6 @@ the same way wherever it comes from.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -202,15 +201,10 @@ def render(strokes: Sequence[np.ndarray], size: int = 28, supersample: int | Non
             _polyline(draw, ink, coords, max(1, round(width)))
         for x, y in (coords[0], coords[-1]):  # round caps (and dots for one-point strokes)
             draw.draw_ellipse((x - r, y - r, x + r, y + r), ink, 1)
-    blocks = _block_sums(size, k)  # (size, side): row i adds up pixels i*k .. i*k+k-1
-    sums = blocks @ np.asarray(image, dtype=blocks.dtype) @ blocks.T  # (size, size) exact integer sums
-    return np.round(sums / (k * k)).astype(np.uint8)  # the mean of each k x k block
-
-
-@functools.lru_cache(maxsize=8)
-def _block_sums(size: int, k: int) -> np.ndarray:
-    dtype = np.float32 if k * k * 255 < 2**24 else np.float64  # block sums stay exact integers
-    return np.kron(np.eye(size, dtype=dtype), np.ones((1, k), dtype=dtype))
+    # the mean of each k x k block: sum k rows at a time (contiguous adds), then k columns
+    rows = np.asarray(image).reshape(size, k, side).sum(axis=1, dtype=np.uint32)  # (size, side)
+    sums = rows.reshape(size, size, k).sum(axis=2)  # (size, size)
+    return np.round(sums / (k * k)).astype(np.uint8)
 
 
 def _polyline(draw, ink: int, coords: list[tuple[float, float]], width: int) -> None:
