@@ -1,7 +1,8 @@
 """A trained classifier ready to name doodles: strokes, bitmaps or images -> calibrated probabilities.
 
-Inference runs through ONNX Runtime when the weights have a matching `.onnx` beside them (several times
-faster than eager PyTorch on a small CPU), else through PyTorch.
+Inference runs through ONNX Runtime when the weights have a matching export beside them (several times
+faster than eager PyTorch on a small CPU): the 8-bit `.int8.onnx` first (about 3x faster again, same
+accuracy on the test split: its card holds the comparison), then the float `.onnx`; else PyTorch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from doodlelab.data import strokes as pipeline
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SHIPPED = WEIGHTS_DIR / "classifier.safetensors"
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "int8", "onnx", "torch")
 BATCH = 256
 
 
@@ -35,9 +36,11 @@ class Recognizer:
         self.temperature = float(self.card.get("temperature", 1.0))
         self.size = int(self.card["config"].get("size", 28))
         self._session = self._model = None
-        if backend == "onnx" or (backend == "auto" and self._onnx_matches(onnx_path)):
-            self._session = _onnx_session(onnx_path, threads)
-            self.backend = "onnx"
+        for engine, path in (("int8", self.weights.with_suffix(".int8.onnx")), ("onnx", onnx_path)):
+            if backend == engine or (backend == "auto" and self._onnx_matches(path)):
+                self._session = _onnx_session(path, threads)
+                self.backend = engine
+                break
         else:
             from doodlelab.classifier.checkpoint import load_model
 
@@ -45,7 +48,7 @@ class Recognizer:
             self.backend = "torch"
 
     def _onnx_matches(self, onnx_path: Path) -> bool:
-        """An .onnx beside the weights, exported from them (same hash in both cards), and ORT installed."""
+        """An ONNX file beside the weights, exported from them (same hash in both cards), and ORT installed."""
         try:
             import onnxruntime  # noqa: F401
         except ImportError:

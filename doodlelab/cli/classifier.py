@@ -15,6 +15,7 @@ MODEL_NAME = "classifier.safetensors"
 
 def register(groups: dict) -> None:
     from doodlelab.classifier.config import ClassifierConfig
+    from doodlelab.classifier.recognizer import BACKENDS
 
     train = groups["train"].add_parser(
         "classifier",
@@ -40,7 +41,8 @@ def register(groups: dict) -> None:
     evaluate.add_argument("--raw", action="store_true",
                           help="also replay the stroke drawings as raw canvas input through the pipeline")
     evaluate.add_argument("--confusion", type=Path, metavar="PNG", help="write the confusion matrix")
-    evaluate.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto", help="engine")
+    evaluate.add_argument("--backend", choices=BACKENDS, default="auto",
+                          help="engine (auto: the 8-bit ONNX beside the weights, else the float ONNX, else torch)")
     evaluate.add_argument("--json", action="store_true", help="print the full report as one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -53,6 +55,10 @@ def register(groups: dict) -> None:
     onnx.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     onnx.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file)")
+    onnx.add_argument("--int8", action="store_true",
+                      help="quantize to 8 bits for fast serving, calibrated on training drawings and measured "
+                           "against the float weights on the test split (needs the data)")
+    onnx.add_argument("--calibration", type=int, default=2048, help="training drawings for --int8 (2048)")
     onnx.set_defaults(handler=cmd_export)
 
 
@@ -113,8 +119,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from doodlelab.classifier.evaluate import export_beside
+    from doodlelab.classifier.export import onnx_card_path
     from doodlelab.classifier.recognizer import SHIPPED
+    from doodlelab.errors import DoodleError
 
-    path = export_beside(args.weights or SHIPPED, args.out, float16=args.float16)
+    weights = args.weights or SHIPPED
+    if args.int8 and args.float16:
+        raise DoodleError("choose --int8 or --float16, not both")
+    if not args.int8:
+        path = export_beside(weights, args.out, float16=args.float16)
+    else:
+        from doodlelab.classifier import quantize
+        from doodlelab.data import cache
+        from doodlelab.data.categories import categories
+
+        if args.calibration < 1:
+            raise DoodleError("--calibration must be at least 1")
+        path = quantize.quantize_beside(weights, quantize.calibration_images(args.calibration), args.out)
+        test = cache.load_split_arrays("test", categories())
+        report = quantize.measure(path, weights, test.images, test.labels)
+        card = json.loads(onnx_card_path(path).read_text(encoding="utf-8"))
+        quantize.save_card(path, card | {"test": report})
+        print(f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} (float {report['float_top1']:.4f}),"
+              f" top-3 {report['top3']:.4f} (float {report['float_top3']:.4f}), first guesses agree on "
+              f"{report['top1_agreement']:.2%}", file=sys.stderr)
     print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)
     return 0

@@ -113,11 +113,15 @@ def load_classifier(weights: str | Path | None):
 
 
 def check_export(weights: Path) -> None:
-    """Refuse weights whose ONNX card (beside them) records other contents: the weights or the export
-    were modified after `doodlelab export onnx` (the hashes are what the card stored)."""
+    """Refuse weights whose ONNX cards (beside them: float and 8-bit) record other contents: the weights
+    or an export were modified after `doodlelab export onnx` (the hashes are what the card stored)."""
+    for onnx in (weights.with_suffix(".onnx"), weights.with_suffix(".int8.onnx")):
+        _check_onnx_card(weights, onnx)
+
+
+def _check_onnx_card(weights: Path, onnx: Path) -> None:
     from doodlelab.classifier.export import onnx_card_path, sha256
 
-    onnx = weights.with_suffix(".onnx")
     card_file = onnx_card_path(onnx)
     if not card_file.is_file():
         return

@@ -139,6 +139,8 @@ BAD_JSON = [
     ("/api/predict", {"json": {"drawing": [[[0, 5e-324], [0, 0]]]}}, 400),  # would overflow when scaled
     ("/api/predict", {"json": {"drawing": [[[0, 255] * 5000, [0, 255] * 5000]]}}, 400),  # too much ink
     ("/api/predict", {"content": b"[" * 100_000, "headers": JSON}, 400),  # nested too deeply
+    ("/api/predict", {"content": b'{"drawing": ' + b"[" * 500_000 + b"]" * 500_000 + b"}", "headers": JSON},
+     400),  # nested too deeply, and well-formed: a parser without a depth limit overflows its stack
     ("/api/predict", {"content": b"\xff\xfe\x00", "headers": JSON}, 400),  # not UTF-8
     ("/api/predict", {"json": {"drawing": [[[0], [0]]], "top": 0}}, 422),
     ("/api/predict", {"json": {"drawing": [[[0], [0]]], "top": 1000}}, 422),
@@ -154,7 +156,7 @@ BAD_JSON = [
     ("/api/generate", {"json": {"category": "not a category"}}, 400),
     ("/api/generate", {"json": {"category": "cat", "model": "vae"}}, 422),
     ("/api/generate", {"json": {"category": "cat", "n": 0}}, 422),
-    ("/api/generate", {"content": b'{"category": "cat", "guidance": NaN}', "headers": JSON}, 422),
+    ("/api/generate", {"content": b'{"category": "cat", "guidance": NaN}', "headers": JSON}, 400),  # NaN is not JSON
     ("/api/generate", {"content": b"{", "headers": JSON}, 400),
 ]
 

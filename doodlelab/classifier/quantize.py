@@ -1,0 +1,94 @@
+"""An 8-bit ONNX classifier for serving: static quantization (weights int8 per channel, activations uint8
+with ranges calibrated on training drawings) runs about 3x faster on a CPU core than float32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from doodlelab import modelfile
+from doodlelab.classifier.metrics import top_k_accuracy
+
+CALIBRATION_BATCH = 64
+
+
+def int8_path(weights: str | Path) -> Path:
+    """The 8-bit export of `classifier.safetensors` is `classifier.int8.onnx`, beside it."""
+    return Path(weights).with_suffix(".int8.onnx")
+
+
+def calibration_images(n: int = 2048, seed: int = 0, root: Path | None = None) -> np.ndarray:
+    """(n, 28, 28) uint8 training drawings, drawn at random over all categories: the activation ranges."""
+    from doodlelab.data import cache
+    from doodlelab.data.categories import categories
+
+    train = cache.load_split_arrays("train", categories(), root=root)
+    rng = np.random.default_rng(seed)
+    return train.images[np.sort(rng.choice(len(train.images), min(n, len(train.images)), replace=False))]
+
+
+def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Path | None = None) -> Path:
+    """Export `weights` to float ONNX, quantize it with `calibration` (N, S, S) uint8 images and write
+    the result (atomically) to `out` (default `int8_path(weights)`), with its card beside it."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
+                                          quantize_static)
+
+    from doodlelab.classifier.evaluate import export_beside
+    from doodlelab.classifier.export import onnx_card_path
+
+    weights, out = Path(weights), Path(out) if out is not None else int8_path(weights)
+    images = (np.asarray(calibration, dtype=np.float32) / 255.0)[:, None]  # (N, 1, S, S), 1 = ink
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.start = 0
+
+        def get_next(self) -> dict | None:
+            if self.start >= len(images):
+                return None
+            self.start += CALIBRATION_BATCH
+            return {"images": images[self.start - CALIBRATION_BATCH : self.start]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        float_model = export_beside(weights, Path(tmp) / "float.onnx")
+        card = json.loads(onnx_card_path(float_model).read_text(encoding="utf-8"))
+        quant_pre_process(str(float_model), str(Path(tmp) / "prepared.onnx"))  # shapes, fused ops
+        quantize_static(str(Path(tmp) / "prepared.onnx"), str(Path(tmp) / "int8.onnx"), Batches(),
+                        quant_format=QuantFormat.QOperator, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        data = (Path(tmp) / "int8.onnx").read_bytes()
+    modelfile.write_atomically(out, lambda f: f.write(data))
+    card |= {"onnx_weights": "int8", "onnx_sha256": hashlib.sha256(data).hexdigest(),
+             "quantization": {"method": "static, QOperator (onnxruntime.quantization)",
+                              "weights": "int8, per output channel", "activations": "uint8, min/max calibrated",
+                              "calibration_images": len(images)}}
+    save_card(out, card)
+    return out
+
+
+def save_card(path: Path, card: dict) -> None:
+    from doodlelab.classifier.export import onnx_card_path
+
+    text = json.dumps(card, indent=2) + "\n"
+    modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
+
+
+def measure(int8_file: str | Path, weights: str | Path, images: np.ndarray, labels: np.ndarray) -> dict:
+    """The 8-bit model against the float weights it came from, on (N, S, S) uint8 bitmaps: each one's
+    top-1/top-3 and how often their first guesses agree."""
+    from doodlelab.classifier.recognizer import Recognizer, _onnx_session
+
+    reference = Recognizer(weights, backend="torch")
+    session = _onnx_session(Path(int8_file))
+    x = (np.asarray(images, dtype=np.float32) / 255.0)[:, None]
+    q = np.concatenate([session.run(None, {"images": x[i : i + 512]})[0] for i in range(0, len(x), 512)])
+    r = reference.logits(images)
+    return {"n": len(labels), "top1": top_k_accuracy(q, labels, 1), "top3": top_k_accuracy(q, labels, 3),
+            "float_top1": top_k_accuracy(r, labels, 1), "float_top3": top_k_accuracy(r, labels, 3),
+            "top1_agreement": float((q.argmax(1) == r.argmax(1)).mean()),
+            "max_logit_difference": float(np.abs(q - r).max())}
