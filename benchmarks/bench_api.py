@@ -2,8 +2,9 @@
 
     python benchmarks/bench_api.py [--seconds 10] [--clients 1 8 32 64] [--drawings 300]
 
-- In process: the stroke pipeline for one whole raw drawing, the network at batch 1 and 64, and a whole
-  answer (JSON in, validation, pipeline, network, JSON out) alone and within a batch of 64.
+- In process, on one thread as in a server worker: the stroke pipeline for one whole raw drawing, the
+  network at batch 1 and 64 (the served 8-bit export, and the float one), and a whole answer (JSON in,
+  validation, pipeline, network, JSON out) alone and within a batch of 64.
 - Over HTTP on loopback: `doodlelab serve` in its own process and 1, 8, 32, 64 closed-loop clients (a
   keep-alive connection each, sending its next request as soon as the last is answered) for --seconds
   each: requests/s, latency p50/p95/p99/max, errors, and the server's CPU time per request.
@@ -62,7 +63,8 @@ def in_process(drawings: list[list], repeats: int = 200) -> dict:
     from doodlelab.classifier.recognizer import Recognizer
     from doodlelab.web.inference import Input, parse_drawing, predict_batch
 
-    recognizer = Recognizer()
+    recognizer = Recognizer(threads=1)  # as in a server worker: the shipped engine (8-bit), one thread
+    float_model = Recognizer(backend="onnx", threads=1)  # the float32-computing export, for comparison
     bodies = [json.dumps({"drawing": d, "top": 5}).encode() for d in drawings]
     bitmaps = np.stack([recognizer.rasterize(*parse_drawing(d)) for d in drawings[:64]])
 
@@ -80,6 +82,8 @@ def in_process(drawings: list[list], repeats: int = 200) -> dict:
             lambda i: recognizer.rasterize(*parse_drawing(drawings[i]))),
         "network_batch1_ms": median_ms(lambda i: recognizer.probabilities(bitmaps[:1])),
         "network_batch64_ms": median_ms(lambda i: recognizer.probabilities(bitmaps), 20),
+        "float_network_batch1_ms": median_ms(lambda i: float_model.probabilities(bitmaps[:1])),
+        "float_network_batch64_ms": median_ms(lambda i: float_model.probabilities(bitmaps), 20),
         "answer_alone_ms": median_ms(lambda i: predict_batch(recognizer, [Input(body=bodies[i])])),
         "answer_in_batch_of_64_ms": round(median_ms(
             lambda i: predict_batch(recognizer, [Input(body=b) for b in bodies[:64]]), 10) / 64, 3),
