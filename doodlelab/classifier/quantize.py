@@ -35,8 +35,13 @@ def calibration_images(n: int = 2048, seed: int = 0, root: Path | None = None) -
 def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Path | None = None) -> Path:
     """Export `weights` to float ONNX, quantize it with `calibration` (N, S, S) uint8 images and write
     the result (atomically) to `out` (default `int8_path(weights)`), with its card beside it."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
 
     from doodlelab.classifier.evaluate import export_beside
     from doodlelab.classifier.export import onnx_card_path
@@ -65,7 +70,8 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
     modelfile.write_atomically(out, lambda f: f.write(data))
     card |= {"onnx_weights": "int8", "onnx_sha256": hashlib.sha256(data).hexdigest(),
              "quantization": {"method": "static, QOperator (onnxruntime.quantization)",
-                              "weights": "int8, per output channel", "activations": "uint8, min/max calibrated",
+                              "weights": "int8, per output channel",
+                              "activations": "uint8, min/max calibrated",
                               "calibration_images": len(images)}}
     save_card(out, card)
     return out

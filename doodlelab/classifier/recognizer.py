@@ -48,7 +48,7 @@ class Recognizer:
             self.backend = "torch"
 
     def _onnx_matches(self, onnx_path: Path) -> bool:
-        """An ONNX file beside the weights, exported from them (same hash in both cards), and ORT installed."""
+        """An ONNX file beside the weights, exported from them (both hashes in its card), ORT installed."""
         try:
             import onnxruntime  # noqa: F401
         except ImportError:

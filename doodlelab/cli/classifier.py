@@ -42,7 +42,8 @@ def register(groups: dict) -> None:
                           help="also replay the stroke drawings as raw canvas input through the pipeline")
     evaluate.add_argument("--confusion", type=Path, metavar="PNG", help="write the confusion matrix")
     evaluate.add_argument("--backend", choices=BACKENDS, default="auto",
-                          help="engine (auto: the 8-bit ONNX beside the weights, else the float ONNX, else torch)")
+                          help="engine (auto: the 8-bit ONNX beside the weights, else the float one, "
+                               "else torch)")
     evaluate.add_argument("--json", action="store_true", help="print the full report as one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -56,8 +57,8 @@ def register(groups: dict) -> None:
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     onnx.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file)")
     onnx.add_argument("--int8", action="store_true",
-                      help="quantize to 8 bits for fast serving, calibrated on training drawings and measured "
-                           "against the float weights on the test split (needs the data)")
+                      help="quantize to 8 bits for fast serving, calibrated on training drawings and "
+                           "measured against the float weights on the test split (needs the data)")
     onnx.add_argument("--calibration", type=int, default=2048, help="training drawings for --int8 (2048)")
     onnx.set_defaults(handler=cmd_export)
 
@@ -140,7 +141,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         report = quantize.measure(path, weights, test.images, test.labels)
         card = json.loads(onnx_card_path(path).read_text(encoding="utf-8"))
         quantize.save_card(path, card | {"test": report})
-        print(f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} (float {report['float_top1']:.4f}),"
+        print(f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} "
+              f"(float {report['float_top1']:.4f}),"
               f" top-3 {report['top3']:.4f} (float {report['float_top3']:.4f}), first guesses agree on "
               f"{report['top1_agreement']:.2%}", file=sys.stderr)
     print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)

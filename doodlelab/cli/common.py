@@ -54,7 +54,8 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
             origin = typing.get_origin(kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{comments.get(f.name, '')} (default: {default})".strip().replace("%", "%%")  # argparse formats help
+        help_text = f"{comments.get(f.name, '')} (default: {default})".strip()
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help texts
         if origin in (tuple, list):
             item = typing.get_args(kind)[0]
             group.add_argument(flag, dest=f.name, type=item, nargs="+", default=None, help=help_text)

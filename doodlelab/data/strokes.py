@@ -229,7 +229,8 @@ def _polyline(draw, ink: int, coords: list[tuple[float, float]], width: int) -> 
             continue
         flipped = (a1 > a0 and a1 - 180 > a0) or (a1 < a0 and a1 + 180 > a0)
         start, end = (a1 + 90, a0 + 90) if flipped else (a0 - 90, a1 - 90)
-        box = ((point[0] - width / 2 + 1, point[1] - width / 2 + 1), (point[0] + width / 2 - 1, point[1] + width / 2 - 1))
+        box = ((point[0] - width / 2 + 1, point[1] - width / 2 + 1),
+               (point[0] + width / 2 - 1, point[1] + width / 2 - 1))
         draw.draw_pieslice(box, start - 90, end - 90, ink, 1)
         if width > 8:
             turn = 90 if flipped else -90

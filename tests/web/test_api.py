@@ -156,7 +156,7 @@ BAD_JSON = [
     ("/api/generate", {"json": {"category": "not a category"}}, 400),
     ("/api/generate", {"json": {"category": "cat", "model": "vae"}}, 422),
     ("/api/generate", {"json": {"category": "cat", "n": 0}}, 422),
-    ("/api/generate", {"content": b'{"category": "cat", "guidance": NaN}', "headers": JSON}, 400),  # NaN is not JSON
+    ("/api/generate", {"content": b'{"category": "cat", "guidance": NaN}', "headers": JSON}, 400),  # not JSON
     ("/api/generate", {"content": b"{", "headers": JSON}, 400),
 ]
 
