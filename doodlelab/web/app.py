@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -35,6 +35,7 @@ from doodlelab.errors import DoodleError
 from doodlelab.modelfile import ModelFileError
 from doodlelab.web import inference, schemas
 from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
+from doodlelab.web.workers import ProcessWorkers
 
 log = logging.getLogger("doodlelab.web")
 
@@ -162,7 +163,7 @@ def predictor(recognizer, workers: int) -> MicroBatcher:
     if workers == 0:
         return MicroBatcher(partial(inference.predict_batch, recognizer), lambda: ThreadPoolExecutor(1))
     spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no forked threads or locks
-    pool = partial(ProcessPoolExecutor, workers, mp_context=spawn, initializer=inference.init_worker,
+    pool = partial(ProcessWorkers, workers, mp_context=spawn, initializer=inference.init_worker,
                    initargs=(recognizer.weights,))
     return MicroBatcher(inference.predict_in_worker, pool, concurrency=workers, max_batch=PREDICT_BATCH)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
+from doodlelab.web.workers import ProcessWorkers
 from tests.classifier.conftest import shape
 
 httpx = pytest.importorskip("httpx")
@@ -76,11 +77,12 @@ def test_a_failing_batch_fails_only_its_own_requests():
     assert all(isinstance(r, ValueError) for r in results[1:3])  # 13 and its batch-mate 2
 
 
-def test_a_dead_worker_process_is_replaced():
+@pytest.mark.parametrize("pool", [ProcessWorkers, ProcessPoolExecutor])
+def test_a_dead_worker_process_is_replaced(pool):
     spawn = __import__("multiprocessing").get_context("spawn")
 
     async def scenario() -> tuple:
-        batcher = MicroBatcher(doubled_or_die, lambda: ProcessPoolExecutor(1, mp_context=spawn))
+        batcher = MicroBatcher(doubled_or_die, lambda: pool(1, mp_context=spawn))
         before = await batcher.submit(1)
         with pytest.raises(BrokenExecutor):
             await batcher.submit(-1)
