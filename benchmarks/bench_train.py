@@ -17,12 +17,11 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 
 from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.data import AugmentedBatches, epoch_batches
 from doodlelab.classifier.model import to_input
-from doodlelab.classifier.train import new_model, train
+from doodlelab.classifier.train import new_model, train, train_step
 from doodlelab.data import cache
 from doodlelab.data.categories import categories
 
@@ -46,12 +45,7 @@ def network_step(data: cache.SplitArrays, config: ClassifierConfig, steps: int) 
     y = torch.from_numpy(data.labels[: config.batch_size])
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, x, y, config)  # the trainer's own step
 
     for _ in range(3):  # warm-up
         step()

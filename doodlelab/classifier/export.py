@@ -17,9 +17,24 @@ from doodlelab import modelfile
 MAX_BATCH = 4096
 
 
+# The exports that can sit beside `NAME.safetensors`, by engine, in the order inference prefers them.
+EXPORTS = {"int8": ".int8.onnx", "onnx": ".onnx"}
+
+
+def exports_of(weights: str | Path) -> dict[str, Path]:
+    """engine -> path of that export of `weights` (whether or not it exists), preferred first."""
+    return {engine: Path(weights).with_suffix(suffix) for engine, suffix in EXPORTS.items()}
+
+
 def onnx_card_path(path: str | Path) -> Path:
     """The card of `model.onnx` is `model.onnx.json` (so it never collides with the weights' card)."""
     return Path(path).with_name(Path(path).name + ".json")
+
+
+def save_onnx_card(path: str | Path, card: dict) -> None:
+    """Write `card` beside the ONNX file `path`, atomically."""
+    text = json.dumps(card, indent=2) + "\n"
+    modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
 
 
 def sha256(path: str | Path) -> str:
@@ -50,8 +65,7 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
                       "range": "0..1, 1 = ink (uint8 bitmap / 255)"},
             "output": {"name": "logits", "shape": ["batch", len(card.get("classes", []))],
                        "probabilities": "softmax(logits / temperature)"}}
-    text = json.dumps(full, indent=2) + "\n"
-    modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
+    save_onnx_card(path, full)
     return path
 
 

@@ -19,7 +19,9 @@ CALIBRATION_BATCH = 64
 
 def int8_path(weights: str | Path) -> Path:
     """The 8-bit export of `classifier.safetensors` is `classifier.int8.onnx`, beside it."""
-    return Path(weights).with_suffix(".int8.onnx")
+    from doodlelab.classifier.export import exports_of
+
+    return exports_of(weights)["int8"]
 
 
 def calibration_images(n: int = 2048, seed: int = 0, root: Path | None = None) -> np.ndarray:
@@ -44,7 +46,7 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
     )
 
     from doodlelab.classifier.evaluate import export_beside
-    from doodlelab.classifier.export import onnx_card_path
+    from doodlelab.classifier.export import onnx_card_path, save_onnx_card
 
     weights, out = Path(weights), Path(out) if out is not None else int8_path(weights)
     images = (np.asarray(calibration, dtype=np.float32) / 255.0)[:, None]  # (N, 1, S, S), 1 = ink
@@ -73,15 +75,8 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
                               "weights": "int8, per output channel",
                               "activations": "uint8, min/max calibrated",
                               "calibration_images": len(images)}}
-    save_card(out, card)
+    save_onnx_card(out, card)
     return out
-
-
-def save_card(path: Path, card: dict) -> None:
-    from doodlelab.classifier.export import onnx_card_path
-
-    text = json.dumps(card, indent=2) + "\n"
-    modelfile.write_atomically(onnx_card_path(path), lambda f: f.write(text.encode()))
 
 
 def measure(int8_file: str | Path, weights: str | Path, images: np.ndarray, labels: np.ndarray) -> dict:

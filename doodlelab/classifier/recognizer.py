@@ -30,13 +30,14 @@ class Recognizer:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}")
         self.weights = Path(weights) if weights is not None else SHIPPED
-        onnx_path = self.weights.with_suffix(".onnx")
         self.card = modelfile.load_card(self.weights)
         self.classes: list[str] = list(self.card["classes"])
         self.temperature = float(self.card.get("temperature", 1.0))
         self.size = int(self.card["config"].get("size", 28))
         self._session = self._model = None
-        for engine, path in (("int8", self.weights.with_suffix(".int8.onnx")), ("onnx", onnx_path)):
+        from doodlelab.classifier.export import exports_of
+
+        for engine, path in exports_of(self.weights).items():
             if backend == engine or (backend == "auto" and self._onnx_matches(path)):
                 self._session = _onnx_session(path, threads)
                 self.backend = engine

@@ -83,6 +83,19 @@ def validate(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, ran
     return float(total[0] / total[2]), float(total[1] / total[2])
 
 
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
+               config: ClassifierConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on images x (B, 1, S, S) and labels (B,): bfloat16 autocast when configured,
+    label-smoothed cross-entropy, AdamW. Returns (loss, logits (B, C))."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        logits = net(x)
+    loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = None,
           cache_root: Path | None = None, progress: bool = True, resume: bool = True,
           until_epoch: int | None = None) -> TrainResult:
@@ -132,12 +145,7 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = to_input(images).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, logits = train_step(net, optimizer, x, labels, config)
             seen += len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             loss_sum += float(loss.detach()) * len(labels)

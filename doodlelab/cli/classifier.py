@@ -120,7 +120,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from doodlelab.classifier.evaluate import export_beside
-    from doodlelab.classifier.export import onnx_card_path
+    from doodlelab.classifier.export import onnx_card_path, save_onnx_card
     from doodlelab.classifier.recognizer import SHIPPED
     from doodlelab.errors import DoodleError
 
@@ -140,7 +140,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         test = cache.load_split_arrays("test", categories())
         report = quantize.measure(path, weights, test.images, test.labels)
         card = json.loads(onnx_card_path(path).read_text(encoding="utf-8"))
-        quantize.save_card(path, card | {"test": report})
+        save_onnx_card(path, card | {"test": report})
         print(f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} "
               f"(float {report['float_top1']:.4f}),"
               f" top-3 {report['top3']:.4f} (float {report['float_top3']:.4f}), first guesses agree on "

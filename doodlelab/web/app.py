@@ -120,7 +120,9 @@ def load_classifier(weights: str | Path | None):
 def check_export(weights: Path) -> None:
     """Refuse weights whose ONNX cards (beside them: float and 8-bit) record other contents: the weights
     or an export were modified after `doodlelab export onnx` (the hashes are what the card stored)."""
-    for onnx in (weights.with_suffix(".onnx"), weights.with_suffix(".int8.onnx")):
+    from doodlelab.classifier.export import exports_of
+
+    for onnx in exports_of(weights).values():
         _check_onnx_card(weights, onnx)
 
 
