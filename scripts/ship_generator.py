@@ -55,7 +55,8 @@ def main() -> None:
     print(
         f"\nwrote {target}: recognizability {report['recognizability']:.4f} (classifier on real test "
         f"{report['classifier_accuracy_real_test']:.4f}), Fréchet {report['frechet_distance']:.3f} "
-        f"(floor {report['frechet_floor_train_vs_test']:.3f}, ratio {report['frechet_ratio']:.2f})"
+        f"(floor {report['frechet_floor_train_vs_test']:.3f}, ratio {report['frechet_ratio']:.2f}), variety "
+        f"median {report['variety_median']:.2f} ({report['variety_below_half']} categories below 0.5)"
     )
 
 

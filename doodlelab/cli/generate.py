@@ -201,5 +201,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"  Fréchet distance        {report['frechet_distance']:.3f}  (floor, train vs {args.split}: "
         f"{report['frechet_floor_train_vs_test']:.3f}; ratio {report['frechet_ratio']:.2f})"
     )
+    print(
+        f"  variety                 {report['variety_median']:.2f}  (median over categories, 1 = as varied "
+        f"as real drawings; {report['variety_below_half']} below 0.5)"
+    )
     print("  least recognizable: " + ", ".join(f"{c} {a:.2f}" for c, a in report["worst_categories"][:5]))
+    print("  least varied: " + ", ".join(f"{c} {a:.2f}" for c, a in report["least_varied"][:5]))
     return 0

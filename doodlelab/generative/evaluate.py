@@ -53,6 +53,27 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
 
 
+def nearest_neighbour_distance(features: np.ndarray) -> float:
+    """Median over rows of (N, D) of the Euclidean distance to the nearest other row (N >= 2)."""
+    d = np.sqrt(((features[:, None] - features[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(1)))
+
+
+def variety(fake_f: np.ndarray, fake_y: np.ndarray, real_f: np.ndarray, real_y: np.ndarray,
+            wanted: list[int], names: list[str]) -> dict[str, float]:
+    """Per category: how far a sample lies from its nearest fellow sample, over the same for real drawings
+    of the category (medians, classifier features). 1: as varied as people's drawings; near 0: the samples
+    are near-duplicates, i.e. mode collapse. Unlike the mean pairwise distance, one outlier cannot hide
+    a collapsed majority."""
+    out = {}
+    for name, c in zip(names, wanted):
+        fake, real = fake_f[fake_y == c], real_f[real_y == c]
+        if min(len(fake), len(real)) >= 2:
+            out[name] = nearest_neighbour_distance(fake) / max(nearest_neighbour_distance(real), 1e-12)
+    return out
+
+
 def balanced_sample(labels: np.ndarray, per_category: int, wanted: list[int], seed: int) -> np.ndarray:
     """Indices of up to `per_category` items of each wanted label (the real counterpart of the samples)."""
     rng = np.random.default_rng(seed)
@@ -88,6 +109,9 @@ def evaluate_generator(generate: Generate, per_category: int = 10, names: list[s
     _, floor_f = judge.run(train_x[floor_idx])
     per_cat = {n: float((fake_pred[intended_arr == c] == c).mean()) for n, c in zip(names, wanted)}
     fd, floor = frechet_distance(fake_f, test_f), frechet_distance(floor_f, test_f)
+    real_idx = balanced_sample(test_y, per_category, wanted, seed)
+    varied = variety(fake_f, intended_arr, test_f[real_idx], test_y[real_idx], wanted, names)
+    spread = np.array(list(varied.values()) or [np.nan])
     return {
         "split": split,
         "categories": len(names),
@@ -100,6 +124,9 @@ def evaluate_generator(generate: Generate, per_category: int = 10, names: list[s
         "frechet_floor_train_vs_test": floor,
         "frechet_ratio": fd / floor,
         "floor_train_drawings": len(floor_idx),
+        "variety_median": float(np.median(spread)),
+        "variety_below_half": int((spread < 0.5).sum()),
+        "least_varied": sorted(varied.items(), key=lambda kv: kv[1])[:10],
         "seconds_sampling": seconds,
         "worst_categories": sorted(per_cat.items(), key=lambda kv: kv[1])[:10],
         "per_category": per_cat,

@@ -1,6 +1,6 @@
 """A class-conditional DCGAN for doodles: a generator with conditional batch norm (de Vries et al. 2017),
-a projection discriminator with spectral norm (Miyato & Koyama 2018; Miyato et al. 2018) and an auxiliary
-classifier (Odena et al. 2017), the hinge loss, two time-scale updates and an EMA of the generator."""
+a projection discriminator with spectral norm (Miyato & Koyama 2018; Miyato et al. 2018), an auxiliary
+classifier and its twin (Odena et al. 2017; Gong et al. 2019), the hinge loss, TTUR and an EMA of G."""
 
 from __future__ import annotations
 
@@ -103,21 +103,83 @@ def sample(generator: Generator, labels: torch.Tensor, seed: int = 0) -> torch.T
     return generator.eval()(z.to(dev), labels.to(dev)).cpu()
 
 
+def mode_seeking(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, eps: float = 0.05
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mode-seeking loss (Mao et al. 2019 eq. 3), per pair: drawings G(z1, y), G(z2, y) (B, 1, 28, 28) of one
+    label should differ as much as their noise (B, z_dim) does. Averaging 1/(r + eps) over the pairs, rather
+    than taking 1/r of the batch's mean ratio, weighs most the labels whose drawings have collapsed.
+    Returns (loss, mean ratio r), both scalars."""
+    ratio = (x1 - x2).float().abs().mean((1, 2, 3)) / (z1 - z2).float().abs().mean(1)
+    return (1 / (ratio + eps)).mean(), ratio.mean()
+
+
+def diff_augment(x: torch.Tensor, shift: int = 3, cut: int = 14) -> torch.Tensor:
+    """Differentiable augmentation for both D's inputs (DiffAugment, Zhao et al. 2020): shift each image
+    (B, 1, 28, 28) by up to `shift` px and blank a random `cut`×`cut` square to the background (-1). With
+    only ~450 drawings per category, D would otherwise memorise them and G collapse onto a few."""
+    b, _, h, w = x.shape
+    dy, dx = (torch.randint(-shift, shift + 1, (2, b, 1, 1), device=x.device)).unbind(0)
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy + shift).expand(b, h, w)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx + shift).expand(b, h, w)
+    padded = F.pad(x, (shift,) * 4, value=-1.0)[:, 0]
+    shifted = padded[torch.arange(b, device=x.device).view(b, 1, 1), rows, cols].unsqueeze(1)
+    top, left = (torch.randint(-cut // 2, h - cut // 2, (2, b, 1, 1), device=x.device)).unbind(0)
+    i, j = torch.arange(h, device=x.device).view(1, h, 1), torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (i >= top) & (i < top + cut) & (j >= left) & (j < left + cut)
+    return torch.where(inside.unsqueeze(1), torch.full_like(shifted, -1.0), shifted)
+
+
+def twin_classifier(config: GANConfig) -> tuple[nn.Linear, torch.optim.Adam]:
+    """The twin classifier C' on D's features phi (B, 4w) -> logits (B, num_classes), and its optimizer.
+    AC-GAN's CE(C(G(z, y)), y) alone rewards the easiest drawing of each label; G also maximizing the
+    twin's loss cancels that pull (TAC-GAN, Gong et al. 2019 eq. 6)."""
+    twin = nn.Linear(4 * config.d_width, len(categories())).to(training.device())
+    return twin, torch.optim.Adam(twin.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
+
+
+def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) -> Path:
+    """Begin a run in `out_dir` from another run's checkpoint with new loss settings (`changes`, e.g.
+    twin=1.0): networks, optimizer states and history carry over, a twin classifier the old run lacked
+    starts fresh, and the change is recorded in the run state (`warm_starts`). Returns the new checkpoint."""
+    from doodlelab import checkpoints, modelfile
+
+    stored, meta = modelfile.load(checkpoint)
+    if meta.get("format") != "doodlelab-gan-checkpoint/1":
+        raise checkpoints.CheckpointError(f"{checkpoint}: not a gan training checkpoint")
+    old = dict(meta["config"])
+    config = GANConfig.from_dict(old | changes)
+    arrays, groups, state = dict(stored), dict(meta["param_groups"]), dict(meta["state"])
+    if not any(k.startswith("twin.") for k in arrays):
+        twin, opt_twin = twin_classifier(config)
+        arrays.update(checkpoints.arrays(twin.state_dict(), "twin."))
+        groups["opt_twin"] = opt_twin.state_dict()["param_groups"]
+    was = {k: old.get(k) for k in changes}
+    state["warm_starts"] = [*state.get("warm_starts", []),
+                            {"step": state["step"], "from": str(checkpoint), "was": was, "now": changes}]
+    target = Path(out_dir) / training.LAST
+    modelfile.save(target, arrays, metadata=meta | {"config": config.to_dict(), "state": state,
+                                                     "param_groups": groups})
+    return target
+
+
 def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,
           progress: bool = True, resume: bool = True, until_step: int | None = None,
           measure: Callable[[training.SampleFn], float] | None = None) -> dict:
     """Alternate one discriminator and one generator step with the hinge loss (Lim & Ye 2017):
-    L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),
-    L_G = -E[D(G(z, y), y)] + a·CE(C(G(z, y)), y) + m/(|G(z1, y) - G(z2, y)| / |z1 - z2|); the auxiliary
-    classifier C learns from real drawings, and the last term keeps one label's drawings apart."""
+    L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),  L_C' = CE(C'(G(z, y)), y),
+    L_G = -E[D(G(z, y), y)] + a·(CE(C(G(z, y)), y) - t·CE(C'(G(z, y)), y)) + m·E[1/(r + 0.05)], r the
+    mode-seeking ratio below. The auxiliary classifier C learns from real drawings, its twin C' from fakes."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     g = build(config).to(training.device())
     d = Discriminator(len(categories()), config.d_width).to(training.device())
+    twin, opt_twin = twin_classifier(config)
     ema = training.EMA(g, config.ema)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.0, 0.9))  # TTUR (Heusel et al. 2017)
     opt_d = torch.optim.Adam(d.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
+
+    see = diff_augment if config.augment else nn.Identity()  # what D is shown of real and fake drawings
 
     def step_fn(step: int, real: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         g.train()
@@ -127,30 +189,34 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         y_fake = torch.cat([y[:half], y[:half], y[2 * half:]])  # pairs: one label, two noise vectors
         with training.autocast(config.bf16):
             fake = g(z, y_fake)
-            h_real = d.features(real)
-            adv_d = F.relu(1 - d.score(h_real, y)).mean() + F.relu(1 + d(fake.detach(), y_fake)).mean()
+            seen_real, seen_fake = see(real), see(fake)
+            h_real, h_fake = d.features(seen_real), d.features(seen_fake.detach())
+            adv_d = F.relu(1 - d.score(h_real, y)).mean() + F.relu(1 + d.score(h_fake, y_fake)).mean()
             aux_d = F.cross_entropy(d.classify(h_real).float(), y)
+            twin_d = F.cross_entropy(twin(h_fake.detach()).float(), y_fake)  # C' alone learns from this
         opt_d.zero_grad(set_to_none=True)
-        (adv_d.float() + config.aux_weight * aux_d).backward()
+        opt_twin.zero_grad(set_to_none=True)
+        (adv_d.float() + config.aux_weight * aux_d + twin_d).backward()
         opt_d.step()
+        opt_twin.step()
         with training.autocast(config.bf16):
-            h_fake = d.features(fake)
+            h_fake = d.features(seen_fake)
             adv_g = -d.score(h_fake, y_fake).mean()
             aux_g = F.cross_entropy(d.classify(h_fake).float(), y_fake)
-        # Mode seeking (Mao et al. 2019 eq. 3): two drawings of one label differ as much as their noise does.
-        a, b = slice(0, half), slice(half, 2 * half)
-        ratio = (fake[a] - fake[b]).float().abs().mean() / (z[a] - z[b]).abs().mean()
-        seek = 1 / (ratio + 1e-5)
+            twin_g = F.cross_entropy(twin(h_fake).float(), y_fake)
+        seek, ratio = mode_seeking(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
         opt_g.zero_grad(set_to_none=True)
-        (adv_g.float() + config.aux_weight * aux_g + config.mode_seeking * seek).backward()
+        aux = config.aux_weight * (aux_g - twin_g * config.twin)
+        (adv_g.float() + aux + config.mode_seeking * seek).backward()
         opt_g.step()
         ema.update(g)
-        losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g, "pair_gap": ratio}
+        losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g, "twin": twin_d,
+                  "pair_gap": ratio}
         return {k: float(v.detach()) for k, v in losses.items()}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
         return files.to_uint8(sample(ema.model, torch.from_numpy(labels), seed=0))
 
-    parts = {"g": g, "d": d, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
+    parts = {"g": g, "d": d, "twin": twin, "ema": ema, "opt_g": opt_g, "opt_d": opt_d, "opt_twin": opt_twin}
     return training.fit("gan", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
                         progress, resume, until_step, measure)

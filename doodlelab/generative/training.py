@@ -160,5 +160,6 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
                 tqdm.write(f"step {done}: " + ", ".join(f"{k} {history[k][-1]:.4f}" for k in losses) + extra)
     bar.close()
     card = {"steps_trained": state["step"], "history": state["history"]}
+    card |= {"warm_starts": state["warm_starts"]} if "warm_starts" in state else {}
     files.save_model(out / f"{kind}.safetensors", kind, model, config, card)
     return state

@@ -87,5 +87,9 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     assert report["classifier_accuracy_real_test"] > 0.5  # the shipped classifier knows real-looking shapes
     floor = report["frechet_floor_train_vs_test"]
     assert 0 < floor < report["frechet_distance"]  # 6 steps of training are far from the data
+    assert report["variety_median"] > 0 and {n for n, _ in report["least_varied"]} == set(SHAPES)
+    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
+                       "--per-category", 3, "--steps", 2)
+    assert code == 0 and "variety" in out and "least varied: " in out
     code, out, err = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--per-category", 0)
     assert code == 2 and "--per-category" in err

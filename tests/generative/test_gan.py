@@ -1,12 +1,14 @@
-"""The conditional GAN: shapes, spectral norm and projection in D, seeds, resumable training."""
+"""The conditional GAN: shapes, spectral norm and projection in D, the mode-seeking loss, seeds, resumable
+training and warm starts."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from doodlelab import modelfile
-from doodlelab.generative import gan
+from doodlelab.generative import gan, training
 from doodlelab.generative.generator import DoodleGenerator
 from tests.generative.conftest import tiny_gan
 
@@ -41,7 +43,7 @@ def test_discriminator_layers_are_spectrally_normalised():
 def test_training_and_resume(shapes_data, tmp_path, gan_file):
     card = modelfile.load_card(gan_file)
     assert card["kind"] == "gan" and card["steps_trained"] == 6
-    assert {"loss_d", "loss_g", "aux_real", "aux_fake", "pair_gap"} <= set(card["history"])
+    assert {"loss_d", "loss_g", "aux_real", "aux_fake", "twin", "pair_gap"} <= set(card["history"])
     assert (gan_file.parent / "curves.png").is_file() and (gan_file.parent / "samples_000006.png").is_file()
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
@@ -52,6 +54,14 @@ def test_training_and_resume(shapes_data, tmp_path, gan_file):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_training_with_augmentation(shapes_data, tmp_path):
+    data, cache = shapes_data
+    state = gan.train(tiny_gan(steps=2, checkpoint_every=2, augment=True), tmp_path, root=data / "quickdraw",
+                      cache_root=cache, progress=False)
+    assert state["step"] == 2 and np.isfinite(state["history"]["loss_d"]).all()
+    assert modelfile.load_card(tmp_path / "gan.safetensors")["config"]["augment"] is True
+
+
 def test_seeds_differ_and_repeat(gan_file):
     gen = DoodleGenerator(gan_file)
     a = gen("square", n=4, seed=1)
@@ -59,3 +69,57 @@ def test_seeds_differ_and_repeat(gan_file):
     assert np.array_equal(a, gen("square", n=4, seed=1))
     assert not np.array_equal(a, gen("square", n=4, seed=2))
     assert len({img.tobytes() for img in a}) == 4  # four different drawings in one call
+
+
+def test_mode_seeking_loss_weighs_a_collapsed_pair():
+    z1, z2 = torch.zeros(4, 8), torch.ones(4, 8)  # |z1 - z2| = 1 for every pair
+    x1 = torch.zeros(4, 1, 28, 28)
+    x2 = torch.full((4, 1, 28, 28), 0.5)
+    x2[3] = 0.01  # the last pair is almost one drawing twice
+    loss, ratio = gan.mode_seeking(x1, x2, z1, z2)
+    assert ratio == pytest.approx(1.51 / 4)
+    assert loss == pytest.approx((3 / 0.55 + 1 / 0.06) / 4)  # mean of 1 / (r + 0.05) over the pairs
+    assert loss > 2 / ratio  # 1/r of the batch's mean ratio (MSGAN's form) barely notices the collapsed pair
+    x2.requires_grad_(True)
+    gan.mode_seeking(x1, x2, z1, z2)[0].backward()
+    assert x2.grad[3].abs().sum() > 10 * x2.grad[0].abs().sum()  # the collapsed pair is pushed apart hardest
+
+
+def test_warm_start_from_a_run_without_a_twin(shapes_data, tmp_path, gan_file):
+    stored, meta = modelfile.load(gan_file.parent / training.LAST)
+    old = {k: v for k, v in stored.items() if not k.startswith("twin.")}  # as runs before the twin
+    groups = {k: v for k, v in meta["param_groups"].items() if k != "opt_twin"}
+    modelfile.save(tmp_path / "old.safetensors", old, metadata=meta | {"param_groups": groups})
+    target = gan.warm_start(tmp_path / "old.safetensors", tmp_path / "new", mode_seeking=2.0, twin=0.5)
+    data, cache = shapes_data
+    state = gan.train(tiny_gan(steps=9, mode_seeking=2.0, twin=0.5), target.parent, root=data / "quickdraw",
+                      cache_root=cache, progress=False)
+    assert state["step"] == 9 and state["history"]["step"] == [3, 6, 9]
+    card = modelfile.load_card(target.parent / "gan.safetensors")
+    was, now = {"mode_seeking": 1.0, "twin": 1.0}, {"mode_seeking": 2.0, "twin": 0.5}
+    source = str(tmp_path / "old.safetensors")
+    assert card["warm_starts"] == [{"step": 6, "from": source, "was": was, "now": now}]
+    with pytest.raises(modelfile.ModelFileError, match="not a gan training checkpoint"):
+        gan.warm_start(gan_file, tmp_path / "other")  # a model file, not a checkpoint
+
+
+def test_diff_augment_shifts_and_blanks_without_stopping_gradients():
+    torch.manual_seed(0)
+    x = -torch.ones(64, 1, 28, 28)
+    x[:, :, 12:16, 12:16] = 1  # a 4x4 ink square in the middle of every image
+    x.requires_grad_(True)
+    shifted = gan.diff_augment(x, shift=3, cut=0)
+    rows, cols = (shifted[:, 0] > 0).nonzero()[:, 1:].T.reshape(2, 64, 16)
+    assert (shifted > 0).sum((1, 2, 3)).eq(16).all()  # moved whole: nothing falls off the edge
+    assert rows.min(1).values.sub(12).abs().max() == 3 and cols.min(1).values.sub(12).abs().max() == 3
+    assert len(set(zip(rows.min(1).values.tolist(), cols.min(1).values.tolist()))) > 20  # per image
+    blanked = gan.diff_augment(x, shift=0, cut=14)
+    changed = (blanked != x).sum((1, 2, 3))
+    assert changed.max() == 16 and changed.min() == 0  # the square is blanked wholly, partly or not
+    assert ((blanked == x) | (blanked == -1)).all()  # blanking paints background only
+    ink = torch.ones(32, 1, 28, 28, requires_grad=True)
+    out = gan.diff_augment(ink, shift=0, cut=14)
+    holes = (out < 0).sum((1, 2, 3))
+    assert holes.max() == 14 * 14 and holes.min() < 14 * 14  # a 14x14 square, clipped at the edges
+    out.sum().backward()
+    assert torch.equal(ink.grad, (out > 0).float())  # gradients reach every pixel that is kept
