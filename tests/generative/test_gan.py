@@ -54,12 +54,17 @@ def test_training_and_resume(shapes_data, tmp_path, gan_file):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_training_with_augmentation(shapes_data, tmp_path):
+def test_augmentation_changes_what_d_sees(shapes_data, tmp_path):
     data, cache = shapes_data
-    state = gan.train(tiny_gan(steps=2, checkpoint_every=2, augment=True), tmp_path, root=data / "quickdraw",
-                      cache_root=cache, progress=False)
-    assert state["step"] == 2 and np.isfinite(state["history"]["loss_d"]).all()
-    assert modelfile.load_card(tmp_path / "gan.safetensors")["config"]["augment"] is True
+    kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
+    weights = {}
+    for augment in (True, False):
+        out = tmp_path / str(augment)
+        state = gan.train(tiny_gan(steps=2, checkpoint_every=2, augment=augment), out, **kw)
+        assert state["step"] == 2 and np.isfinite(state["history"]["loss_d"]).all()
+        assert modelfile.load_card(out / "gan.safetensors")["config"]["augment"] is augment
+        weights[augment] = modelfile.load(out / "gan.safetensors")[0]
+    assert any(not np.array_equal(weights[True][k], weights[False][k]) for k in weights[True])
 
 
 def test_seeds_differ_and_repeat(gan_file):
@@ -96,7 +101,7 @@ def test_warm_start_from_a_run_without_a_twin(shapes_data, tmp_path, gan_file):
                       cache_root=cache, progress=False)
     assert state["step"] == 9 and state["history"]["step"] == [3, 6, 9]
     card = modelfile.load_card(target.parent / "gan.safetensors")
-    was, now = {"mode_seeking": 1.0, "twin": 1.0}, {"mode_seeking": 2.0, "twin": 0.5}
+    was, now = {"mode_seeking": 1.0, "twin": 0.0}, {"mode_seeking": 2.0, "twin": 0.5}
     source = str(tmp_path / "old.safetensors")
     assert card["warm_starts"] == [{"step": 6, "from": source, "was": was, "now": now}]
     with pytest.raises(modelfile.ModelFileError, match="not a gan training checkpoint"):
