@@ -1,6 +1,7 @@
 """Copy a trained generator into the package as float16 weights, with its evaluation in the card.
 
     python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10] [--guidance W]
+    python scripts/ship_generator.py runs/gan/gan.safetensors [--truncation T]
 Runs `evaluate_generator` (all 345 categories) on the float16 weights and stores the report in the card.
 """
 
@@ -23,10 +24,13 @@ def main() -> None:
     parser.add_argument("weights", type=Path, help="a trained diffusion.safetensors or gan.safetensors")
     parser.add_argument("--per-category", type=int, default=10)
     parser.add_argument("--guidance", type=float, default=None, help="diffusion: default guidance w")
+    parser.add_argument("--truncation", type=float, default=None, help="GAN: truncation of z (0: off)")
     args = parser.parse_args()
     trained = DoodleGenerator(args.weights)
     if args.guidance is not None:
         trained.config.guidance = args.guidance
+    if args.truncation is not None:
+        trained.config.truncation = args.truncation
     target = shipped(trained.kind)
     card = {
         k: v for k, v in trained.card.items() if k not in ("format", "kind", "classes", "config", "dtype")
@@ -42,7 +46,7 @@ def main() -> None:
     settings = (
         {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim"}
         if generator.kind == "diffusion"
-        else {}
+        else {"truncation": generator.config.truncation}
     )
     modelfile.save_card(
         target,

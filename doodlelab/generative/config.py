@@ -88,6 +88,7 @@ class GANConfig(_Config):
     twin: float = 0.0  # TAC-GAN: weight of the twin classifier of generated drawings (0: AC-GAN alone)
     mode_seeking: float = 1.0  # weight of the mode-seeking term (MSGAN): pairs of z per label must differ
     ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
+    truncation: float = 0.0  # sampling: redraw z entries beyond ±this (truncation trick; 0: off)
     checkpoint_every: int = 1000  # steps between checkpoints (and sample grids)
     bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
     threads: int = 0  # torch CPU threads (0: torch's default)
@@ -99,5 +100,6 @@ class GANConfig(_Config):
         _check(self.g_width >= 16 and self.g_width % 4 == 0, "g_width must be >= 16 and a multiple of 4")
         _check(self.d_width >= 8, "d_width must be >= 8")
         _check(self.d_lr > 0, "d_lr must be > 0")
+        _check(self.truncation == 0 or self.truncation >= 0.5, "truncation must be 0 (off) or >= 0.5")
         _check(min(self.aux_weight, self.twin, self.mode_seeking) >= 0,
                "aux_weight, twin and mode_seeking must be >= 0")

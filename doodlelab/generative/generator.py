@@ -83,7 +83,7 @@ class DoodleGenerator:
         label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler)
         labels = torch.full((n,), label, dtype=torch.long)
         if self.kind == "gan":
-            return files.to_uint8(gan.sample(self.net, labels, seed))
+            return files.to_uint8(gan.sample(self.net, labels, seed, self.config.truncation))
         callback = (lambda i, x0: frames(i, files.to_uint8(x0.cpu()))) if frames else None
         x = diffusion.sample(
             self.net, self.scheduler, labels, steps, guidance, sampler, seed=seed, callback=callback

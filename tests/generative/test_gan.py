@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from doodlelab import modelfile
+from doodlelab.classifier.config import ConfigError
 from doodlelab.generative import gan, training
 from doodlelab.generative.generator import DoodleGenerator
 from tests.generative.conftest import tiny_gan
@@ -128,3 +129,26 @@ def test_diff_augment_shifts_and_blanks_without_stopping_gradients():
     assert holes.max() == 14 * 14 and holes.min() < 14 * 14  # a 14x14 square, clipped at the edges
     out.sum().backward()
     assert torch.equal(ink.grad, (out > 0).float())  # gradients reach every pixel that is kept
+
+
+def test_truncated_noise_is_bounded_seeded_and_otherwise_normal():
+    plain, cut = gan.noise(512, 64, seed=3), gan.noise(512, 64, seed=3, truncation=1.0)
+    assert torch.equal(plain, gan.noise(512, 64, seed=3)) and torch.equal(cut, gan.noise(512, 64, 3, 1.0))
+    assert plain.abs().max() > 3 and cut.abs().max() <= 1.0
+    inside = plain.abs() <= 1.0
+    assert torch.equal(cut[inside], plain[inside])  # only the entries beyond the bound are drawn again
+    assert cut.std() == pytest.approx(0.54, abs=0.02)  # the std of N(0, 1) truncated to [-1, 1]
+    with pytest.raises(ConfigError, match="truncation"):
+        tiny_gan(truncation=0.1)  # so tight that redrawing would hardly end
+
+
+def test_truncation_is_stored_and_used_by_the_generator(gan_file, tmp_path):
+    from doodlelab.generative import files
+
+    gen = DoodleGenerator(gan_file)
+    config = gen.config
+    config.truncation = 0.5
+    files.save_model(tmp_path / "gan.safetensors", "gan", gen.net, config)
+    truncated = DoodleGenerator(tmp_path / "gan.safetensors")
+    assert truncated.config.truncation == 0.5
+    assert not np.array_equal(truncated("square", 4, seed=1), DoodleGenerator(gan_file)("square", 4, seed=1))

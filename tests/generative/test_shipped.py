@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from doodlelab import modelfile
+from doodlelab.errors import DoodleError
+from doodlelab.generative import evaluate
 from doodlelab.generative.generator import MODELS, load, shipped
+
+COLLAPSED_BEFORE = ("star", "face", "door", "line", "boomerang")  # one drawing each from the first GAN
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -46,3 +50,31 @@ def test_seeds_give_different_doodles_and_repeat(generator, category):
 def test_categories_differ(generator):
     cats, trees = generator("cat", n=16, seed=0, steps=10), generator("tree", n=16, seed=0, steps=10)
     assert not np.array_equal(cats, trees)
+
+
+@pytest.fixture(scope="module")
+def judged_real():
+    """(the evaluation's classifier, features of 16 real test drawings of each COLLAPSED_BEFORE category)."""
+    from doodlelab.data import cache
+
+    try:
+        images, labels = cache.load_split("test", list(COLLAPSED_BEFORE))
+    except (DoodleError, OSError) as exc:  # no Quick, Draw! data on this machine
+        pytest.skip(f"no Quick, Draw! data ({exc})")
+    judge = evaluate.Judge()
+    wanted = [judge.classes.index(c) for c in COLLAPSED_BEFORE]
+    picks = np.concatenate([np.flatnonzero(labels == c)[:16] for c in wanted])
+    if len(picks) < 16 * len(wanted):
+        pytest.skip("too few real test drawings of these categories")
+    return judge, judge.run(images[picks])[1], labels[picks]
+
+
+def test_no_category_collapses_to_one_drawing(generator, judged_real):
+    """Samples of a category are about as far from their nearest fellow as real drawings are (variety),
+    for the categories the first GAN drew as one drawing each."""
+    judge, real_f, real_y = judged_real
+    wanted = [judge.classes.index(c) for c in COLLAPSED_BEFORE]
+    fake = np.concatenate([generator(c, n=16, seed=0, steps=25) for c in COLLAPSED_BEFORE])
+    varied = evaluate.variety(judge.run(fake)[1], np.repeat(wanted, 16), real_f, real_y, wanted,
+                              list(COLLAPSED_BEFORE))
+    assert min(varied.values()) > 0.5, varied
