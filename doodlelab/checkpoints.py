@@ -48,7 +48,9 @@ def load(path: Path, kind: str, parts: dict[str, Part], config,
     stored, meta = modelfile.load(path)
     if meta.get("format") != f"doodlelab-{kind}-checkpoint/1":
         raise CheckpointError(f"{path}: not a {kind} training checkpoint")
-    saved = {k: v for k, v in meta["config"].items() if k not in mutable}
+    # A field added to the config after the checkpoint was made counts as its default value.
+    defaults = json.loads(json.dumps(type(config)().to_dict()))
+    saved = {k: v for k, v in (defaults | meta["config"]).items() if k not in mutable}
     ours = {k: v for k, v in json.loads(json.dumps(config.to_dict())).items() if k not in mutable}
     if saved != ours:
         changed = sorted(k for k in ours if saved.get(k) != ours[k])

@@ -84,7 +84,7 @@ class GANConfig(_Config):
     lr: float = 2e-4  # Adam learning rate of the generator
     d_lr: float = 4e-4  # Adam learning rate of the discriminator (two time-scale update rule)
     aux_weight: float = 1.0  # weight of the auxiliary classifier loss (AC-GAN; 0: projection only)
-    augment: bool = True  # DiffAugment: D sees real and generated drawings shifted and partly blanked
+    augment: bool = False  # DiffAugment: D sees real and generated drawings shifted and partly blanked
     twin: float = 0.0  # TAC-GAN: weight of the twin classifier of generated drawings (0: AC-GAN alone)
     mode_seeking: float = 1.0  # weight of the mode-seeking term (MSGAN): pairs of z per label must differ
     ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
