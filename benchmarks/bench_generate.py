@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
-
-RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
 
 
 def timed_ms(generate, repeats: int) -> float:
@@ -39,7 +36,7 @@ def recognizability(generate, judge, names: list[str], per_category: int) -> flo
 
 
 def main() -> None:
-    from common import describe, machine, table, write
+    from common import RESULTS, describe, machine, table, write
 
     from doodlelab.data.categories import categories
     from doodlelab.generative.evaluate import Judge
@@ -66,8 +63,9 @@ def main() -> None:
     if "gan" in args.models and shipped("gan").is_file():
         settings.append(("gan", "one forward pass", {}))
     rows, results = [], []
-    if set(args.models) != {"diffusion", "gan"} and RESULTS.is_file():  # keep the rows of the others
-        results = [r for r in json.loads(RESULTS.read_text())["rows"] if r["model"] not in args.models]
+    last = RESULTS / "generate.json"
+    if set(args.models) != {"diffusion", "gan"} and last.is_file():  # keep the rows of the others
+        results = [r for r in json.loads(last.read_text())["rows"] if r["model"] not in args.models]
         rows = [[r["model"], r["sampler"], r["ms_per_16"], f"{r['recognizability']:.3f}"] for r in results]
     for model, label, options in settings:
         generator = load(model)

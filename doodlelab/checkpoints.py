@@ -42,12 +42,18 @@ def save(path: Path, kind: str, parts: dict[str, Part], config, state: dict) -> 
     modelfile.save(path, named, metadata=meta)
 
 
-def load(path: Path, kind: str, parts: dict[str, Part], config,
-         mutable: frozenset[str] = frozenset({"steps", "threads", "checkpoint_every"})) -> dict:
-    """Restore `parts` from `save`; returns the run state. Configs must match but for `mutable`."""
+def read(path: str | Path, kind: str) -> tuple[dict, dict]:
+    """(arrays, metadata) of a `kind` checkpoint written by `save`; CheckpointError for any other file."""
     stored, meta = modelfile.load(path)
     if meta.get("format") != f"doodlelab-{kind}-checkpoint/1":
         raise CheckpointError(f"{path}: not a {kind} training checkpoint")
+    return stored, meta
+
+
+def load(path: Path, kind: str, parts: dict[str, Part], config,
+         mutable: frozenset[str] = frozenset({"steps", "threads", "checkpoint_every"})) -> dict:
+    """Restore `parts` from `save`; returns the run state. Configs must match but for `mutable`."""
+    stored, meta = read(path, kind)
     # A field added to the config after the checkpoint was made counts as its default value.
     defaults = json.loads(json.dumps(type(config)().to_dict()))
     saved = {k: v for k, v in (defaults | meta["config"]).items() if k not in mutable}

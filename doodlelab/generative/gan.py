@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from doodlelab import checkpoints, modelfile
 from doodlelab.data.categories import categories
 from doodlelab.generative import files, training
 from doodlelab.generative.config import GANConfig
@@ -129,13 +130,12 @@ def diff_augment(x: torch.Tensor, shift: int = 3, cut: int = 14) -> torch.Tensor
     (B, 1, 28, 28) by up to `shift` px and blank a random `cut`×`cut` square to the background (-1). With
     only ~450 drawings per category, D would otherwise memorise them and G collapse onto a few."""
     b, _, h, w = x.shape
-    dy, dx = (torch.randint(-shift, shift + 1, (2, b, 1, 1), device=x.device)).unbind(0)
-    rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy + shift).expand(b, h, w)
-    cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx + shift).expand(b, h, w)
-    padded = F.pad(x, (shift,) * 4, value=-1.0)[:, 0]
-    shifted = padded[torch.arange(b, device=x.device).view(b, 1, 1), rows, cols].unsqueeze(1)
-    top, left = (torch.randint(-cut // 2, h - cut // 2, (2, b, 1, 1), device=x.device)).unbind(0)
     i, j = torch.arange(h, device=x.device).view(1, h, 1), torch.arange(w, device=x.device).view(1, 1, w)
+    dy, dx = (torch.randint(-shift, shift + 1, (2, b, 1, 1), device=x.device)).unbind(0)
+    padded = F.pad(x, (shift,) * 4, value=-1.0)[:, 0]
+    batch = torch.arange(b, device=x.device).view(b, 1, 1)
+    shifted = padded[batch, i + dy + shift, j + dx + shift].unsqueeze(1)
+    top, left = (torch.randint(-cut // 2, h - cut // 2, (2, b, 1, 1), device=x.device)).unbind(0)
     inside = (i >= top) & (i < top + cut) & (j >= left) & (j < left + cut)
     return torch.where(inside.unsqueeze(1), torch.full_like(shifted, -1.0), shifted)
 
@@ -152,11 +152,7 @@ def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) ->
     """Begin a run in `out_dir` from another run's checkpoint with new loss settings (`changes`, e.g.
     twin=1.0): networks, optimizer states and history carry over, a twin classifier the old run lacked
     starts fresh, and the change is recorded in the run state (`warm_starts`). Returns the new checkpoint."""
-    from doodlelab import checkpoints, modelfile
-
-    stored, meta = modelfile.load(checkpoint)
-    if meta.get("format") != "doodlelab-gan-checkpoint/1":
-        raise checkpoints.CheckpointError(f"{checkpoint}: not a gan training checkpoint")
+    stored, meta = checkpoints.read(checkpoint, "gan")
     old = dict(meta["config"])
     config = GANConfig.from_dict(old | changes)
     arrays, groups, state = dict(stored), dict(meta["param_groups"]), dict(meta["state"])
