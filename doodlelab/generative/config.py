@@ -87,6 +87,8 @@ class GANConfig(_Config):
     augment: bool = False  # DiffAugment: D sees real and generated drawings shifted and partly blanked
     twin: float = 0.0  # TAC-GAN: weight of the twin classifier of generated drawings (0: AC-GAN alone)
     mode_seeking: float = 1.0  # weight of the mode-seeking term (MSGAN): pairs of z per label must differ
+    pack: int = 1  # PacGAN: D judges this many drawings of one label at once (2: pairs; 1: one at a time)
+    d_warmup: int = 0  # steps at the start in which only D learns (a fine-tune's fresh D catches up with G)
     ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
     truncation: float = 0.0  # sampling: redraw z entries beyond ±this (truncation trick; 0: off)
     checkpoint_every: int = 1000  # steps between checkpoints (and sample grids)
@@ -101,5 +103,7 @@ class GANConfig(_Config):
         _check(self.d_width >= 8, "d_width must be >= 8")
         _check(self.d_lr > 0, "d_lr must be > 0")
         _check(self.truncation == 0 or self.truncation >= 0.5, "truncation must be 0 (off) or >= 0.5")
+        _check(self.pack in (1, 2) and self.batch_size % 2 == 0, "pack must be 1 or 2, batch_size even")
+        _check(self.d_warmup >= 0, "d_warmup must be >= 0")
         _check(min(self.aux_weight, self.twin, self.mode_seeking) >= 0,
                "aux_weight, twin and mode_seeking must be >= 0")

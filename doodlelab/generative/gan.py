@@ -1,6 +1,6 @@
 """A class-conditional DCGAN for doodles: a generator with conditional batch norm (de Vries et al. 2017),
-a projection discriminator with spectral norm (Miyato & Koyama 2018; Miyato et al. 2018), an auxiliary
-classifier and its twin (Odena et al. 2017; Gong et al. 2019), the hinge loss, TTUR and an EMA of G."""
+a projection discriminator with spectral norm (Miyato & Koyama 2018; Miyato et al. 2018) that can judge
+same-label pairs (PacGAN), an auxiliary classifier and its twin, the hinge loss, TTUR and an EMA of G."""
 
 from __future__ import annotations
 
@@ -64,20 +64,22 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """D(x, y) = psi(phi(x)) + <embed(y), phi(x)> (the projection discriminator, Miyato & Koyama 2018 eq. 3),
-    every layer spectrally normalised (Miyato et al. 2018). x: (B, 1, 28, 28), y: (B,) -> (B,) scores.
-    `classify(phi(x))` is the auxiliary classifier's logits (B, num_classes) (AC-GAN, Odena et al. 2017)."""
+    every layer spectrally normalised (Miyato et al. 2018). x: (B, pack, 28, 28), y: (B,) -> (B,) scores;
+    with pack = 2 each input is two drawings of label y as channels (PacGAN, Lin et al. 2018), so two
+    near-identical fakes are told from two people's drawings. `classify(phi(x))` is the auxiliary
+    classifier's logits (B, num_classes) (AC-GAN, Odena et al. 2017)."""
 
-    def __init__(self, num_classes: int, width: int = 64) -> None:
+    def __init__(self, num_classes: int, width: int = 64, pack: int = 1) -> None:
         super().__init__()
         w = width
-        layers = [(1, w, 3, 1), (w, w, 4, 2), (w, 2 * w, 3, 1), (2 * w, 2 * w, 4, 2), (2 * w, 4 * w, 3, 1)]
+        layers = [(pack, w, 3, 1), (w, w, 4, 2), (w, 2 * w, 3, 1), (2 * w, 2 * w, 4, 2), (2 * w, 4 * w, 3, 1)]
         self.convs = nn.ModuleList(spectral_norm(nn.Conv2d(a, b, k, s, 1)) for a, b, k, s in layers)
         self.psi = spectral_norm(nn.Linear(4 * w, 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, 4 * w))
         self.classify = nn.Linear(4 * w, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """phi(x): (B, 1, 28, 28) -> (B, 4w), convolutions then global sum pooling."""
+        """phi(x): (B, pack, 28, 28) -> (B, 4w), convolutions then global sum pooling."""
         h = x
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.1)
@@ -88,12 +90,28 @@ class Discriminator(nn.Module):
         return self.psi(h).squeeze(1) + (self.embed(y) * h).sum(1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: (B, 1, 28, 28), y: (B,) -> (B,)."""
+        """x: (B, pack, 28, 28), y: (B,) -> (B,)."""
         return self.score(self.features(x), y)
+
+
+def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """(B, 1, H, W) -> (B / pack, pack, H, W): rows i, i + B/pack, ... become the channels of input i."""
+    return torch.cat(x.chunk(pack), dim=1) if pack > 1 else x
 
 
 def build(config: GANConfig) -> Generator:
     return Generator(len(categories()), config.z_dim, config.g_width, config.embed_dim)
+
+
+def build_parts(config: GANConfig) -> dict[str, checkpoints.Part]:
+    """Everything a run trains and checkpoints: G, D, the twin classifier, G's EMA and their optimizers."""
+    g = build(config).to(training.device())
+    d = Discriminator(len(categories()), config.d_width, config.pack).to(training.device())
+    twin, opt_twin = twin_classifier(config)
+    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.0, 0.9))  # TTUR (Heusel et al. 2017)
+    opt_d = torch.optim.Adam(d.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
+    return {"g": g, "d": d, "twin": twin, "ema": training.EMA(g, config.ema), "opt_g": opt_g, "opt_d": opt_d,
+            "opt_twin": opt_twin}
 
 
 def noise(n: int, z_dim: int, seed: int, truncation: float = 0.0) -> torch.Tensor:
@@ -169,24 +187,49 @@ def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) ->
     return target
 
 
+def start_from_generator(weights: str | Path, out_dir: str | Path, config: GANConfig) -> Path:
+    """Begin a run in `out_dir` whose G (live and EMA) is a trained generator file's (e.g. the shipped one,
+    whose D was not kept), with a fresh D for `config`: a fine-tune with new D settings such as `pack`.
+    `config.d_warmup` steps then train D alone. Returns the new checkpoint; refuses another G layout."""
+    kind, stored, tensors = files.load_state(weights)
+    old, keep = GANConfig.from_dict(stored), ("z_dim", "embed_dim", "g_width", "categories")
+    if kind != "gan" or any(getattr(old, k) != getattr(config, k) for k in keep):
+        raise checkpoints.CheckpointError(f"{weights}: not a GAN generator with this run's {', '.join(keep)}")
+    torch.manual_seed(config.seed)
+    parts = build_parts(config)
+    parts["g"].load_state_dict(tensors)
+    parts["ema"].model.load_state_dict(tensors)
+    card = modelfile.load_card(weights)
+    parts["ema"].updates.fill_(card.get("steps_trained") or 0)  # full EMA decay at once: G is trained
+    before, now = old.to_dict(), config.to_dict()
+    changed = [k for k in now if before[k] != now[k]]
+    start = {"step": 0, "from": str(weights), "steps_trained": card.get("steps_trained"),
+             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed}}
+    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "warm_starts": [start]}
+    target = Path(out_dir) / training.LAST
+    target.parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.save(target, "gan", parts, config, state)
+    return target
+
+
 def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,
           progress: bool = True, resume: bool = True, until_step: int | None = None,
           measure: Callable[[training.SampleFn], float] | None = None) -> dict:
     """Alternate one discriminator and one generator step with the hinge loss (Lim & Ye 2017):
     L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),  L_C' = CE(C'(G(z, y)), y),
     L_G = -E[D(G(z, y), y)] + a·(CE(C(G(z, y)), y) - t·CE(C'(G(z, y)), y)) + m·E[1/(r + 0.05)], r the
-    mode-seeking ratio below. The auxiliary classifier C learns from real drawings, its twin C' from fakes."""
+    mode-seeking ratio below. The auxiliary classifier C learns from real drawings, its twin C' from fakes.
+    With pack = 2, D, C and C' see same-label pairs: two real drawings, or G(z1, y) with G(z2, y)."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    g = build(config).to(training.device())
-    d = Discriminator(len(categories()), config.d_width).to(training.device())
-    twin, opt_twin = twin_classifier(config)
-    ema = training.EMA(g, config.ema)
-    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.0, 0.9))  # TTUR (Heusel et al. 2017)
-    opt_d = torch.optim.Adam(d.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
+    parts = build_parts(config)
+    g, d, twin, ema = parts["g"], parts["d"], parts["twin"], parts["ema"]
+    opt_g, opt_d, opt_twin = parts["opt_g"], parts["opt_d"], parts["opt_twin"]
+    aug = diff_augment if config.augment else nn.Identity()
 
-    see = diff_augment if config.augment else nn.Identity()  # what D is shown of real and fake drawings
+    def see(x: torch.Tensor) -> torch.Tensor:  # what D is shown of a batch (B, 1, 28, 28)
+        return packed(aug(x), config.pack)
 
     def step_fn(step: int, real: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         g.train()
@@ -194,29 +237,33 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         z = torch.randn(len(y), config.z_dim, device=y.device)
         half = len(y) // 2
         y_fake = torch.cat([y[:half], y[:half], y[2 * half:]])  # pairs: one label, two noise vectors
+        y_real, y_seen = y[: len(y) // config.pack], y_fake[: len(y) // config.pack]  # labels of D's inputs
+        warming = step < config.d_warmup  # a fresh D first catches up with a trained G: G waits
         with training.autocast(config.bf16):
-            fake = g(z, y_fake)
+            with torch.set_grad_enabled(not warming):
+                fake = g(z, y_fake)
             seen_real, seen_fake = see(real), see(fake)
             h_real, h_fake = d.features(seen_real), d.features(seen_fake.detach())
-            adv_d = F.relu(1 - d.score(h_real, y)).mean() + F.relu(1 + d.score(h_fake, y_fake)).mean()
-            aux_d = F.cross_entropy(d.classify(h_real).float(), y)
-            twin_d = F.cross_entropy(twin(h_fake.detach()).float(), y_fake)  # C' alone learns from this
+            adv_d = F.relu(1 - d.score(h_real, y_real)).mean() + F.relu(1 + d.score(h_fake, y_seen)).mean()
+            aux_d = F.cross_entropy(d.classify(h_real).float(), y_real)
+            twin_d = F.cross_entropy(twin(h_fake.detach()).float(), y_seen)  # C' alone learns from this
         opt_d.zero_grad(set_to_none=True)
         opt_twin.zero_grad(set_to_none=True)
         (adv_d.float() + config.aux_weight * aux_d + twin_d).backward()
         opt_d.step()
         opt_twin.step()
-        with training.autocast(config.bf16):
+        with training.autocast(config.bf16), torch.set_grad_enabled(not warming):
             h_fake = d.features(seen_fake)
-            adv_g = -d.score(h_fake, y_fake).mean()
-            aux_g = F.cross_entropy(d.classify(h_fake).float(), y_fake)
-            twin_g = F.cross_entropy(twin(h_fake).float(), y_fake)
+            adv_g = -d.score(h_fake, y_seen).mean()
+            aux_g = F.cross_entropy(d.classify(h_fake).float(), y_seen)
+            twin_g = F.cross_entropy(twin(h_fake).float(), y_seen)
         seek, ratio = mode_seeking(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
         opt_g.zero_grad(set_to_none=True)
-        aux = config.aux_weight * (aux_g - twin_g * config.twin)
-        (adv_g.float() + aux + config.mode_seeking * seek).backward()
-        opt_g.step()
-        ema.update(g)
+        if not warming:
+            aux = config.aux_weight * (aux_g - twin_g * config.twin)
+            (adv_g.float() + aux + config.mode_seeking * seek).backward()
+            opt_g.step()
+            ema.update(g)
         losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g, "twin": twin_d,
                   "pair_gap": ratio}
         return {k: float(v.detach()) for k, v in losses.items()}
@@ -224,6 +271,5 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
     def sample_fn(labels: np.ndarray) -> np.ndarray:
         return files.to_uint8(sample(ema.model, torch.from_numpy(labels), seed=0))
 
-    parts = {"g": g, "d": d, "twin": twin, "ema": ema, "opt_g": opt_g, "opt_d": opt_d, "opt_twin": opt_twin}
     return training.fit("gan", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
-                        progress, resume, until_step, measure)
+                        progress, resume, until_step, measure, pairs=config.pack > 1)

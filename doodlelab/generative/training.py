@@ -67,6 +67,19 @@ def batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
     return order[i * batch : (i + 1) * batch]
 
 
+def paired_batch_indices(labels: np.ndarray, batch: int, seed: int, step: int) -> np.ndarray:
+    """Like `batch_indices`, but the second half of the batch pairs the first: row i + batch // 2 is
+    another drawing of row i's label, drawn from (seed, step) (PacGAN's real pairs, Lin et al. 2018)."""
+    first = batch_indices(len(labels), batch // 2, seed, step)
+    order = np.argsort(labels, kind="stable")
+    start = np.searchsorted(labels[order], labels[first], side="left")
+    count = np.searchsorted(labels[order], labels[first], side="right") - start
+    rank = np.argsort(order)[first] - start  # where each drawing itself sits among its label's
+    pick = np.random.default_rng([seed, step, 1]).integers(0, np.maximum(count - 1, 1))
+    pick = np.where((pick >= rank) & (count > 1), pick + 1, pick)  # never the drawing itself
+    return np.concatenate([first, order[start + pick]])
+
+
 def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Training split images (N, 28, 28) uint8 and official labels (N,)."""
     images, labels = cache.load_split(
@@ -109,8 +122,9 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
 def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Part], model: torch.nn.Module,
         step_fn: StepFn, sample_fn: SampleFn, root: Path | None = None, cache_root: Path | None = None,
         progress: bool = True, resume: bool = True, until_step: int | None = None,
-        measure: Callable[[SampleFn], float] | None = None) -> dict:
-    """Run `step_fn(step, images, labels)` (images (B, 1, 28, 28) in [-1, 1]) up to `config.steps`.
+        measure: Callable[[SampleFn], float] | None = None, pairs: bool = False) -> dict:
+    """Run `step_fn(step, images, labels)` (images (B, 1, 28, 28) in [-1, 1]) up to `config.steps`;
+    with `pairs`, batches come from `paired_batch_indices` (rows i and i + B/2 share a label).
 
     Every `checkpoint_every` steps: a checkpoint of `parts`, a sample grid from `sample_fn(labels)`, the
     curves, and `measure(sample_fn)` (recognizability of samples) when given. `until_step` pauses early.
@@ -133,7 +147,8 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
                disable=not progress, dynamic_ncols=True)
     for step in bar:
         torch.manual_seed(config.seed * 1_000_003 + step)  # noise, timesteps, dropout: reproducible on resume
-        idx = batch_indices(len(images), config.batch_size, config.seed, step)
+        idx = (paired_batch_indices(labels, config.batch_size, config.seed, step) if pairs
+               else batch_indices(len(images), config.batch_size, config.seed, step))
         dev = device()
         losses = step_fn(step, files.from_uint8(images[idx]).to(dev), torch.from_numpy(labels[idx]).to(dev))
         for k, v in losses.items():

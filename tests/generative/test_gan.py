@@ -152,3 +152,50 @@ def test_truncation_is_stored_and_used_by_the_generator(gan_file, tmp_path):
     truncated = DoodleGenerator(tmp_path / "gan.safetensors")
     assert truncated.config.truncation == 0.5
     assert not np.array_equal(truncated("square", 4, seed=1), DoodleGenerator(gan_file)("square", 4, seed=1))
+
+
+def test_packed_discriminator_judges_pairs_of_one_label():
+    torch.manual_seed(0)
+    x = torch.randn(6, 1, 28, 28)
+    pairs = gan.packed(x, 2)
+    assert pairs.shape == (3, 2, 28, 28)
+    assert torch.equal(pairs[1, 0], x[1, 0]) and torch.equal(pairs[1, 1], x[4, 0])  # rows i and i + B/2
+    assert gan.packed(x, 1) is x
+    d = gan.Discriminator(5, width=8, pack=2)
+    y = torch.tensor([0, 3, 4])
+    assert d(pairs, y).shape == (3,)
+    twice = torch.cat([x[:3], x[:3]])  # a "pair" that is one drawing twice looks different to D
+    assert not torch.allclose(d(gan.packed(twice, 2), y), d(pairs, y))
+    with pytest.raises(ConfigError, match="pack"):
+        tiny_gan(pack=3)
+
+
+def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, gan_file):
+    """The shipped GAN keeps no D: a run starts from its G alone; D (of pairs) learns alone for d_warmup."""
+    config = tiny_gan(pack=2, d_warmup=3, steps=6)
+    target = gan.start_from_generator(gan_file, tmp_path / "run", config)
+    before, _ = modelfile.load(gan_file)
+    stored, meta = modelfile.load(target)
+    assert all(np.array_equal(stored["g." + k], v) and np.array_equal(stored["ema.model." + k], v)
+               for k, v in before.items())
+    assert stored["d.convs.0.parametrizations.weight.original"].shape[1] == 2  # D's input: two drawings
+    data, cache = shapes_data
+    kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
+    gan.train(config, target.parent, until_step=3, **kw)
+    after_warmup, _ = modelfile.load(target)
+    weights = [k for k in before if "running" not in k and "num_batches" not in k]  # not BN statistics
+    assert all(np.array_equal(after_warmup["g." + k], before[k]) for k in weights)  # G waited
+    assert all(np.array_equal(after_warmup["ema.model." + k], v) for k, v in before.items())
+    assert not np.array_equal(after_warmup["d.psi.parametrizations.weight.original"],
+                              stored["d.psi.parametrizations.weight.original"])  # D learnt
+    state = gan.train(config, target.parent, **kw)
+    assert state["step"] == 6 and np.isfinite(state["history"]["loss_g"]).all()
+    tuned, _ = modelfile.load(target.parent / "gan.safetensors")
+    assert any(not np.array_equal(tuned[k], before[k]) for k in before)  # then G learnt too
+    card = modelfile.load_card(target.parent / "gan.safetensors")
+    assert card["config"]["pack"] == 2
+    start = card["warm_starts"][0]
+    assert start["from"] == str(gan_file) and start["steps_trained"] == 6
+    assert start["was"]["pack"] == 1 and start["now"]["pack"] == 2
+    with pytest.raises(modelfile.ModelFileError, match="g_width"):
+        gan.start_from_generator(gan_file, tmp_path / "other", tiny_gan(g_width=32))
