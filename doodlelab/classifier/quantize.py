@@ -1,6 +1,6 @@
 """An 8-bit ONNX classifier for serving: static quantization (weights int8 per channel, activations uint8
-with ranges calibrated on training drawings) runs about 3x faster on a CPU core than float32.
-"""
+with ranges calibrated on training drawings) runs about 3x faster on a CPU core than float32. Weights use
+7 bits of range: x86 CPUs without VNNI add uint8 x int8 products in saturating int16 pairs."""
 
 from __future__ import annotations
 
@@ -66,13 +66,13 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
         card = json.loads(onnx_card_path(float_model).read_text(encoding="utf-8"))
         quant_pre_process(str(float_model), str(Path(tmp) / "prepared.onnx"))  # shapes, fused ops
         quantize_static(str(Path(tmp) / "prepared.onnx"), str(Path(tmp) / "int8.onnx"), Batches(),
-                        quant_format=QuantFormat.QOperator, per_channel=True,
+                        quant_format=QuantFormat.QOperator, per_channel=True, reduce_range=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         data = (Path(tmp) / "int8.onnx").read_bytes()
     modelfile.write_atomically(out, lambda f: f.write(data))
     card |= {"onnx_weights": "int8", "onnx_sha256": hashlib.sha256(data).hexdigest(),
              "quantization": {"method": "static, QOperator (onnxruntime.quantization)",
-                              "weights": "int8, per output channel",
+                              "weights": "int8 in a 7-bit range, per output channel",
                               "activations": "uint8, min/max calibrated",
                               "calibration_images": len(images)}}
     save_onnx_card(out, card)

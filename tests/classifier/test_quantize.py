@@ -51,7 +51,7 @@ def test_auto_prefers_the_matching_int8_export_and_predicts_like_the_float_weigh
     assert fast.backend == "int8"
     images = shapes_test.images
     agree = (fast.logits(images).argmax(1) == reference.logits(images).argmax(1)).mean()
-    assert agree >= 0.95  # a tiny 4-shape network; the shipped one agrees on 98.6% (its card)
+    assert agree >= 0.95  # a tiny 4-shape network; the shipped one agrees on 98.3% (its card)
     report = quantize.measure(out, weights, images, shapes_test.labels)
     assert report["n"] == len(images) and report["top1_agreement"] == pytest.approx(agree)
     assert abs(report["top1"] - report["float_top1"]) <= 0.03
