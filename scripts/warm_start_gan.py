@@ -19,12 +19,12 @@ from pathlib import Path
 
 from doodlelab import modelfile
 from doodlelab.classifier.config import ConfigError
-from doodlelab.generative import files, gan
+from doodlelab.generative import gan
 from doodlelab.generative.config import GANConfig
 
 LOSS_SETTINGS = ("aux_weight", "twin", "mode_seeking", "lr", "d_lr")
-NEW_D_SETTINGS = {"pack": int, "d_warmup": int, "steps": int, "checkpoint_every": int, "threads": int,
-                  "d_width": int}  # need a fresh D: only when starting from a generator file
+FRESH_RUN_SETTINGS = {"pack": int, "d_warmup": int, "steps": int, "checkpoint_every": int, "threads": int,
+                      "d_width": int}  # a new D and a new run: only when starting from a generator file
 
 
 def main() -> int:
@@ -33,16 +33,17 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="folder of the new run")
     for name in LOSS_SETTINGS:
         parser.add_argument("--" + name.replace("_", "-"), type=float)
-    for name, kind in NEW_D_SETTINGS.items():
+    for name, kind in FRESH_RUN_SETTINGS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind)
     parser.add_argument("--augment", choices=("true", "false"))
     args = parser.parse_args()
     changes = {k: getattr(args, k) for k in LOSS_SETTINGS if getattr(args, k) is not None}
-    fresh_d = {k: getattr(args, k) for k in NEW_D_SETTINGS if getattr(args, k) is not None}
+    fresh_d = {k: getattr(args, k) for k in FRESH_RUN_SETTINGS if getattr(args, k) is not None}
     fresh_d |= {"augment": args.augment == "true"} if args.augment else {}
     try:
-        if modelfile.load(args.source)[1].get("format") == "doodlelab-gan/1":
-            config = GANConfig.from_dict(files.load_state(args.source)[1] | changes | fresh_d)
+        meta = modelfile.load(args.source)[1]
+        if meta.get("format") == "doodlelab-gan/1":  # a generator file: its config is in the metadata
+            config = GANConfig.from_dict(meta["config"] | changes | fresh_d)
             target = gan.start_from_generator(args.source, args.out, config)
         elif fresh_d:
             parser.error(f"{', '.join(fresh_d)}: only when starting from a generator file (a new D)")

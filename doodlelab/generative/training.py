@@ -67,14 +67,30 @@ def batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
     return order[i * batch : (i + 1) * batch]
 
 
-def paired_batch_indices(labels: np.ndarray, batch: int, seed: int, step: int) -> np.ndarray:
-    """Like `batch_indices`, but the second half of the batch pairs the first: row i + batch // 2 is
-    another drawing of row i's label, drawn from (seed, step) (PacGAN's real pairs, Lin et al. 2018)."""
-    first = batch_indices(len(labels), batch // 2, seed, step)
+Index = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def label_index(labels: np.ndarray) -> Index:
+    """(order, start, count, rank) for `paired_batch_indices`: indices sorted by label and, for each
+    drawing, where its label's run begins in `order`, how long it is and where the drawing itself sits
+    in it. Computed once per run, not per step."""
     order = np.argsort(labels, kind="stable")
-    start = np.searchsorted(labels[order], labels[first], side="left")
-    count = np.searchsorted(labels[order], labels[first], side="right") - start
-    rank = np.argsort(order)[first] - start  # where each drawing itself sits among its label's
+    ordered = labels[order]
+    start = np.searchsorted(ordered, labels, side="left")
+    count = np.searchsorted(ordered, labels, side="right") - start
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return order, start, count, position - start
+
+
+def paired_batch_indices(labels: np.ndarray, batch: int, seed: int, step: int,
+                         index: Index | None = None) -> np.ndarray:
+    """Like `batch_indices`, but the second half of the batch pairs the first: row i + batch // 2 is
+    another drawing of row i's label, drawn from (seed, step) (PacGAN's real pairs, Lin et al. 2018).
+    `index` is `label_index(labels)`, passed in so a training loop sorts the labels only once."""
+    order, start, count, rank = index if index is not None else label_index(labels)
+    first = batch_indices(len(labels), batch // 2, seed, step)
+    start, count, rank = start[first], count[first], rank[first]
     pick = np.random.default_rng([seed, step, 1]).integers(0, np.maximum(count - 1, 1))
     pick = np.where((pick >= rank) & (count > 1), pick + 1, pick)  # never the drawing itself
     return np.concatenate([first, order[start + pick]])
@@ -135,6 +151,7 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images, labels = load_images(config, root, cache_root)
+    index = label_index(labels) if pairs else None
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}}
     if resume and (out / LAST).exists():
         state = checkpoints.load(out / LAST, kind, parts, config)
@@ -147,7 +164,7 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
                disable=not progress, dynamic_ncols=True)
     for step in bar:
         torch.manual_seed(config.seed * 1_000_003 + step)  # noise, timesteps, dropout: reproducible on resume
-        idx = (paired_batch_indices(labels, config.batch_size, config.seed, step) if pairs
+        idx = (paired_batch_indices(labels, config.batch_size, config.seed, step, index) if pairs
                else batch_indices(len(images), config.batch_size, config.seed, step))
         dev = device()
         losses = step_fn(step, files.from_uint8(images[idx]).to(dev), torch.from_numpy(labels[idx]).to(dev))
