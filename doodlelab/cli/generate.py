@@ -35,6 +35,11 @@ def register(groups: dict) -> None:
             "--no-resume", action="store_true", help="start afresh even if --out has a checkpoint"
         )
         train.add_argument("--no-measure", action="store_true", help="skip the recognizability measurements")
+        train.add_argument(
+            "--init", type=Path, default=None,
+            help=f"fine-tune: start a new run from a trained {model} file (e.g. doodlelab/weights/"
+            f"{model}.safetensors), with fresh optimizer states; a rerun resumes the run in --out",
+        )
         add_config_args(train, config)
         train.set_defaults(handler=cmd_train, generator=model, config_class=config)
 
@@ -104,12 +109,17 @@ def recognizability_probe(names: list[str] | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from doodlelab.generative import diffusion, gan
+    from doodlelab.generative import diffusion, gan, training
 
     config = config_from_args(args.config_class, args)
+    resume = not args.no_resume
+    if args.init is not None and not (resume and (args.out / training.LAST).exists()):
+        start = diffusion.start_from_model if args.generator == "diffusion" else gan.start_from_generator
+        start(args.init, args.out, config)
+        resume = True
     measure = None if args.no_measure else recognizability_probe(list(config.categories) or None)
     train = diffusion.train if args.generator == "diffusion" else gan.train
-    state = train(config, args.out, progress=progress_enabled(), resume=not args.no_resume, measure=measure)
+    state = train(config, args.out, progress=progress_enabled(), resume=resume, measure=measure)
     print(
         f"{state['step']} steps in {state['seconds']:.0f} s; "
         f"wrote {args.out / (args.generator + '.safetensors')}"

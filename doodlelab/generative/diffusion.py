@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from doodlelab import checkpoints
 from doodlelab.classifier.train import lr_at
 from doodlelab.data.categories import categories
 from doodlelab.generative import files, training
@@ -23,6 +24,23 @@ SAMPLERS = ("ddim", "ddpm")
 def build(config: DiffusionConfig) -> tuple[UNet, NoiseScheduler]:
     unet = UNet(len(categories()), config.widths, config.blocks, config.emb_dim, config.dropout)
     return unet, NoiseScheduler(config.schedule, config.timesteps)
+
+
+def build_parts(config: DiffusionConfig) -> tuple[dict[str, checkpoints.Part], NoiseScheduler]:
+    """Everything a run trains and checkpoints (the U-Net, its EMA and AdamW), and the noise schedule."""
+    unet, scheduler = build(config)
+    unet.to(training.device())
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+    return {"unet": unet, "ema": training.EMA(unet, config.ema), "optimizer": optimizer}, scheduler
+
+
+def start_from_model(weights: str | Path, out_dir: str | Path, config: DiffusionConfig) -> Path:
+    """Begin a run in `out_dir` from a trained model file (e.g. the shipped one, which keeps only the EMA
+    weights): a fine-tune with a fresh optimizer and `config`'s schedule of learning rates."""
+    torch.manual_seed(config.seed)
+    keep = ("widths", "blocks", "emb_dim", "schedule", "timesteps", "categories")
+    parts, _ = build_parts(config)
+    return training.start_from_file("diffusion", weights, out_dir, config, parts, "unet", keep)
 
 
 def guided_eps(unet: UNet, x: torch.Tensor, t: int, labels: torch.Tensor, guidance: float,
@@ -73,10 +91,8 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    unet, scheduler = build(config)
-    unet.to(training.device())
-    ema = training.EMA(unet, config.ema)
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+    parts, scheduler = build_parts(config)
+    unet, ema, optimizer = parts["unet"], parts["ema"], parts["optimizer"]
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         unet.train()
@@ -101,6 +117,5 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
         x = sample(ema.model, scheduler, torch.from_numpy(labels), steps=25, guidance=config.guidance, seed=0)
         return files.to_uint8(x.cpu())
 
-    parts = {"unet": unet, "ema": ema, "optimizer": optimizer}
     return training.fit("diffusion", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
                         progress, resume, until_step, measure)

@@ -191,25 +191,9 @@ def start_from_generator(weights: str | Path, out_dir: str | Path, config: GANCo
     """Begin a run in `out_dir` whose G (live and EMA) is a trained generator file's (e.g. the shipped one,
     whose D was not kept), with a fresh D for `config`: a fine-tune with new D settings such as `pack`.
     `config.d_warmup` steps then train D alone. Returns the new checkpoint; refuses another G layout."""
-    kind, stored, tensors = files.load_state(weights)
-    old, keep = GANConfig.from_dict(stored), ("z_dim", "embed_dim", "g_width", "categories")
-    if kind != "gan" or any(getattr(old, k) != getattr(config, k) for k in keep):
-        raise checkpoints.CheckpointError(f"{weights}: not a GAN generator with this run's {', '.join(keep)}")
     torch.manual_seed(config.seed)
-    parts = build_parts(config)
-    parts["g"].load_state_dict(tensors)
-    parts["ema"].model.load_state_dict(tensors)
-    card = modelfile.load_card(weights)
-    parts["ema"].updates.fill_(card.get("steps_trained") or 0)  # full EMA decay at once: G is trained
-    before, now = old.to_dict(), config.to_dict()
-    changed = [k for k in now if before[k] != now[k]]
-    start = {"step": 0, "from": str(weights), "steps_trained": card.get("steps_trained"),
-             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed}}
-    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "warm_starts": [start]}
-    target = Path(out_dir) / training.LAST
-    target.parent.mkdir(parents=True, exist_ok=True)
-    checkpoints.save(target, "gan", parts, config, state)
-    return target
+    keep = ("z_dim", "embed_dim", "g_width", "categories")
+    return training.start_from_file("gan", weights, out_dir, config, build_parts(config), "g", keep)
 
 
 def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,

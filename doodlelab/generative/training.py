@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from doodlelab import checkpoints
+from doodlelab import checkpoints, modelfile
 from doodlelab.data import cache
 from doodlelab.generative import files
 
@@ -133,6 +133,31 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     files.write_png_bytes(buffer.getvalue(), path)
+
+
+def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
+                    parts: dict[str, checkpoints.Part], live: str, keep: tuple[str, ...]) -> Path:
+    """Begin a run in `out_dir` whose network `parts[live]` and its EMA are a trained model file's (shipped
+    files keep only the EMA weights): a fine-tune, perhaps with new settings in `config`. The rest of
+    `parts` (optimizers, a GAN's D) starts fresh; the start is recorded in the run state (`warm_starts`).
+    Refuses another kind of file or another network layout (`keep`: the config fields that shape it)."""
+    file_kind, stored, tensors = files.load_state(weights)
+    old = type(config).from_dict(stored)
+    if file_kind != kind or any(getattr(old, k) != getattr(config, k) for k in keep):
+        raise checkpoints.CheckpointError(f"{weights}: not a {kind} model with this run's {', '.join(keep)}")
+    parts[live].load_state_dict(tensors)
+    parts["ema"].model.load_state_dict(tensors)
+    card = modelfile.load_card(weights)
+    parts["ema"].updates.fill_(card.get("steps_trained") or 0)  # full EMA decay at once: it is trained
+    before, now = old.to_dict(), config.to_dict()
+    changed = [k for k in now if before[k] != now[k]]
+    start = {"step": 0, "from": str(weights), "steps_trained": card.get("steps_trained"),
+             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed}}
+    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "warm_starts": [start]}
+    target = Path(out_dir) / LAST
+    target.parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.save(target, kind, parts, config, state)
+    return target
 
 
 def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Part], model: torch.nn.Module,

@@ -1,4 +1,5 @@
-"""`doodlelab generate` (.npy, .png, folder; determinism; bad input) and `doodlelab evaluate generator`."""
+"""`doodlelab generate` (.npy, .png, folder; determinism; bad input), `doodlelab evaluate generator` and
+`doodlelab train diffusion --init` (a fine-tune from a model file)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from doodlelab import modelfile
 from doodlelab.cli.main import main
 from tests.generative.conftest import SHAPES
 
@@ -93,3 +95,29 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     assert code == 0 and "variety" in out and "least varied: " in out
     code, out, err = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--per-category", 0)
     assert code == 2 and "--per-category" in err
+
+
+def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(capsys, monkeypatch, shapes_data, tmp_path,
+                                                                diffusion_file, gan_file):
+    data, cache = shapes_data
+    monkeypatch.setenv("DOODLELAB_DATA", str(data))
+    monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
+    out = tmp_path / "tuned"
+    flags = ["--out", out, "--categories", *SHAPES, "--widths", 8, 8, 16, "--emb-dim", 16, "--timesteps", 50,
+             "--batch-size", 16, "--warmup", 2, "--checkpoint-every", 2, "--threads", 1, "--no-measure"]
+    code, stdout, _ = run(capsys, "train", "diffusion", "--init", diffusion_file, "--steps", 2, *flags)
+    assert code == 0 and stdout.startswith("2 steps")
+    code, stdout, _ = run(capsys, "train", "diffusion", "--init", diffusion_file, "--steps", 4, *flags)
+    assert code == 0 and stdout.startswith("4 steps")
+    card = modelfile.load_card(out / "diffusion.safetensors")
+    assert card["steps_trained"] == 4 and card["history"]["step"] == [2, 4]
+    (start,) = card["warm_starts"]  # the rerun resumed the fine-tune instead of starting it again
+    assert start["from"] == str(diffusion_file) and start["steps_trained"] == 6 and start["now"]["steps"] == 2
+    tuned, _ = modelfile.load(out / "diffusion.safetensors")
+    before, _ = modelfile.load(diffusion_file)
+    assert tuned.keys() == before.keys() and any(not np.array_equal(tuned[k], before[k]) for k in before)
+    code, stdout, err = run(capsys, "train", "diffusion", "--init", gan_file, "--no-resume", *flags)
+    assert code == 2 and "not a diffusion model" in err and err.count("\n") == 1 and stdout == ""
+    code, _, err = run(capsys, "train", "diffusion", "--init", tmp_path / "none.safetensors", "--no-resume",
+                       *flags)
+    assert code == 2 and "none.safetensors" in err and err.count("\n") == 1

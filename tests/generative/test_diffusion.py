@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from doodlelab import modelfile
@@ -75,3 +76,19 @@ def test_generator_file_round_trip(diffusion_file):
     gen("circle", n=2, seed=4, steps=4, frames=lambda i, x0: frames.append(x0))
     assert len(frames) == 4 and frames[-1].shape == (2, 28, 28)
     assert np.array_equal(files.to_uint8(files.from_uint8(images)), images)
+
+
+def test_fine_tune_starts_from_a_model_file(diffusion_file, tmp_path):
+    """The shipped file keeps only the EMA weights: a run starts from them with a fresh optimizer."""
+    config = tiny_diffusion(lr=3e-4, steps=4)
+    target = diffusion.start_from_model(diffusion_file, tmp_path / "run", config)
+    before, _ = modelfile.load(diffusion_file)
+    stored, meta = modelfile.load(target)
+    assert all(np.array_equal(stored["unet." + k], v) and np.array_equal(stored["ema.model." + k], v)
+               for k, v in before.items())
+    assert not any(k.startswith("optimizer.") for k in stored)  # AdamW has no moments yet
+    start = meta["state"]["warm_starts"][0]
+    assert meta["state"]["step"] == 0 and start["steps_trained"] == 6  # the fixture's training
+    assert start["was"] == {"lr": 1e-3, "steps": 6} and start["now"] == {"lr": 3e-4, "steps": 4}
+    with pytest.raises(modelfile.ModelFileError, match="widths"):
+        diffusion.start_from_model(diffusion_file, tmp_path / "other", tiny_diffusion(widths=(8, 8, 8)))
