@@ -140,7 +140,8 @@ def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
     """Begin a run in `out_dir` whose network `parts[live]` and its EMA are a trained model file's (shipped
     files keep only the EMA weights): a fine-tune, perhaps with new settings in `config`. The rest of
     `parts` (optimizers, a GAN's D) starts fresh; the start is recorded in the run state (`warm_starts`).
-    Refuses another kind of file or another network layout (`keep`: the config fields that shape it)."""
+    Refuses another kind of file or another network layout (`keep`: the config fields that shape it).
+    Returns the new checkpoint."""
     file_kind, stored, tensors = files.load_state(weights)
     old = type(config).from_dict(stored)
     if file_kind != kind or any(getattr(old, k) != getattr(config, k) for k in keep):
@@ -152,7 +153,8 @@ def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
     before, now = old.to_dict(), config.to_dict()
     changed = [k for k in now if before[k] != now[k]]
     start = {"step": 0, "from": str(weights), "steps_trained": card.get("steps_trained"),
-             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed}}
+             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed},
+             "history": card.get("history", {})}  # the file's own training, kept in the new card
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "warm_starts": [start]}
     target = Path(out_dir) / LAST
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -90,5 +90,7 @@ def test_fine_tune_starts_from_a_model_file(diffusion_file, tmp_path):
     start = meta["state"]["warm_starts"][0]
     assert meta["state"]["step"] == 0 and start["steps_trained"] == 6  # the fixture's training
     assert start["was"] == {"lr": 1e-3, "steps": 6} and start["now"] == {"lr": 3e-4, "steps": 4}
+    assert start["history"] == modelfile.load_card(diffusion_file)["history"]  # its training stays on record
+    assert start["history"]["step"] == [3, 6]
     with pytest.raises(modelfile.ModelFileError, match="widths"):
         diffusion.start_from_model(diffusion_file, tmp_path / "other", tiny_diffusion(widths=(8, 8, 8)))
