@@ -9,7 +9,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -24,9 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import Headers, UploadFile
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.datastructures import UploadFile
 
 from doodlelab import __version__
 from doodlelab.data.categories import categories, resolve
@@ -35,72 +32,21 @@ from doodlelab.errors import DoodleError
 from doodlelab.modelfile import ModelFileError
 from doodlelab.web import inference, schemas
 from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
+from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error
 from doodlelab.web.workers import ProcessWorkers
 
 log = logging.getLogger("doodlelab.web")
 
-JSON_LIMIT = 2 * 1024 * 1024  # bytes of a JSON request body
 # Most of a prediction's cost is per drawing (parsing, the stroke pipeline), which a batch does not share;
 # small batches keep both workers busy in a burst instead of one working through it alone (measured at
 # 512 requests/s: p99 about 50 ms with batches of 4 or 8, 80-140 ms with batches of up to 64).
 PREDICT_BATCH = 8
-UPLOAD_LIMIT = 10 * 1024 * 1024  # bytes of a multipart upload
 INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
 GENERATORS = ("diffusion", "gan")
 GENERATE_RUNNING, GENERATE_WAITING = 1, 4  # generation requests at a time, and queued behind them
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
-DIGITS = re.compile(r"[0-9]{1,18}")
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for request bodies over the limit, from Content-Length before reading any of
-    it, or as soon as the bytes received pass it (chunked uploads). Multipart uploads get a larger limit.
-    A client that disconnects mid-request is let go quietly (it is not a server error)."""
-
-    def __init__(self, app: ASGIApp, json_limit: int = JSON_LIMIT, upload_limit: int = UPLOAD_LIMIT):
-        self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = Headers(scope=scope)
-        upload = headers.get("content-type", "").lower().startswith("multipart/form-data")
-        limit = self.upload_limit if upload else self.json_limit
-        too_large = HTTPException(413, f"request body too large (limit {limit // (1024 * 1024)} MB)")
-        length = headers.get("content-length")
-        if length is not None and not DIGITS.fullmatch(length):
-            return await _error(400, "invalid Content-Length")(scope, receive, send)
-        if length is not None and int(length) > limit:
-            return await _error(413, too_large.detail)(scope, receive, send)
-        received, started = 0, False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise too_large
-            return message
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, watched_send)
-        except HTTPException as exc:  # raised outside the exception handlers' reach
-            if exc is not too_large or started:
-                raise
-            await _error(413, exc.detail)(scope, receive, send)
-        except ClientDisconnect:  # the client left before sending its whole request: nobody to answer
-            log.info("%s %s: client disconnected mid-request", scope["method"], scope["path"])
-
-
-def _error(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
 
 
 def load_classifier(weights: str | Path | None):
@@ -233,12 +179,12 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
 
 
 async def _client_error(request: Request, exc: Exception) -> JSONResponse:
-    return _error(*inference.error_answer(exc))
+    return error(*inference.error_answer(exc))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal server error")
+    return error(500, "internal server error")
 
 
 def _require_json(request: Request) -> None:
@@ -280,7 +226,7 @@ async def answer(batcher: MicroBatcher, item: inference.Input) -> Response:
         raise HTTPException(503, "the classifier is restarting; try again", headers={"Retry-After": "2"}) \
             from None
     if status != 200:
-        return _error(status, str(content))
+        return error(status, str(content))
     return Response(content, media_type="application/json")
 
 

@@ -32,7 +32,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
 
 from doodlelab.cli import serve  # noqa: E402
-from doodlelab.web.app import JSON_LIMIT, UPLOAD_LIMIT, create_app  # noqa: E402
+from doodlelab.web.app import create_app  # noqa: E402
+from doodlelab.web.limits import JSON_LIMIT, UPLOAD_LIMIT  # noqa: E402
 from doodlelab.web.local import loopback_socket, serving  # noqa: E402
 
 SQUARE = shape("square", np.random.default_rng(5))  # the tiny model names it in all three forms

@@ -23,7 +23,8 @@ pytest.importorskip("multipart")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from doodlelab.web.app import JSON_LIMIT, create_app  # noqa: E402
+from doodlelab.web.app import create_app  # noqa: E402
+from doodlelab.web.limits import JSON_LIMIT  # noqa: E402
 from doodlelab.web.local import serving  # noqa: E402
 
 if not SHIPPED.is_file():
