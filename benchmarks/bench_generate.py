@@ -1,5 +1,6 @@
 """Generation speed and quality: ms per 16 samples for the diffusion model (DDIM at 10/25/50/100 steps,
-DDPM at all T steps) and the GAN, each with the recognizability of its samples, as one table.
+DDPM at all T steps; the U-Net through ONNX Runtime when its export ships, and DDIM 50 through PyTorch
+too) and the GAN, each with the recognizability of its samples, as one table.
 
     python benchmarks/bench_generate.py [--categories-every 15] [--per-category 2] [--repeats 5]
                                         [--models diffusion gan]
@@ -40,7 +41,7 @@ def main() -> None:
 
     from doodlelab.data.categories import categories
     from doodlelab.generative.evaluate import Judge
-    from doodlelab.generative.generator import load, shipped
+    from doodlelab.generative.generator import DoodleGenerator, load, shipped
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--categories-every", type=int, default=15)
@@ -60,6 +61,8 @@ def main() -> None:
         settings += [("diffusion", f"DDIM {k} steps", {"steps": k}) for k in (10, 25, 50, 100)]
         if args.ddpm:
             settings.append(("diffusion", "DDPM all T steps", {"sampler": "ddpm"}))
+        if load("diffusion").engine == "onnx":
+            settings.append(("diffusion", "DDIM 50 steps", {"steps": 50, "engine": "torch"}))
     if "gan" in args.models and shipped("gan").is_file():
         settings.append(("gan", "one forward pass", {}))
     rows, results = [], []
@@ -68,7 +71,10 @@ def main() -> None:
         results = [r for r in json.loads(last.read_text())["rows"] if r["model"] not in args.models]
         rows = [[r["model"], r["sampler"], r["ms_per_16"], f"{r['recognizability']:.3f}"] for r in results]
     for model, label, options in settings:
-        generator = load(model)
+        options = dict(options)
+        engine = options.pop("engine", "auto")
+        generator = DoodleGenerator(shipped(model), engine=engine)
+        label = f"{label} ({'ONNX Runtime' if generator.engine == 'onnx' else 'PyTorch'})"
 
         def generate(category: str, n: int, seed: int, generator=generator, options=options):
             return generator(category, n, seed, **options)
@@ -82,6 +88,7 @@ def main() -> None:
                 "ms_per_16": ms,
                 "recognizability": rec,
                 "guidance": getattr(generator.config, "guidance", None),
+                "engine": generator.engine,
             }
         )
         rows.append([model, label, ms, f"{rec:.3f}"])

@@ -1,8 +1,10 @@
 """Copy a trained generator into the package as float16 weights, with its evaluation in the card.
 
     python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10] [--guidance W]
+        [--guidance-interval LO HI]
     python scripts/ship_generator.py runs/gan/gan.safetensors [--truncation T]
-Runs `evaluate_generator` (all 345 categories) on the float16 weights and stores the report in the card.
+A diffusion model also gets its U-Net's ONNX export beside it (the engine generate and serve use). Runs
+`evaluate_generator` (all 345 categories) on the shipped files and stores the report in the card.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import torch
 
 from doodlelab import modelfile
-from doodlelab.generative import files
+from doodlelab.generative import files, onnx_unet
 from doodlelab.generative.evaluate import evaluate_generator
 from doodlelab.generative.generator import DoodleGenerator, shipped
 
@@ -24,11 +26,15 @@ def main() -> None:
     parser.add_argument("weights", type=Path, help="a trained diffusion.safetensors or gan.safetensors")
     parser.add_argument("--per-category", type=int, default=10)
     parser.add_argument("--guidance", type=float, default=None, help="diffusion: default guidance w")
+    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="diffusion: guide only while LO <= t/T <= HI")
     parser.add_argument("--truncation", type=float, default=None, help="GAN: truncation of z (0: off)")
     args = parser.parse_args()
     trained = DoodleGenerator(args.weights)
     if args.guidance is not None:
         trained.config.guidance = args.guidance
+    if args.guidance_interval is not None:
+        trained.config.guidance_interval = trained.check_interval(args.guidance_interval)
     if args.truncation is not None:
         trained.config.truncation = args.truncation
     target = shipped(trained.kind)
@@ -36,7 +42,10 @@ def main() -> None:
         k: v for k, v in trained.card.items() if k not in ("format", "kind", "classes", "config", "dtype")
     }
     files.save_model(target, trained.kind, trained.net, trained.config, card, dtype=torch.float16)
+    if trained.kind == "diffusion":
+        onnx_unet.export(target, DoodleGenerator(target, engine="torch").net)
     generator = DoodleGenerator(target)
+    print(f"{target}: sampling through {generator.engine}", file=sys.stderr)
     report = evaluate_generator(
         lambda c, n, s: generator(c, n, s),
         args.per_category,
@@ -44,7 +53,8 @@ def main() -> None:
     )
     keep = {k: v for k, v in report.items() if k != "per_category"}
     settings = (
-        {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim"}
+        {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim",
+         "guidance_interval": list(generator.config.guidance_interval), "engine": generator.engine}
         if generator.kind == "diffusion"
         else {"truncation": generator.config.truncation}
     )

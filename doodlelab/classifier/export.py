@@ -41,23 +41,30 @@ def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def export_matches(onnx_path: str | Path, weights: str | Path) -> bool:
+    """Whether `onnx_path` was exported from exactly `weights` (both hashes in its card) and ONNX Runtime
+    is installed to run it; a missing, stale or unreadable export gives False (it is never used)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    card = onnx_card_path(onnx_path)
+    if not Path(onnx_path).is_file() or not card.is_file():
+        return False
+    try:
+        card = json.loads(card.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return card.get("onnx_sha256") == sha256(onnx_path) and card.get("weights_sha256") == sha256(weights)
+
+
 def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28,
                 float16: bool = False) -> Path:
     """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
-    import logging
-
     path = Path(path)
-    model = model.eval()
-    example = torch.zeros(2, 1, size, size)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    with warnings.catch_warnings(), _quiet(logging.getLogger("torch.onnx")):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, (example,), input_names=["images"], output_names=["logits"],
-                                    dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False)
-    data = _to_bytes(program, path)
-    if float16:
-        data = _float16_initializers(data)
-    modelfile.write_atomically(path, lambda f: f.write(data))
+    data = write_onnx(model, (torch.zeros(2, 1, size, size),), path, ["images"], ["logits"],
+                      {"x": {0: batch}}, float16)
     full = {**card, "format": "doodlelab-classifier-onnx/1",
             "onnx_weights": "float16" if float16 else "float32",
             "onnx_sha256": hashlib.sha256(data).hexdigest(),
@@ -67,6 +74,24 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
                        "probabilities": "softmax(logits / temperature)"}}
     save_onnx_card(path, full)
     return path
+
+
+def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str],
+               dynamic_shapes: dict, float16: bool = False) -> bytes:
+    """Export `model` (in eval mode) with torch's dynamo exporter and write it to `path` atomically, its
+    weights as float16 if asked; the bytes written (their hash goes into the card)."""
+    import logging
+
+    model = model.eval()
+    with warnings.catch_warnings(), _quiet(logging.getLogger("torch.onnx")):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, example, input_names=inputs, output_names=outputs,
+                                    dynamic_shapes=dynamic_shapes, dynamo=True, verbose=False)
+    data = _to_bytes(program, path)
+    if float16:
+        data = _float16_initializers(data)
+    modelfile.write_atomically(path, lambda f: f.write(data))
+    return data
 
 
 def _float16_initializers(data: bytes) -> bytes:

@@ -7,7 +7,6 @@ accuracy on the test split: its card holds the comparison), then the float `.onn
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,21 +49,9 @@ class Recognizer:
 
     def _onnx_matches(self, onnx_path: Path) -> bool:
         """An ONNX file beside the weights, exported from them (both hashes in its card), ORT installed."""
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return False
-        from doodlelab.classifier.export import onnx_card_path, sha256
+        from doodlelab.classifier.export import export_matches
 
-        if not onnx_path.is_file() or not onnx_card_path(onnx_path).is_file():
-            return False
-        try:
-            onnx_card = json.loads(onnx_card_path(onnx_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-
-        return onnx_card.get("onnx_sha256") == sha256(onnx_path) and \
-            onnx_card.get("weights_sha256") == sha256(self.weights)
+        return export_matches(onnx_path, self.weights)
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """(N, S, S) uint8 bitmaps (0 background, 255 ink) -> (N, C) float32 logits."""

@@ -50,10 +50,13 @@ def register(groups: dict) -> None:
     export = groups["_top"].add_parser("export", help="export a model to another format",
                                        description="export a model to another format")
     formats = export.add_subparsers(dest="model", metavar="FORMAT", parser_class=type(export))
-    onnx = formats.add_parser("onnx", help="the classifier as ONNX, with a JSON card beside it",
+    onnx = formats.add_parser("onnx", help="the classifier or the diffusion U-Net as ONNX, with a JSON card",
                               description="Export classifier weights to ONNX (input images (B, 1, 28, 28) "
-                              "float in [0, 1], output logits (B, 345)); card: classes, temperature.")
-    onnx.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
+                              "float in [0, 1], output logits (B, 345)); card: classes, temperature. Given "
+                              "a diffusion file, export its U-Net (inputs x, t, y; output eps): written "
+                              "beside the weights as NAME.onnx, generate and serve sample through it.")
+    onnx.add_argument("--weights", type=Path, default=None,
+                      help="classifier or diffusion weights (default: the shipped classifier)")
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     onnx.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file)")
     onnx.add_argument("--int8", action="store_true",
@@ -127,6 +130,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     weights = args.weights or SHIPPED
     if args.int8 and args.float16:
         raise DoodleError("choose --int8 or --float16, not both")
+    if _generator_kind(weights) is not None:
+        return _export_generator(weights, args)
     if not args.int8:
         path = export_beside(weights, args.out, float16=args.float16)
     else:
@@ -147,3 +152,35 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"{report['top1_agreement']:.2%}", file=sys.stderr)
     print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)
     return 0
+
+
+def _generator_kind(weights: Path) -> str | None:
+    """'diffusion' or 'gan' when `weights` is a generator file (its card says so), else None."""
+    import json
+
+    from doodlelab.modelfile import card_path
+
+    try:
+        kind = json.loads(card_path(weights).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return kind if kind in ("diffusion", "gan") else None
+
+
+def _export_generator(weights: Path, args: argparse.Namespace) -> int:
+    """The diffusion U-Net as float32 ONNX; generate and serve use it when it sits beside the weights."""
+    from doodlelab.errors import DoodleError
+    from doodlelab.generative import onnx_unet
+    from doodlelab.generative.generator import DoodleGenerator
+
+    generator = DoodleGenerator(weights, engine="torch")
+    if generator.kind != "diffusion":
+        raise DoodleError("only the diffusion model has an ONNX export (the GAN is one fast forward pass)")
+    if args.int8 or args.float16:
+        raise DoodleError("the diffusion export is float32 only (--int8, --float16: the classifier)")
+    path = onnx_unet.export(weights, generator.net, args.out)
+    where = "beside the weights: generate and serve use it" if path == weights.with_suffix(".onnx") else \
+        f"generate and serve use it only as {weights.with_suffix('.onnx').name} beside the weights"
+    print(f"wrote {path} and {path.name}.json ({where})", file=sys.stderr)
+    return 0
+

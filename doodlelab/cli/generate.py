@@ -85,6 +85,8 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
                         help="diffusion: guidance scale w >= 0 (default: the model's)")
     parser.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim",
                         help="diffusion: ddim (default) or ddpm (ancestral, all T steps)")
+    parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                        help="diffusion: guide only while LO <= t/T <= HI (default: the model's)")
 
 
 def recognizability_probe(names: list[str] | None):
@@ -159,7 +161,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise DataError(f"--out must end in .npy or .png, or name a folder; got {args.out}")
     generator = load(args.model)
     category = resolve(args.category)
-    images = generator(category, args.n, args.seed, args.steps, args.guidance, args.sampler)
+    images = generator(category, args.n, args.seed, args.steps, args.guidance, args.sampler,
+                       interval=args.guidance_interval)
     write_samples(images, args.out, category)
     print(f"wrote {len(images)} {category} doodles to {args.out}", file=sys.stderr)
     return 0
@@ -177,12 +180,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.per_category <= 1000:
         raise DataError(f"--per-category must be from 1 to 1000, got {args.per_category}")
     generator.check("cat", args.per_category, 0, args.steps, args.guidance, args.sampler)
+    interval = generator.check_interval(args.guidance_interval)
     bar = tqdm(
         total=len(names) if names else 345, desc="sampling", unit="category", disable=not progress_enabled()
     )
 
     def generate(category: str, n: int, seed: int):
-        return generator(category, n, seed, args.steps, args.guidance, args.sampler)
+        return generator(category, n, seed, args.steps, args.guidance, args.sampler, interval=interval)
 
     report = evaluate_generator(
         generate, args.per_category, names, progress=lambda i, n: bar.update(1), split=args.split
@@ -194,6 +198,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "guidance": args.guidance,
         "sampler": args.sampler,
+        "guidance_interval": interval if generator.kind == "diffusion" else None,
     } | report
     if args.json:
         print(json.dumps(report))

@@ -46,6 +46,7 @@ class DiffusionConfig(_Config):
     timesteps: int = 1000  # T, the number of diffusion steps
     p_uncond: float = 0.1  # probability of dropping the label in training (classifier-free guidance)
     guidance: float = 2.0  # default guidance scale w at sampling (0: conditional model alone)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)  # sampling: guide only while lo <= t/T <= hi
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
     steps: int = 20000  # optimizer steps in the whole run
     batch_size: int = 128  # images per optimizer step
@@ -67,6 +68,9 @@ class DiffusionConfig(_Config):
         _check(10 <= self.timesteps <= 4000, "timesteps must be in [10, 4000]")
         _check(0 <= self.p_uncond < 1 and 0 <= self.dropout < 1, "p_uncond and dropout must be in [0, 1)")
         _check(self.guidance >= 0, "guidance must be >= 0")
+        self.guidance_interval = interval = tuple(float(v) for v in self.guidance_interval)
+        _check(len(interval) == 2 and 0 <= interval[0] <= interval[1] <= 1,
+               "guidance_interval must be two numbers 0 <= lo <= hi <= 1")
         _check(self.warmup >= 0, "warmup must be >= 0")
 
 

@@ -12,13 +12,14 @@ import torch
 from doodlelab import modelfile
 from doodlelab.data.categories import categories, resolve
 from doodlelab.errors import DataError
-from doodlelab.generative import diffusion, files, gan
+from doodlelab.generative import diffusion, files, gan, onnx_unet
 from doodlelab.generative.config import DiffusionConfig, GANConfig
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MODELS = ("diffusion", "gan")
 MAX_N = 1024  # samples per call
 MAX_GUIDANCE = 20.0
+ENGINES = ("auto", "onnx", "torch")  # auto: the ONNX export beside a diffusion file if it matches, else torch
 
 
 def shipped(model: str) -> Path:
@@ -30,9 +31,12 @@ def shipped(model: str) -> Path:
 
 class DoodleGenerator:
     """A generator rebuilt from its file (config inside, no flags): `gen("cat", n=16, seed=0)` ->
-    (16, 28, 28) uint8, 0 background and 255 ink, like Google's numpy bitmaps."""
+    (16, 28, 28) uint8, 0 background and 255 ink, like Google's numpy bitmaps. A diffusion model samples
+    through ONNX Runtime when `diffusion.onnx` beside its file was exported from it (`engine`)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         self.path = Path(path)
         self.kind, config, tensors = files.load_state(self.path)
         self.card = modelfile.load_card(self.path)
@@ -49,6 +53,13 @@ class DoodleGenerator:
                 f"{path}: weights do not match the stored config ({exc})"
             ) from None
         self.net.eval().requires_grad_(False)
+        self.eps_model, self.engine = self.net, "torch"  # the U-Net sampling calls (diffusion only)
+        if self.kind == "diffusion" and engine != "torch":
+            export = onnx_unet.matching_export(self.path)
+            if export is None and engine == "onnx":
+                raise modelfile.ModelFileError(f"{self.path}: no ONNX export of these weights beside them")
+            if export is not None:
+                self.eps_model, self.engine = onnx_unet.OnnxUNet(export, self.net.num_classes), "onnx"
 
     @property
     def max_steps(self) -> int:
@@ -74,20 +85,31 @@ class DoodleGenerator:
             raise DataError(f"sampler must be one of {', '.join(diffusion.SAMPLERS)}, got {sampler!r}")
         return label, steps, float(guidance)
 
+    def check_interval(self, interval: tuple[float, float] | None) -> tuple[float, float]:
+        """The guidance interval (lo, hi), 0 <= lo <= hi <= 1 (None: the model's); DataError otherwise."""
+        if interval is None:
+            return tuple(getattr(self.config, "guidance_interval", (0.0, 1.0)))
+        if len(interval) != 2 or not all(np.isfinite(v) for v in interval) or \
+                not 0 <= interval[0] <= interval[1] <= 1:
+            raise DataError(f"the guidance interval must be two numbers 0 <= lo <= hi <= 1, got {interval!r}")
+        return float(interval[0]), float(interval[1])
+
     def __call__(self, category: str, n: int = 16, seed: int = 0, steps: int | None = None,
                  guidance: float | None = None, sampler: str = "ddim",
-                 frames: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+                 frames: Callable[[int, np.ndarray], None] | None = None,
+                 interval: tuple[float, float] | None = None) -> np.ndarray:
         """n samples (n, 28, 28) uint8 of `category`; the same arguments give the same images.
-        Diffusion only: `steps`, `guidance`, `sampler` (ddim or ddpm, which runs all T steps), and
-        `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8."""
+        Diffusion only: `steps`, `guidance`, `sampler` (ddim or ddpm, which runs all T steps),
+        `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8, and the
+        guidance `interval` (lo, hi) in t/T (default: the model's)."""
         label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler)
         labels = torch.full((n,), label, dtype=torch.long)
         if self.kind == "gan":
             return files.to_uint8(gan.sample(self.net, labels, seed, self.config.truncation))
         callback = (lambda i, x0: frames(i, files.to_uint8(x0.cpu()))) if frames else None
-        x = diffusion.sample(
-            self.net, self.scheduler, labels, steps, guidance, sampler, seed=seed, callback=callback
-        )
+        interval = self.check_interval(interval)
+        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler, seed=seed,
+                             callback=callback, interval=interval)
         return files.to_uint8(x.cpu())
 
 

@@ -1,5 +1,5 @@
-"""`doodlelab generate` (.npy, .png, folder; determinism; bad input), `doodlelab evaluate generator` and
-`doodlelab train diffusion --init` (a fine-tune from a model file)."""
+"""`doodlelab generate` (.npy, .png, folder; determinism; bad input), `doodlelab evaluate generator`,
+`doodlelab export onnx` of a diffusion file and `doodlelab train diffusion --init` (a fine-tune)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def test_generate_npy_png_and_folder(capsys, tmp_path, model_file):
     (["--category", "cat", "--guidance", "-1"], "guidance must be from 0"),
     (["--category", "cat", "--guidance", "nan"], "guidance must be from 0"),
     (["--category", "cat", "--seed", "-3"], "seed must be an integer >= 0"),
+    (["--category", "cat", "--guidance-interval", "0.8", "0.2"], "guidance interval must be two numbers"),
+    (["--category", "cat", "--guidance-interval", "0", "2"], "guidance interval must be two numbers"),
 ])
 def test_generate_bad_input_is_one_line_exit_2(capsys, tmp_path, diffusion_file, args, message):
     out = tmp_path / "x.npy"
@@ -90,6 +92,13 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     floor = report["frechet_floor_train_vs_test"]
     assert 0 < floor < report["frechet_distance"]  # 6 steps of training are far from the data
     assert report["variety_median"] > 0 and {n for n, _ in report["least_varied"]} == set(SHAPES)
+    assert report["guidance_interval"] == [0.0, 1.0]  # the model's (JSON: a list)
+    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
+                       "--per-category", 6, "--steps", 3, "--guidance-interval", 0.2, 0.9, "--json")
+    limited = json.loads(out)
+    assert code == 0 and limited["guidance_interval"] == [0.2, 0.9]
+    assert limited["per_category"] != report["per_category"] or limited["frechet_distance"] != \
+        report["frechet_distance"]  # other samples
     code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
                        "--per-category", 3, "--steps", 2)
     assert code == 0 and "variety" in out and "least varied: " in out
@@ -121,3 +130,25 @@ def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(capsys, monkeypa
     code, _, err = run(capsys, "train", "diffusion", "--init", tmp_path / "none.safetensors", "--no-resume",
                        *flags)
     assert code == 2 and "none.safetensors" in err and err.count("\n") == 1
+
+
+def test_export_onnx_of_a_diffusion_file_is_used_by_generate(capsys, tmp_path, diffusion_file, gan_file):
+    import shutil
+
+    pytest.importorskip("onnxruntime")
+    weights = tmp_path / "diffusion.safetensors"
+    shutil.copy(diffusion_file, weights)
+    shutil.copy(diffusion_file.with_suffix(".json"), weights.with_suffix(".json"))
+    generate(capsys, weights, tmp_path / "torch.npy")
+    code, _, err = run(capsys, "export", "onnx", "--weights", weights, "--out", weights.with_suffix(".onnx"))
+    assert code == 0 and "generate and serve use it" in err and weights.with_suffix(".onnx").is_file()
+    from doodlelab.generative.generator import DoodleGenerator
+
+    assert DoodleGenerator(weights).engine == "onnx"
+    generate(capsys, weights, tmp_path / "onnx.npy")
+    a, b = np.load(tmp_path / "torch.npy"), np.load(tmp_path / "onnx.npy")
+    assert np.abs(a.astype(int) - b).max() <= 1  # the same doodles, up to float rounding
+    for bad, message in [((gan_file,), "only the diffusion model"), ((weights, "--int8"), "float32 only")]:
+        code, _, err = run(capsys, "export", "onnx", "--weights", *bad, "--out", tmp_path / "x.onnx")
+        assert code == 2 and message in err and err.count("\n") == 1
+

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from doodlelab import modelfile
+from doodlelab.errors import DataError
 from doodlelab.generative import diffusion, files
 from doodlelab.generative.generator import DoodleGenerator
 from tests.generative.conftest import tiny_diffusion
@@ -44,6 +45,50 @@ def test_sampling_is_deterministic_per_seed():
         unet, sched, y, sampler="ddpm", seed=1, bf16=False, callback=lambda i, x0: seen.append(i)
     )
     assert len(seen) == sched.num_steps and not torch.equal(ddpm, a)
+
+
+class _Counting(torch.nn.Module):
+    """The U-Net, recording the batch size of every call (2B: both guidance branches, B: conditional)."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet, self.num_classes, self.batches = unet, unet.num_classes, []
+
+    def forward(self, x, t, y):
+        self.batches.append((int(t[0]), len(x)))
+        return self.unet(x, t, y)
+
+
+def test_guidance_applies_only_within_its_interval():
+    unet, sched = _net()  # T = 50; 10 DDIM steps: t = 50, 45, ..., 5
+    y = torch.tensor([1, 2, 3])
+    run = _Counting(unet)
+    full = diffusion.sample(run, sched, y, steps=10, guidance=3, seed=1, bf16=False)
+    assert [b for _, b in run.batches] == [6] * 10
+    run.batches.clear()
+    limited = diffusion.sample(run, sched, y, steps=10, guidance=3, seed=1, bf16=False, interval=(0.2, 0.7))
+    assert [t for t, b in run.batches if b == 6] == [35, 30, 25, 20, 15, 10]  # 0.2·50 <= t <= 0.7·50
+    assert all(b == 3 for t, b in run.batches if not 10 <= t <= 35)  # the conditional model alone
+    assert torch.equal(full, diffusion.sample(unet, sched, y, steps=10, guidance=3, seed=1, bf16=False,
+                                              interval=(0.0, 1.0)))
+    nowhere = diffusion.sample(unet, sched, y, steps=10, guidance=3, seed=1, bf16=False, interval=(0.0, 0.0))
+    assert torch.equal(nowhere, diffusion.sample(unet, sched, y, steps=10, guidance=0, seed=1, bf16=False))
+    assert not torch.equal(limited, full) and not torch.equal(limited, nowhere)
+
+
+def test_a_generator_takes_the_interval_from_its_card_or_the_call(diffusion_file, tmp_path):
+    gen = DoodleGenerator(diffusion_file, engine="torch")
+    assert gen.check_interval(None) == (0.0, 1.0) == gen.config.guidance_interval
+    a = gen("circle", n=4, seed=2, steps=10, guidance=3, interval=(0.3, 0.8))
+    assert not np.array_equal(a, gen("circle", n=4, seed=2, steps=10, guidance=3))
+    gen.config.guidance_interval = (0.3, 0.8)  # as a card stores it (ship_generator --guidance-interval)
+    path = files.save_model(tmp_path / "d.safetensors", "diffusion", gen.net, gen.config)
+    again = DoodleGenerator(path, engine="torch")
+    assert again.config.guidance_interval == (0.3, 0.8)
+    assert np.array_equal(a, again("circle", n=4, seed=2, steps=10, guidance=3))
+    for bad in [(0.5, 0.2), (-0.1, 1.0), (0.0, 1.5), (0.1,), (0.0, float("nan"))]:
+        with pytest.raises(DataError, match="guidance interval"):
+            gen("circle", n=1, interval=bad)
 
 
 def test_training_writes_model_card_grids_and_checkpoint(diffusion_file):
