@@ -9,7 +9,7 @@ import pytest
 from doodlelab import modelfile
 from doodlelab.errors import DoodleError
 from doodlelab.generative import evaluate
-from doodlelab.generative.generator import MODELS, load, shipped
+from doodlelab.generative.generator import MODELS, DoodleGenerator, load, shipped
 
 COLLAPSED_BEFORE = ("star", "face", "door", "line", "boomerang")  # one drawing each from the GAN
 
@@ -84,3 +84,17 @@ def test_no_category_collapses_to_one_drawing(model, judged_real):
     varied = evaluate.variety(judge.run(fake)[1], np.repeat(wanted, 16), real_f, real_y, wanted,
                               list(COLLAPSED_BEFORE))
     assert min(varied.values()) > 0.5, varied
+
+
+def test_the_shipped_diffusion_model_samples_through_its_onnx_export():
+    """The export beside the shipped weights is theirs (a stale one would silently fall back to PyTorch),
+    and the card's evaluation names the engine and the guidance interval it was measured with."""
+    pytest.importorskip("onnxruntime")
+    generator = load("diffusion")
+    assert generator.engine == "onnx"
+    sampling = modelfile.load_card(generator.path)["evaluation"]["sampling"]
+    assert sampling["engine"] == "onnx" and sampling["guidance"] == generator.config.guidance
+    assert tuple(sampling["guidance_interval"]) == generator.config.guidance_interval
+    a = generator("cat", n=4, seed=5, steps=10)
+    b = DoodleGenerator(generator.path, engine="torch")("cat", n=4, seed=5, steps=10)
+    assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 0.01
