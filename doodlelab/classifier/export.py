@@ -77,9 +77,10 @@ def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int 
 
 
 def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str],
-               dynamic_shapes: dict, float16: bool = False) -> bytes:
+               dynamic_shapes: dict, float16: bool = False, exact_only: bool = False) -> bytes:
     """Export `model` (in eval mode) with torch's dynamo exporter and write it to `path` atomically, its
-    weights as float16 if asked; the bytes written (their hash goes into the card)."""
+    weights as float16 if asked (`exact_only`: only those float16 holds exactly); the bytes written (their
+    hash goes into the card)."""
     import logging
 
     model = model.eval()
@@ -89,12 +90,12 @@ def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[
                                     dynamic_shapes=dynamic_shapes, dynamo=True, verbose=False)
     data = _to_bytes(program, path)
     if float16:
-        data = _float16_initializers(data)
+        data = _float16_initializers(data, exact_only)
     modelfile.write_atomically(path, lambda f: f.write(data))
     return data
 
 
-def _float16_initializers(data: bytes) -> bytes:
+def _float16_initializers(data: bytes, exact_only: bool = False) -> bytes:
     """Store every float32 weight as float16, cast back to float32 before use. ONNX Runtime folds the casts
     when it loads the model, so inference still runs in float32 at the same speed. Lossy: the exporter has
     folded batch norm into the convolutions, and those weights are rounded (measure before shipping)."""
@@ -107,7 +108,10 @@ def _float16_initializers(data: bytes) -> bytes:
     for init in model.graph.initializer:
         if init.data_type != TensorProto.FLOAT:
             continue
-        half = numpy_helper.to_array(init).astype(np.float16)
+        full = numpy_helper.to_array(init)
+        half = full.astype(np.float16)
+        if exact_only and not np.array_equal(half.astype(np.float32), full):
+            continue  # e.g. a constant the exporter folded: rounding it would change the results
         name = init.name
         init.CopyFrom(numpy_helper.from_array(half, f"{name}.float16"))
         casts.append(helper.make_node("Cast", [f"{name}.float16"], [name], to=TensorProto.FLOAT))

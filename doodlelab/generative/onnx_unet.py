@@ -19,20 +19,21 @@ MAX_BATCH = 2 * 1024  # both guidance branches of the largest request (generator
 
 def export(weights: str | Path, unet: nn.Module, path: str | Path | None = None) -> Path:
     """Write `unet` (loaded from `weights`) as ONNX to `path` (default: `weights` with suffix .onnx, where
-    the generator looks for it), and its card; the path. The weights stay float32: float16 would round the
-    exporter's folded constants (the timestep frequencies among them) and move the samples."""
+    the generator looks for it), and its card; the path. Weights that float16 holds exactly (all of them
+    for a float16 file like the shipped one) are stored as float16, the rest as float32: rounding the
+    exporter's folded constants (the timestep frequencies among them) would move the samples."""
     weights = Path(weights)
     path = weights.with_suffix(".onnx") if path is None else Path(path)
     example = (torch.zeros(2, 1, 28, 28), torch.tensor([1, 500]), torch.tensor([0, unet.num_classes]))
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     data = write_onnx(unet, example, path, ["x", "t", "y"], ["eps"],
-                      {"x": {0: batch}, "t": {0: batch}, "y": {0: batch}})
+                      {"x": {0: batch}, "t": {0: batch}, "y": {0: batch}}, float16=True, exact_only=True)
     save_onnx_card(path, {
         "format": "doodlelab-diffusion-onnx/1",
         "weights": weights.name,
         "weights_sha256": sha256(weights),
         "onnx_sha256": hashlib.sha256(data).hexdigest(),
-        "onnx_weights": "float32",
+        "onnx_weights": "float16 where exact, else float32",
         "inputs": {"x": "(B, 1, 28, 28) float32 noisy images", "t": "(B,) int64 timesteps 0..T",
                    "y": f"(B,) int64 labels, {unet.num_classes} = no label"},
         "output": {"eps": "(B, 1, 28, 28) float32 predicted noise"},

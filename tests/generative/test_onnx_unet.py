@@ -51,7 +51,7 @@ def test_the_export_predicts_the_same_noise_at_any_batch_size(exported):
 def test_the_card_ties_the_export_to_its_weights(exported):
     card = json.loads(onnx_card_path(exported.with_suffix(".onnx")).read_text())
     assert card["format"] == "doodlelab-diffusion-onnx/1" and card["weights"] == exported.name
-    assert card["onnx_weights"] == "float32" and "CC BY 4.0" in card["attribution"]
+    assert card["onnx_weights"] == "float16 where exact, else float32" and "CC BY 4.0" in card["attribution"]
     assert onnx_unet.matching_export(exported) == exported.with_suffix(".onnx")
 
 
@@ -94,3 +94,28 @@ def test_the_gan_has_no_onnx_engine(gan_file):
     assert DoodleGenerator(gan_file).engine == "torch"
     with pytest.raises(ValueError, match="engine must be one of"):
         DoodleGenerator(gan_file, engine="tensorrt")
+
+
+def test_a_float16_file_exports_float16_weights_and_keeps_folded_constants_exact(exported, tmp_path):
+    """Weights float16 holds exactly are stored as float16; the rest (folded constants such as the timestep
+    frequencies) stay float32, so the export computes what a float32 export does."""
+    import onnx
+    from onnx import TensorProto
+
+    from doodlelab.generative import files
+
+    source = DoodleGenerator(exported, engine="torch")
+    net = source.net
+    half = files.save_model(tmp_path / "diffusion.safetensors", "diffusion", net, source.config,
+                            dtype=torch.float16)
+    onnx_unet.export(half, DoodleGenerator(half, engine="torch").net)
+    inits = onnx.load(str(half.with_suffix(".onnx"))).graph.initializer
+    kinds = {init.data_type for init in inits}
+    assert TensorProto.FLOAT16 in kinds and TensorProto.FLOAT in kinds  # weights halved, constants kept
+    halved = DoodleGenerator(half, engine="torch").net
+    onnx = onnx_unet.OnnxUNet(half.with_suffix(".onnx"), net.num_classes)
+    x, t = torch.randn(4, 1, 28, 28), torch.tensor([1, 10, 30, 50])
+    y = torch.tensor([0, 1, 2, net.num_classes])
+    with torch.no_grad():
+        assert torch.allclose(onnx(x, t, y), halved(x, t, y), atol=1e-4)
+
