@@ -98,7 +98,8 @@ def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[
 def _float16_initializers(data: bytes, exact_only: bool = False) -> bytes:
     """Store every float32 weight as float16, cast back to float32 before use. ONNX Runtime folds the casts
     when it loads the model, so inference still runs in float32 at the same speed. Lossy: the exporter has
-    folded batch norm into the convolutions, and those weights are rounded (measure before shipping)."""
+    folded batch norm into the convolutions, and those weights are rounded (measure before shipping).
+    `exact_only` keeps float32 every weight that float16 would change, so the model computes the same."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
