@@ -1,7 +1,7 @@
 """Copy a trained generator into the package as float16 weights, with its evaluation in the card.
 
     python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10] [--guidance W]
-        [--guidance-interval LO HI]
+        [--guidance-interval LO HI] [--eta ETA]
     python scripts/ship_generator.py runs/gan/gan.safetensors [--truncation T]
 A diffusion model also gets its U-Net's ONNX export beside it (the engine generate and serve use). Runs
 `evaluate_generator` (all 345 categories) on the shipped files and stores the report in the card.
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=None, help="diffusion: default guidance w")
     parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                         help="diffusion: guide only while LO <= t/T <= HI")
+    parser.add_argument("--eta", type=float, default=None, help="diffusion: default DDIM eta in [0, 1]")
     parser.add_argument("--truncation", type=float, default=None, help="GAN: truncation of z (0: off)")
     args = parser.parse_args()
     trained = DoodleGenerator(args.weights)
@@ -35,6 +36,8 @@ def main() -> None:
         trained.config.guidance = args.guidance
     if args.guidance_interval is not None:
         trained.config.guidance_interval = trained.check_interval(args.guidance_interval)
+    if args.eta is not None:
+        trained.config.eta = trained.check_eta(args.eta)
     if args.truncation is not None:
         trained.config.truncation = args.truncation
     target = shipped(trained.kind)
@@ -54,7 +57,8 @@ def main() -> None:
     keep = {k: v for k, v in report.items() if k != "per_category"}
     settings = (
         {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim",
-         "guidance_interval": list(generator.config.guidance_interval), "engine": generator.engine}
+         "guidance_interval": list(generator.config.guidance_interval), "eta": generator.config.eta,
+         "engine": generator.engine}
         if generator.kind == "diffusion"
         else {"truncation": generator.config.truncation}
     )

@@ -87,6 +87,8 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
                         help="diffusion: ddim (default) or ddpm (ancestral, all T steps)")
     parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                         help="diffusion: guide only while LO <= t/T <= HI (default: the model's)")
+    parser.add_argument("--eta", type=float, default=None,
+                        help="diffusion: DDIM's eta in [0, 1], fresh noise per step (default: the model's)")
 
 
 def recognizability_probe(names: list[str] | None):
@@ -162,7 +164,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     generator = load(args.model)
     category = resolve(args.category)
     images = generator(category, args.n, args.seed, args.steps, args.guidance, args.sampler,
-                       interval=args.guidance_interval)
+                       interval=args.guidance_interval, eta=args.eta)
     write_samples(images, args.out, category)
     print(f"wrote {len(images)} {category} doodles to {args.out}", file=sys.stderr)
     return 0
@@ -180,13 +182,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.per_category <= 1000:
         raise DataError(f"--per-category must be from 1 to 1000, got {args.per_category}")
     generator.check("cat", args.per_category, 0, args.steps, args.guidance, args.sampler)
-    interval = generator.check_interval(args.guidance_interval)
+    interval, eta = generator.check_interval(args.guidance_interval), generator.check_eta(args.eta)
     bar = tqdm(
         total=len(names) if names else 345, desc="sampling", unit="category", disable=not progress_enabled()
     )
 
     def generate(category: str, n: int, seed: int):
-        return generator(category, n, seed, args.steps, args.guidance, args.sampler, interval=interval)
+        return generator(category, n, seed, args.steps, args.guidance, args.sampler, interval=interval,
+                         eta=eta)
 
     report = evaluate_generator(
         generate, args.per_category, names, progress=lambda i, n: bar.update(1), split=args.split
@@ -199,6 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "guidance": args.guidance,
         "sampler": args.sampler,
         "guidance_interval": interval if generator.kind == "diffusion" else None,
+        "eta": eta if generator.kind == "diffusion" and args.sampler == "ddim" else None,
     } | report
     if args.json:
         print(json.dumps(report))

@@ -47,6 +47,7 @@ class DiffusionConfig(_Config):
     p_uncond: float = 0.1  # probability of dropping the label in training (classifier-free guidance)
     guidance: float = 2.0  # default guidance scale w at sampling (0: conditional model alone)
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # sampling: guide only while lo <= t/T <= hi
+    eta: float = 0.0  # sampling: DDIM's eta, fresh noise per step (0: deterministic ODE; 1: as much as DDPM)
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
     steps: int = 20000  # optimizer steps in the whole run
     batch_size: int = 128  # images per optimizer step
@@ -71,6 +72,7 @@ class DiffusionConfig(_Config):
         self.guidance_interval = interval = tuple(float(v) for v in self.guidance_interval)
         _check(len(interval) == 2 and 0 <= interval[0] <= interval[1] <= 1,
                "guidance_interval must be two numbers 0 <= lo <= hi <= 1")
+        _check(0 <= self.eta <= 1, "eta must be in [0, 1]")
         _check(self.warmup >= 0, "warmup must be >= 0")
 
 

@@ -121,8 +121,8 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
         return {"loss": float(loss.detach())}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
-        x = sample(ema.model, scheduler, torch.from_numpy(labels), steps=25, guidance=config.guidance, seed=0,
-                   interval=config.guidance_interval)
+        x = sample(ema.model, scheduler, torch.from_numpy(labels), steps=25, guidance=config.guidance,
+                   eta=config.eta, seed=0, interval=config.guidance_interval)
         return files.to_uint8(x.cpu())
 
     return training.fit("diffusion", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,

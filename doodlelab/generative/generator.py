@@ -94,21 +94,29 @@ class DoodleGenerator:
             raise DataError(f"the guidance interval must be two numbers 0 <= lo <= hi <= 1, got {interval!r}")
         return float(interval[0]), float(interval[1])
 
+    def check_eta(self, eta: float | None) -> float:
+        """DDIM's eta in [0, 1] (None: the model's); DataError otherwise."""
+        if eta is None:
+            return float(getattr(self.config, "eta", 0.0))
+        if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+            raise DataError(f"eta must be from 0 to 1, got {eta!r}")
+        return float(eta)
+
     def __call__(self, category: str, n: int = 16, seed: int = 0, steps: int | None = None,
                  guidance: float | None = None, sampler: str = "ddim",
                  frames: Callable[[int, np.ndarray], None] | None = None,
-                 interval: tuple[float, float] | None = None) -> np.ndarray:
+                 interval: tuple[float, float] | None = None, eta: float | None = None) -> np.ndarray:
         """n samples (n, 28, 28) uint8 of `category`; the same arguments give the same images.
         Diffusion only: `steps`, `guidance`, `sampler` (ddim or ddpm, which runs all T steps),
-        `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8, and the
-        guidance `interval` (lo, hi) in t/T (default: the model's)."""
+        `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8, the
+        guidance `interval` (lo, hi) in t/T and DDIM's `eta` (both default to the model's)."""
         label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler)
         labels = torch.full((n,), label, dtype=torch.long)
         if self.kind == "gan":
             return files.to_uint8(gan.sample(self.net, labels, seed, self.config.truncation))
         callback = (lambda i, x0: frames(i, files.to_uint8(x0.cpu()))) if frames else None
-        interval = self.check_interval(interval)
-        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler, seed=seed,
+        interval, eta = self.check_interval(interval), self.check_eta(eta)
+        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler, eta, seed,
                              callback=callback, interval=interval)
         return files.to_uint8(x.cpu())
 

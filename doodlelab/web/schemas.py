@@ -93,8 +93,9 @@ class GenerateRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True,
                              description="Random seed (same seed, same drawings); none for a random one.")
     steps: int = Field(50, ge=1, le=1000, strict=True, description="Sampling steps (diffusion only).")
-    guidance: float = Field(2.0, ge=0, le=20, strict=True, allow_inf_nan=False,
-                            description="Classifier-free guidance scale (diffusion only).")
+    guidance: float | None = Field(None, ge=0, le=20, strict=True, allow_inf_nan=False,
+                                   description="Classifier-free guidance scale (diffusion only); none for "
+                                   "the model's own, the one its evaluation used.")
     frames: int = Field(0, ge=0, le=50, strict=True,
                         description="Diffusion only: also return this many intermediate predictions of the "
                         "clean images, evenly spaced over the steps (the denoising animation).")

@@ -21,6 +21,15 @@ def tiny_gan(**changes) -> GANConfig:
     return GANConfig(**(values | changes))
 
 
+@pytest.fixture
+def float32_torch(monkeypatch):
+    """PyTorch sampling in float32, as the ONNX export runs (on a CPU with AVX-512 BF16 it would use
+    bfloat16, whose rounding moves samples far more than float32's)."""
+    from doodlelab.generative import training
+
+    monkeypatch.setattr(training, "bf16_supported", lambda kind: False)
+
+
 def _trained(kind: str, config, data_dirs, tmp_path_factory):
     """Train `kind` (diffusion or gan) on the shapes for `config`; the path of its model file."""
     import importlib

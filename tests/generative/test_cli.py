@@ -59,6 +59,7 @@ def test_generate_npy_png_and_folder(capsys, tmp_path, model_file):
     (["--category", "cat", "--seed", "-3"], "seed must be an integer >= 0"),
     (["--category", "cat", "--guidance-interval", "0.8", "0.2"], "guidance interval must be two numbers"),
     (["--category", "cat", "--guidance-interval", "0", "2"], "guidance interval must be two numbers"),
+    (["--category", "cat", "--eta", "1.5"], "eta must be from 0 to 1"),
 ])
 def test_generate_bad_input_is_one_line_exit_2(capsys, tmp_path, diffusion_file, args, message):
     out = tmp_path / "x.npy"
@@ -96,7 +97,7 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
                        "--per-category", 6, "--steps", 3, "--guidance-interval", 0.2, 0.9, "--json")
     limited = json.loads(out)
-    assert code == 0 and limited["guidance_interval"] == [0.2, 0.9]
+    assert code == 0 and limited["guidance_interval"] == [0.2, 0.9] and limited["eta"] == report["eta"] == 0
     assert limited["per_category"] != report["per_category"] or limited["frechet_distance"] != \
         report["frechet_distance"]  # other samples
     code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
@@ -130,9 +131,12 @@ def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(capsys, monkeypa
     code, _, err = run(capsys, "train", "diffusion", "--init", tmp_path / "none.safetensors", "--no-resume",
                        *flags)
     assert code == 2 and "none.safetensors" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "train", "diffusion", "--eta", 1.5, "--no-resume", *flags)  # a config field
+    assert code == 2 and "eta must be in [0, 1]" in err and err.count("\n") == 1
 
 
-def test_export_onnx_of_a_diffusion_file_is_used_by_generate(capsys, tmp_path, diffusion_file, gan_file):
+def test_export_onnx_of_a_diffusion_file_is_used_by_generate(capsys, tmp_path, diffusion_file, gan_file,
+                                                              float32_torch):
     import shutil
 
     pytest.importorskip("onnxruntime")

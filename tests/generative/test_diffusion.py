@@ -91,6 +91,23 @@ def test_a_generator_takes_the_interval_from_its_card_or_the_call(diffusion_file
             gen("circle", n=1, interval=bad)
 
 
+def test_a_generator_takes_eta_from_its_card_or_the_call(diffusion_file, tmp_path):
+    gen = DoodleGenerator(diffusion_file, engine="torch")
+    assert gen.config.eta == 0.0 == gen.check_eta(None)
+    deterministic = gen("circle", n=4, seed=2, steps=10)
+    noisy = gen("circle", n=4, seed=2, steps=10, eta=1.0)
+    assert not np.array_equal(noisy, deterministic)  # fresh noise at every step
+    assert np.array_equal(noisy, gen("circle", n=4, seed=2, steps=10, eta=1.0))  # the seed fixes it too
+    gen.config.eta = 1.0  # as a card stores it (ship_generator --eta)
+    again = DoodleGenerator(files.save_model(tmp_path / "d.safetensors", "diffusion", gen.net, gen.config),
+                            engine="torch")
+    assert again.config.eta == 1.0 and np.array_equal(noisy, again("circle", n=4, seed=2, steps=10))
+    assert np.array_equal(deterministic, again("circle", n=4, seed=2, steps=10, eta=0.0))
+    for bad in (-0.1, 1.5, float("nan"), "1"):
+        with pytest.raises(DataError, match="eta must be from 0 to 1"):
+            gen("circle", n=1, eta=bad)
+
+
 def test_training_writes_model_card_grids_and_checkpoint(diffusion_file):
     out = diffusion_file.parent
     assert (out / "samples_000003.png").is_file() and (out / "samples_000006.png").is_file()

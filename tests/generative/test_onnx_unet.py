@@ -55,7 +55,7 @@ def test_the_card_ties_the_export_to_its_weights(exported):
     assert onnx_unet.matching_export(exported) == exported.with_suffix(".onnx")
 
 
-def test_a_generator_samples_through_a_matching_export(exported):
+def test_a_generator_samples_through_a_matching_export(exported, float32_torch):
     fast, slow = DoodleGenerator(exported), DoodleGenerator(exported, engine="torch")
     assert (fast.engine, slow.engine) == ("onnx", "torch")
     frames = []

@@ -86,7 +86,7 @@ def test_no_category_collapses_to_one_drawing(model, judged_real):
     assert min(varied.values()) > 0.5, varied
 
 
-def test_the_shipped_diffusion_model_samples_through_its_onnx_export():
+def test_the_shipped_diffusion_model_samples_through_its_onnx_export(float32_torch):
     """The export beside the shipped weights is theirs (a stale one would silently fall back to PyTorch),
     and the card's evaluation names the engine and the guidance interval it was measured with."""
     pytest.importorskip("onnxruntime")

@@ -42,6 +42,16 @@ def test_images_depend_on_the_seed_only(client, model):
     assert 0 <= chosen["seed"] < 2**32  # a random seed, reported so the drawing can be made again
 
 
+def test_guidance_defaults_to_the_models_own(client, diffusion_file):
+    from doodlelab.generative.generator import DoodleGenerator
+
+    own = DoodleGenerator(diffusion_file).config.guidance
+    body = {"model": "diffusion", "category": "circle", "n": 2, "seed": 1, "steps": 5}
+    default = client.post("/api/generate", json=body).json()["images"]
+    assert default == client.post("/api/generate", json=body | {"guidance": own}).json()["images"]
+    assert default != client.post("/api/generate", json=body | {"guidance": own + 3}).json()["images"]
+
+
 def test_diffusion_returns_denoising_frames(client):
     body = {"model": "diffusion", "category": "circle", "n": 2, "seed": 1, "steps": 10, "frames": 4}
     answer = client.post("/api/generate", json=body).json()

@@ -229,6 +229,7 @@ def test_generate_draws_the_shipped_models_samples(page, model):
         page.get_by_test_id("generate").click()
     answer = info.value.json()
     assert len(answer["images"]) == 4 and answer["seed"] == 3
+    assert "guidance" not in info.value.request.post_data_json  # left empty: the model's own
     assert (len(answer["frames"]) > 0) == (model == "diffusion")
     expect(page.get_by_test_id("generate-status")).to_contain_text("4 × cat", timeout=TIMEOUT)
     canvases = page.get_by_test_id("generated").locator("canvas")

@@ -63,8 +63,8 @@
       category: $("category").value.trim(),
       n: number("n"),
       steps: number("steps"),
-      guidance: number("guidance"),
     };
+    if ($("guidance").value !== "") body.guidance = number("guidance"); // empty: the model's own
     if (body.model === "diffusion") body.frames = FRAMES;
     const id = ++shown;
     if ($("seed").value !== "") body.seed = number("seed");
