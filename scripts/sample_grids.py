@@ -39,7 +39,8 @@ def main() -> None:
         models = [DoodleGenerator(Path(path)) for path in paths]
     else:
         models = [load("diffusion"), load("gan")]
-        titles = (f"diffusion (DDIM 50 steps, w = {models[0].config.guidance:g})", "GAN")
+        c = models[0].config
+        titles = (f"diffusion (DDIM 50 steps, η = {c.eta:g}, w = {c.guidance:g})", "GAN")
     n, categories = args.per_category, args.categories
     fig, axes = plt.subplots(len(categories), len(models), figsize=(len(models) * n * 0.55,
                                                                      len(categories) * 0.62), squeeze=False)
