@@ -54,7 +54,9 @@ def test_auto_prefers_the_matching_int8_export_and_predicts_like_the_float_weigh
     assert agree >= 0.95  # a tiny 4-shape network; the shipped one agrees on 98.3% (its card)
     report = quantize.measure(out, weights, images, shapes_test.labels)
     assert report["n"] == len(images) and report["top1_agreement"] == pytest.approx(agree)
-    assert abs(report["top1"] - report["float_top1"]) <= 0.03
+    # 4 of the 80 test shapes at most, as the agreement allows: int8 kernels differ by CPU (AVX2 against
+    # AVX-512 VNNI), and on this tiny network one changed answer is 1.25 points
+    assert abs(report["top1"] - report["float_top1"]) <= 0.05
 
 
 def test_a_stale_int8_export_is_passed_over(quantized, tmp_path):
