@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from doodlelab.data.categories import resolve
 from doodlelab.errors import DoodleError
 from doodlelab.generative.evaluate import Judge, evaluate_generator
 from doodlelab.generative.generator import DoodleGenerator, shipped
@@ -40,6 +41,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         settings = [parse_setting(s) for s in args.settings]
+        names = [resolve(n) for n in args.categories] if args.categories else None
         generator = DoodleGenerator(args.weights)
         if generator.kind != "diffusion":
             raise ValueError(f"{args.weights} is not a diffusion model")
@@ -59,7 +61,7 @@ def main() -> int:
             return generator(category, n, seed, s["steps"], s["guidance"], interval=s["interval"],
                              eta=s["eta"])
 
-        report = evaluate_generator(generate, args.per_category, args.categories, judge=judge, split="val")
+        report = evaluate_generator(generate, args.per_category, names, judge=judge, split="val")
         row = {**s, "recognizability": report["recognizability"], "frechet_ratio": report["frechet_ratio"],
                "variety_median": report["variety_median"], "variety_below_half": report["variety_below_half"],
                "samples": report["samples"], "seconds": round(time.perf_counter() - started, 1)}
