@@ -94,6 +94,7 @@ class GANConfig(_Config):
     twin: float = 0.0  # TAC-GAN: weight of the twin classifier of generated drawings (0: AC-GAN alone)
     mode_seeking: float = 1.0  # weight of the mode-seeking term (MSGAN): pairs of z per label must differ
     pack: int = 1  # PacGAN: D judges this many drawings of one label at once (2: pairs; 1: one at a time)
+    pair_weight: float = 0.0  # D's pair head: |phi(x1) - phi(x2)| of same-label pairs, real or fake (0: off)
     d_warmup: int = 0  # steps at the start in which only D learns (a fine-tune's fresh D catches up with G)
     ema: float = 0.999  # decay of the exponential moving average of the generator (the shipped weights)
     truncation: float = 0.0  # sampling: redraw z entries beyond ±this (truncation trick; 0: off)
@@ -111,5 +112,7 @@ class GANConfig(_Config):
         _check(self.truncation == 0 or self.truncation >= 0.5, "truncation must be 0 (off) or >= 0.5")
         _check(self.pack in (1, 2) and self.batch_size % 2 == 0, "pack must be 1 or 2, batch_size even")
         _check(self.d_warmup >= 0, "d_warmup must be >= 0")
+        _check(self.pair_weight >= 0 and (self.pair_weight == 0 or self.pack == 1),
+               "pair_weight must be >= 0, and 0 with pack 2 (packed inputs are pairs already)")
         _check(min(self.aux_weight, self.twin, self.mode_seeking) >= 0,
                "aux_weight, twin and mode_seeking must be >= 0")

@@ -1,6 +1,7 @@
 """A class-conditional DCGAN for doodles: a generator with conditional batch norm (de Vries et al. 2017),
 a projection discriminator with spectral norm (Miyato & Koyama 2018; Miyato et al. 2018) that can judge
-same-label pairs (PacGAN), an auxiliary classifier and its twin, the hinge loss, TTUR and an EMA of G."""
+same-label pairs (PacGAN) or their feature difference, an auxiliary classifier and its twin, the hinge loss,
+TTUR and an EMA of G."""
 
 from __future__ import annotations
 
@@ -67,9 +68,10 @@ class Discriminator(nn.Module):
     every layer spectrally normalised (Miyato et al. 2018). x: (B, pack, 28, 28), y: (B,) -> (B,) scores;
     with pack = 2 each input is two drawings of label y as channels (PacGAN, Lin et al. 2018), so two
     near-identical fakes are told from two people's drawings. `classify(phi(x))` is the auxiliary
-    classifier's logits (B, num_classes) (AC-GAN, Odena et al. 2017)."""
+    classifier's logits (B, num_classes) (AC-GAN, Odena et al. 2017). With `pair_head`, `pair_score`
+    also judges how far apart two single drawings of one label are in phi."""
 
-    def __init__(self, num_classes: int, width: int = 64, pack: int = 1) -> None:
+    def __init__(self, num_classes: int, width: int = 64, pack: int = 1, pair_head: bool = False) -> None:
         super().__init__()
         w = width
         layers = [(pack, w, 3, 1), (w, w, 4, 2), (w, 2 * w, 3, 1), (2 * w, 2 * w, 4, 2), (2 * w, 4 * w, 3, 1)]
@@ -77,6 +79,9 @@ class Discriminator(nn.Module):
         self.psi = spectral_norm(nn.Linear(4 * w, 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, 4 * w))
         self.classify = nn.Linear(4 * w, num_classes)
+        if pair_head:
+            self.pair_psi = spectral_norm(nn.Linear(4 * w, 1))
+            self.pair_embed = spectral_norm(nn.Embedding(num_classes, 4 * w))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): (B, pack, 28, 28) -> (B, 4w), convolutions then global sum pooling."""
@@ -93,6 +98,15 @@ class Discriminator(nn.Module):
         """x: (B, pack, 28, 28), y: (B,) -> (B,)."""
         return self.score(self.features(x), y)
 
+    def pair_score(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The pair head, a projection score of |phi(x_i) - phi(x_i+B/2)| (minibatch discrimination,
+        Salimans et al. 2016, on same-label pairs as PacGAN's): two people's drawings of one label differ,
+        a collapsed G's do not. h: (B, 4w) features of single drawings whose rows i and i + B/2 share the
+        label y[i]; y: (B,) -> (B/2,) scores."""
+        half = len(h) // 2
+        gap = (h[:half] - h[half : 2 * half]).abs()
+        return self.pair_psi(gap).squeeze(1) + (self.pair_embed(y[:half]) * gap).sum(1)
+
 
 def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
     """(B, 1, H, W) -> (B / pack, pack, H, W): rows i, i + B/pack, ... become the channels of input i."""
@@ -106,7 +120,8 @@ def build(config: GANConfig) -> Generator:
 def build_parts(config: GANConfig) -> dict[str, checkpoints.Part]:
     """Everything a run trains and checkpoints: G, D, the twin classifier, G's EMA and their optimizers."""
     g = build(config).to(training.device())
-    d = Discriminator(len(categories()), config.d_width, config.pack).to(training.device())
+    d = Discriminator(len(categories()), config.d_width, config.pack, config.pair_weight > 0)
+    d = d.to(training.device())
     twin, opt_twin = twin_classifier(config)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.0, 0.9))  # TTUR (Heusel et al. 2017)
     opt_d = torch.optim.Adam(d.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
@@ -203,7 +218,9 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
     L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),  L_C' = CE(C'(G(z, y)), y),
     L_G = -E[D(G(z, y), y)] + a·(CE(C(G(z, y)), y) - t·CE(C'(G(z, y)), y)) + m·E[1/(r + 0.05)], r the
     mode-seeking ratio below. The auxiliary classifier C learns from real drawings, its twin C' from fakes.
-    With pack = 2, D, C and C' see same-label pairs: two real drawings, or G(z1, y) with G(z2, y)."""
+    With pack = 2, D, C and C' see same-label pairs: two real drawings, or G(z1, y) with G(z2, y). With
+    pair_weight p > 0, D's pair head P adds p·(E[relu(1 - P(x1, x2))] + E[relu(1 + P(G(z1, y), G(z2, y)))])
+    to L_D and -p·E[P(G(z1, y), G(z2, y))] to L_G."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -230,6 +247,9 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
             h_real, h_fake = d.features(seen_real), d.features(seen_fake.detach())
             adv_d = F.relu(1 - d.score(h_real, y_real)).mean() + F.relu(1 + d.score(h_fake, y_seen)).mean()
             aux_d = F.cross_entropy(d.classify(h_real).float(), y_real)
+            if config.pair_weight:
+                adv_d = adv_d + config.pair_weight * (F.relu(1 - d.pair_score(h_real, y_real)).mean()
+                                                      + F.relu(1 + d.pair_score(h_fake, y_seen)).mean())
             twin_d = F.cross_entropy(twin(h_fake.detach()).float(), y_seen)  # C' alone learns from this
         opt_d.zero_grad(set_to_none=True)
         opt_twin.zero_grad(set_to_none=True)
@@ -239,6 +259,8 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         with training.autocast(config.bf16), torch.set_grad_enabled(not warming):
             h_fake = d.features(seen_fake)
             adv_g = -d.score(h_fake, y_seen).mean()
+            if config.pair_weight:
+                adv_g = adv_g - config.pair_weight * d.pair_score(h_fake, y_seen).mean()
             aux_g = F.cross_entropy(d.classify(h_fake).float(), y_seen)
             twin_g = F.cross_entropy(twin(h_fake).float(), y_seen)
         seek, ratio = mode_seeking(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
@@ -256,4 +278,5 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         return files.to_uint8(sample(ema.model, torch.from_numpy(labels), seed=0))
 
     return training.fit("gan", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
-                        progress, resume, until_step, measure, pairs=config.pack > 1)
+                        progress, resume, until_step, measure,
+                        pairs=config.pack > 1 or config.pair_weight > 0)

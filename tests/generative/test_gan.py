@@ -199,3 +199,39 @@ def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, 
     assert start["was"]["pack"] == 1 and start["now"]["pack"] == 2
     with pytest.raises(modelfile.ModelFileError, match="g_width"):
         gan.start_from_generator(gan_file, tmp_path / "other", tiny_gan(g_width=32))
+
+
+def test_pair_head_judges_how_far_apart_two_drawings_of_a_label_are():
+    torch.manual_seed(0)
+    d = gan.Discriminator(5, width=8, pair_head=True)
+    x, y = torch.randn(6, 1, 28, 28), torch.tensor([0, 3, 4, 0, 3, 4])  # rows i and i + 3 share a label
+    h = d.features(x)
+    assert d.pair_score(h, y).shape == (3,)
+    same = d.features(torch.cat([x[:3], x[:3]]))  # one drawing twice: a gap of zero, whatever the drawing
+    assert torch.allclose(d.pair_score(same, y), d.pair_score(d.features(torch.cat([x[3:], x[3:]])), y))
+    assert not torch.allclose(d.pair_score(same, y), d.pair_score(h, y))
+    assert not torch.allclose(d.pair_score(h, y), d.pair_score(h, torch.tensor([1, 1, 1, 1, 1, 1])))
+    assert not hasattr(gan.Discriminator(5, width=8), "pair_psi")  # off: D and its checkpoints as before
+    with pytest.raises(ConfigError, match="pair_weight"):
+        tiny_gan(pair_weight=1.0, pack=2)
+    with pytest.raises(ConfigError, match="pair_weight"):
+        tiny_gan(pair_weight=-1.0)
+
+
+def test_training_with_the_pair_head_pushes_fake_pairs_apart(shapes_data, tmp_path):
+    """The pair head trains on real same-label pairs and G's pairs; resuming gives the same weights."""
+    data, cache = shapes_data
+    kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
+    config = tiny_gan(pair_weight=1.0)
+    gan.train(config, tmp_path / "a", until_step=3, **kw)
+    first, _ = modelfile.load(tmp_path / "a" / training.LAST)
+    state = gan.train(config, tmp_path / "a", **kw)
+    assert state["step"] == 6 and np.isfinite(state["history"]["loss_d"]).all()
+    last, _ = modelfile.load(tmp_path / "a" / training.LAST)
+    key = "d.pair_psi.parametrizations.weight.original"
+    assert not np.array_equal(first[key], last[key])  # the head learnt
+    gan.train(config, tmp_path / "b", **kw)
+    again, _ = modelfile.load(tmp_path / "b" / "gan.safetensors")
+    final, _ = modelfile.load(tmp_path / "a" / "gan.safetensors")
+    assert all(np.array_equal(final[k], again[k]) for k in final)
+    assert modelfile.load_card(tmp_path / "a" / "gan.safetensors")["config"]["pair_weight"] == 1.0
