@@ -22,7 +22,7 @@ from doodlelab.classifier.config import ConfigError
 from doodlelab.generative import gan
 from doodlelab.generative.config import GANConfig
 
-LOSS_SETTINGS = ("aux_weight", "twin", "mode_seeking", "lr", "d_lr")
+LOSS_SETTINGS = ("aux_weight", "twin", "mode_seeking", "pair_weight", "lr", "d_lr")
 FRESH_RUN_SETTINGS = {"pack": int, "d_warmup": int, "steps": int, "checkpoint_every": int, "threads": int,
                       "d_width": int}  # a new D and a new run: only when starting from a generator file
 

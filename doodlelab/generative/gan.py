@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from doodlelab import checkpoints, modelfile
+from doodlelab.classifier.config import ConfigError
 from doodlelab.data.categories import categories
 from doodlelab.generative import files, training
 from doodlelab.generative.config import GANConfig
@@ -188,6 +189,8 @@ def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) ->
     stored, meta = checkpoints.read(checkpoint, "gan")
     old = dict(meta["config"])
     config = GANConfig.from_dict(old | changes)
+    if (config.pair_weight > 0) != (old.get("pair_weight", 0.0) > 0):
+        raise ConfigError("a warm start can reweigh D's pair head but not add or remove it")
     arrays, groups, state = dict(stored), dict(meta["param_groups"]), dict(meta["state"])
     if not any(k.startswith("twin.") for k in arrays):
         twin, opt_twin = twin_classifier(config)

@@ -235,3 +235,16 @@ def test_training_with_the_pair_head_pushes_fake_pairs_apart(shapes_data, tmp_pa
     final, _ = modelfile.load(tmp_path / "a" / "gan.safetensors")
     assert all(np.array_equal(final[k], again[k]) for k in final)
     assert modelfile.load_card(tmp_path / "a" / "gan.safetensors")["config"]["pair_weight"] == 1.0
+
+
+def test_warm_start_reweighs_the_pair_head_but_cannot_add_it(shapes_data, tmp_path, gan_file):
+    data, cache = shapes_data
+    kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
+    gan.train(tiny_gan(pair_weight=0.3, steps=3), tmp_path / "a", **kw)
+    target = gan.warm_start(tmp_path / "a" / training.LAST, tmp_path / "b", pair_weight=1.0)
+    state = gan.train(tiny_gan(pair_weight=1.0, steps=6), target.parent, **kw)
+    assert state["step"] == 6
+    card = modelfile.load_card(target.parent / "gan.safetensors")
+    assert card["warm_starts"][0]["was"] == {"pair_weight": 0.3} and card["config"]["pair_weight"] == 1.0
+    with pytest.raises(ConfigError, match="pair head"):  # the run behind gan_file has no head to reweigh
+        gan.warm_start(gan_file.parent / training.LAST, tmp_path / "c", pair_weight=1.0)
