@@ -69,11 +69,7 @@ def judged_real():
     return judge, judge.run(images[picks])[1], labels[picks]
 
 
-@pytest.mark.parametrize("model", [
-    "diffusion",
-    pytest.param("gan", marks=pytest.mark.xfail(strict=True, reason="issue 7: the shipped GAN still draws "
-                                                "these categories as (nearly) one drawing each")),
-])
+@pytest.mark.parametrize("model", MODELS)
 def test_no_category_collapses_to_one_drawing(model, judged_real):
     """Samples of a category are about as far from their nearest fellow as real drawings are (variety),
     for the categories the shipped GAN draws as one drawing each."""
