@@ -189,7 +189,7 @@ def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) ->
     stored, meta = checkpoints.read(checkpoint, "gan")
     old = dict(meta["config"])
     config = GANConfig.from_dict(old | changes)
-    if (config.pair_weight > 0) != (old.get("pair_weight", 0.0) > 0):
+    if (config.pair_weight > 0) != (GANConfig.from_dict(old).pair_weight > 0):
         raise ConfigError("a warm start can reweigh D's pair head but not add or remove it")
     arrays, groups, state = dict(stored), dict(meta["param_groups"]), dict(meta["state"])
     if not any(k.startswith("twin.") for k in arrays):

@@ -218,7 +218,7 @@ def test_pair_head_judges_how_far_apart_two_drawings_of_a_label_are():
         tiny_gan(pair_weight=-1.0)
 
 
-def test_training_with_the_pair_head_pushes_fake_pairs_apart(shapes_data, tmp_path):
+def test_training_with_the_pair_head_learns_it_and_resumes(shapes_data, tmp_path):
     """The pair head trains on real same-label pairs and G's pairs; resuming gives the same weights."""
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)

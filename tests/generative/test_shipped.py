@@ -11,7 +11,7 @@ from doodlelab.errors import DoodleError
 from doodlelab.generative import evaluate
 from doodlelab.generative.generator import MODELS, DoodleGenerator, load, shipped
 
-COLLAPSED_BEFORE = ("star", "face", "door", "line", "boomerang")  # one drawing each from the GAN
+COLLAPSED_BEFORE = ("star", "face", "door", "line", "boomerang")  # one drawing each from the old GAN
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -72,7 +72,7 @@ def judged_real():
 @pytest.mark.parametrize("model", MODELS)
 def test_no_category_collapses_to_one_drawing(model, judged_real):
     """Samples of a category are about as far from their nearest fellow as real drawings are (variety),
-    for the categories the shipped GAN draws as one drawing each."""
+    for the categories the GAN shipped before the pair head drew as one drawing each."""
     judge, real_f, real_y = judged_real
     generator = load(model)
     wanted = [judge.classes.index(c) for c in COLLAPSED_BEFORE]
