@@ -6,106 +6,19 @@ sized viewport. Screenshots go to artifacts/page.png (and docs/page.png once the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("playwright")
-pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+from tests.web.pagekit import ROOT, TIMEOUT, draw, names, require_browser, wait_for_strokes
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+require_browser()
 
-from doodlelab.classifier.recognizer import SHIPPED, Recognizer  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
+
 from doodlelab.cli.main import main  # noqa: E402
 from doodlelab.data import strokes as pipeline  # noqa: E402
-from doodlelab.web.app import create_app  # noqa: E402
-from doodlelab.web.local import serving  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 10_000  # ms to wait for the page to show an answer
-
-if not SHIPPED.is_file():
-    pytest.skip("no shipped classifier weights", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> Recognizer:
-    return Recognizer()
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serving(create_app()) as client:
-        yield str(client.base_url)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, base_url) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    pg = context.new_page()
-    pg.goto(base_url + "/")
-    yield pg
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def bicycle(recognizer) -> list[np.ndarray]:
-    """Simplified strokes of a test-split bicycle that the shipped model names confidently."""
-    try:
-        from doodlelab.data import cache
-
-        a = cache.load_split_arrays("test", ["bicycle"])
-    except Exception as exc:  # no data on this machine
-        pytest.skip(f"no Quick, Draw! data ({exc})")
-    items = np.flatnonzero(a.drawing >= 0)
-    if not len(items):
-        pytest.skip("no bicycle drawings as strokes")
-    probs = recognizer.probabilities(a.images[items])
-    bike = recognizer.classes.index("bicycle")
-    good = items[(probs.argmax(axis=1) == bike) & (probs[:, bike] > 0.8)]
-    if not len(good):
-        pytest.skip("no confidently recognized bicycle")
-    return a.strokes_of(int(good[0]))
-
-
-def draw(page: Page, strokes: list[np.ndarray]) -> None:
-    """Replay simplified strokes (0..255) with the mouse inside the canvas, 10% margin each side."""
-    box = page.get_by_test_id("canvas").bounding_box()
-    assert box is not None
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return (box["x"] + box["width"] * (0.1 + 0.8 * x / 255),
-                box["y"] + box["height"] * (0.1 + 0.8 * y / 255))
-
-    for stroke in strokes:
-        page.mouse.move(*at(*stroke[0]))
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(*at(x, y), steps=3)
-        page.mouse.up()
-
-
-def names(page: Page) -> list[str]:
-    return page.get_by_test_id("prediction").locator(".name").all_inner_texts()
-
-
-def wait_for_strokes(page: Page, n: int) -> None:
-    expect(page.get_by_test_id("canvas")).to_have_attribute("data-strokes", str(n), timeout=TIMEOUT)
 
 
 def test_drawing_a_bicycle_names_it_as_doodlelab_predict_does(page, bicycle, recognizer, tmp_path, capsys):
