@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
@@ -47,6 +48,7 @@ GENERATE_RUNNING, GENERATE_WAITING = 1, 4  # generation requests at a time, and 
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
+SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored by scripts/vendor_swagger_ui.py: /docs works offline
 
 
 def load_classifier(weights: str | Path | None):
@@ -162,7 +164,7 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
                     batcher.close()
             state.generation.close()
 
-    app = FastAPI(title="doodlelab", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="doodlelab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Recognize Quick, Draw! doodles and handwritten digits.")
     app.add_middleware(BodyLimit)
     app.add_exception_handler(DoodleError, _client_error)
@@ -174,6 +176,13 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:  # FastAPI's own page, with Swagger UI from the package instead of a CDN
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                                   swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                                   swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png")
 
     return app
 
