@@ -8,6 +8,7 @@ import inspect
 import re
 import sys
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +76,15 @@ def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = No
     if base is not None:
         return dataclasses.replace(base, **values)  # type: ignore[type-var]
     return cls(**values)
+
+
+def require_weights(path: Path | None) -> None:
+    """Fail in one line when a `--weights` file the user named is missing (before its card is looked for)."""
+    from doodlelab.modelfile import ModelFileError
+
+    if path is not None and not path.is_file():
+        reason = "a folder, not a weights file" if path.is_dir() else "no such weights file"
+        raise ModelFileError(f"{path}: {reason}")
 
 
 def progress_enabled() -> bool:

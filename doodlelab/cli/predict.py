@@ -1,7 +1,8 @@
 """`doodlelab predict [--model NAME] INPUT...`: name each drawing or image, one line (or JSON object) each.
 
 INPUT is an image file, an `.ndjson` file of drawings (raw or simplified, detected per line; `.gz` too),
-or `-` for ndjson on stdin. Errors for one item go to stderr and the rest go on.
+or `-` for ndjson on stdin. Errors for one item (an ndjson input without drawings is one) go to stderr,
+one line each naming the input once, and the rest go on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from doodlelab.cli.common import require_weights
 from doodlelab.errors import DataError, DoodleError
 
 CHUNK = 512  # drawings rasterized and classified together
@@ -24,11 +26,12 @@ def register(groups: dict) -> None:
         "predict",
         help="name drawings or images with a trained model",
         description="Classify each drawing (ndjson line) or image, in input order. Errors for one item are "
-        "reported on stderr and the rest go on. Exit code 2 when nothing could be read, 1 when some items "
-        "could not.",
+        "reported on stderr and the rest go on; an .ndjson input without drawings counts as one that failed. "
+        "Exit code 2 when nothing could be read, 1 when some items could not.",
     )
     parser.add_argument("--model", default="classifier", choices=sorted(MODELS),
-                        help="classifier (345 doodle categories, default) or digits (the NumPy network)")
+                        help="classifier (345 doodle categories, default) or digits (the NumPy network; "
+                        "images only)")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped weights)")
     parser.add_argument("--top", type=_positive, default=3, metavar="K", help="guesses per item (default: 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per item")
@@ -63,6 +66,14 @@ def _lines(name: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
+class NoDrawingsError(DataError):
+    """An ndjson input that holds no drawing: empty, or blank lines only. Its message names the input."""
+
+    def __init__(self, name: str):
+        super().__init__("no drawings on standard input" if name == "-" else f"no drawings in {name}")
+        self.path = name
+
+
 def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
     """An ndjson line -> (strokes, key_id, raw?) where the line is an object with "drawing" (the dataset's
     record) or a bare list of strokes. Raises DataError."""
@@ -84,22 +95,32 @@ def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
     return parse_strokes(record), key_id, True if has_timestamps(record) else None
 
 
+def drawing_items(name: str, recognizer) -> Iterator[tuple[dict, str | None, object]]:
+    """(where, key_id, bitmap or the DoodleError/OSError that prevented it) for each line of ndjson input
+    `name`; a NoDrawingsError when it holds no line."""
+    found = False
+    try:
+        for number, line in _lines(name):
+            found, where = True, {"input": name, "line": number}
+            try:
+                drawing, key_id, raw = parse_line(line)
+                yield where, key_id, recognizer.rasterize(drawing, raw=raw)
+            except DoodleError as exc:
+                yield where, None, exc
+    except (OSError, EOFError, DoodleError) as exc:  # unreadable file or corrupt gzip
+        yield {"input": name}, None, exc if not isinstance(exc, EOFError) else DataError(str(exc))
+        return
+    if not found:
+        yield {"input": name}, None, NoDrawingsError(name)
+
+
 def classifier_items(names: list[str], recognizer) -> Iterator[tuple[dict, str | None, object]]:
     """(where, key_id, bitmap or the DoodleError/OSError that prevented it) for every drawing and image."""
     from doodlelab.data.doodle_image import load_doodle
 
     for name in names:
         if _is_ndjson(name):
-            try:
-                for number, line in _lines(name):
-                    where = {"input": name, "line": number}
-                    try:
-                        drawing, key_id, raw = parse_line(line)
-                        yield where, key_id, recognizer.rasterize(drawing, raw=raw)
-                    except DoodleError as exc:
-                        yield where, None, exc
-            except (OSError, EOFError, DoodleError) as exc:  # unreadable file or corrupt gzip
-                yield {"input": name}, None, exc if not isinstance(exc, EOFError) else DataError(str(exc))
+            yield from drawing_items(name, recognizer)
         else:
             try:
                 yield {"input": name}, None, load_doodle(name, recognizer.size)
@@ -108,9 +129,12 @@ def classifier_items(names: list[str], recognizer) -> Iterator[tuple[dict, str |
 
 
 def _describe(where: dict, exc: Exception) -> str:
+    """`input[:line]: reason`, naming the input once (a DataError with a path names it already)."""
     place = where["input"] + (f":{where['line']}" if "line" in where else "")
     if isinstance(exc, OSError):
         return f"{exc.filename or place}: {exc.strerror or exc}"
+    if isinstance(exc, DataError) and exc.path is not None:
+        return str(exc)
     return f"{place}: {exc}"
 
 
@@ -128,6 +152,7 @@ def run_classifier(args: argparse.Namespace) -> tuple[int, int]:
 
     from doodlelab.classifier.recognizer import Recognizer
 
+    require_weights(args.weights)
     recognizer = Recognizer(args.weights)
     done = failed = 0
     pending: list[tuple[dict, str | None, np.ndarray]] = []
@@ -158,10 +183,13 @@ def run_digits(args: argparse.Namespace) -> tuple[int, int]:
     from doodlelab.data.images import load_digit
     from doodlelab.scratch.digits import DigitClassifier, shipped
 
+    require_weights(args.weights)
     classifier = shipped() if args.weights is None else DigitClassifier.load(args.weights)
     done = failed = 0
     for name in args.inputs:
         try:
+            if name != "-" and _is_ndjson(name):
+                raise DataError("digits reads images only (name drawings with --model classifier)", name)
             source = io.BytesIO(sys.stdin.buffer.read()) if name == "-" else name
             top = classifier.top(load_digit(source), args.top)
         except (DoodleError, OSError) as exc:

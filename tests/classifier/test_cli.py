@@ -56,15 +56,71 @@ def test_predict_json_keeps_input_order_and_reports_bad_lines(tiny_model, drawin
     assert f"{drawings_file}:4:" in errors[1] and "no points" in errors[1]
 
 
-def test_predict_reads_stdin_and_images(tiny_model, drawings_file, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(drawings_file.read_bytes())))
-    code, out, _ = run(capsys, "predict", "--weights", tiny_model, "--json", "-")
-    assert code == 1 and [json.loads(x)["input"] for x in out.splitlines()] == ["-"] * 3
+@pytest.fixture()
+def triangle_png(tmp_path):
+    """A triangle drawn dark on white paper, ten times larger than 28 px."""
     big = strokes.render(shape("triangle", np.random.default_rng(9)), size=280)
     image = tmp_path / "triangle.png"
-    Image.fromarray(255 - big).save(image)  # dark ink on white paper, ten times larger than 28 px
-    code, out, _ = run(capsys, "predict", "--weights", tiny_model, image)
-    assert code == 0 and out.startswith(f"{image}: triangle")
+    Image.fromarray(255 - big).save(image)
+    return image
+
+
+def stdin_holding(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_predict_reads_stdin_and_images(tiny_model, drawings_file, triangle_png, capsys, monkeypatch):
+    stdin_holding(monkeypatch, drawings_file.read_bytes())
+    code, out, _ = run(capsys, "predict", "--weights", tiny_model, "--json", "-")
+    assert code == 1 and [json.loads(x)["input"] for x in out.splitlines()] == ["-"] * 3
+    code, out, _ = run(capsys, "predict", "--weights", tiny_model, triangle_png)
+    assert code == 0 and out.startswith(f"{triangle_png}: triangle")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\r\n"], ids=["0-byte", "blank-lines"])
+def test_an_input_without_drawings_is_a_failed_input(tiny_model, triangle_png, tmp_path, capsys, monkeypatch,
+                                                      content):
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(content)
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, empty)
+    assert (code, out, err) == (2, "", f"doodlelab: error: no drawings in {empty}\n")
+    stdin_holding(monkeypatch, content)
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, "-")
+    assert (code, out, err) == (2, "", "doodlelab: error: no drawings on standard input\n")
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, empty, triangle_png)
+    assert code == 1 and out.startswith(f"{triangle_png}: triangle")  # the others go on
+    assert err == f"doodlelab: error: no drawings in {empty}\n"
+
+
+def test_each_error_line_names_its_file_once(tiny_model, tmp_path, capsys, png_header_only):
+    files = {"empty.png": b"", "text.png": b"not an image", "huge.png": png_header_only(20000, 20000)}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    paths = [tmp_path / name for name in [*files, "blank.png"]]
+    reasons = ["not an image", "not an image", "too large", "blank"]
+    for model in (["--weights", tiny_model], ["--model", "digits"]):
+        code, out, err = run(capsys, "predict", *model, *paths)
+        lines = err.splitlines()
+        assert code == 2 and out == "" and len(lines) == len(paths)
+        for path, reason, line in zip(paths, reasons, lines):
+            assert line.startswith(f"doodlelab: error: {path}: ") and reason in line
+            assert line.count(path.name) == 1, line
+
+
+def test_missing_weights_are_named_as_missing(tmp_path, triangle_png, capsys):
+    for model, name in (("classifier", "missing.safetensors"), ("digits", "missing.npz")):
+        weights = tmp_path / name
+        code, out, err = run(capsys, "predict", "--model", model, "--weights", weights, triangle_png)
+        assert (code, out, err) == (2, "", f"doodlelab: error: {weights}: no such weights file\n")
+
+
+def test_digits_reads_images_only(drawings_file, triangle_png, capsys):
+    code, out, err = run(capsys, "predict", "--model", "digits", drawings_file)
+    expected = f"doodlelab: error: {drawings_file}: digits reads images only"
+    assert code == 2 and out == "" and err.startswith(expected) and err.count("\n") == 1
+    code, out, err = run(capsys, "predict", "--model", "digits", drawings_file, triangle_png)
+    assert code == 1 and out.startswith(f"{triangle_png}: ") and err.startswith(expected)
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image", b"{bad\n"])
