@@ -13,9 +13,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from doodlelab.data.limits import MAX_PIXELS  # refuse larger images before decoding them
 from doodlelab.errors import DataError
 
-MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (a 20000x20000 PNG is 400 MP)
 FIELD = 28  # MNIST images are 28x28 ...
 BOX = 20  # ... with the digit scaled so its longer side is 20 pixels
 MIN_CONTRAST = 0.1  # ink must differ from the background by 10% of the grey range

@@ -12,6 +12,15 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from doodlelab.data.limits import (
+    MAX_COORDINATE,
+    MAX_INK_LENGTH,
+    MAX_POINTS,
+    MAX_STROKES,
+    MAX_TIMESTAMP,
+    MIN_EXTENT,
+    coordinate_range,
+)
 from doodlelab.errors import DataError
 
 # A drawing is a list of strokes; a stroke is an (n, 2) float array of (x, y) points.
@@ -25,19 +34,19 @@ PADDING = 16.0
 RDP_EPSILON = 2.0
 SIMPLIFIED_MAX = 255
 
-# Bounds for untrusted input (the web API, ndjson files): far above any real doodle.
-MAX_STROKES = 1_000
-MAX_POINTS = 100_000
 _NUMBER_TYPES = frozenset((int, float))  # what JSON numbers parse to (bool and str are not coordinates)
 
 
 def parse_strokes(
     drawing: object, *, max_strokes: int = MAX_STROKES, max_points: int = MAX_POINTS
 ) -> Strokes:
-    """Validate the dataset's JSON form `[[xs], [ys]]` or `[[xs], [ys], [ts]]` per stroke.
+    """Validate the dataset's JSON form `[[xs], [ys]]` or `[[xs], [ys], [ts]]` per stroke against the
+    input limits (`doodlelab.data.limits`), the same for files and the web API.
 
-    Returns a list of (n, 2) float64 arrays (timestamps are dropped). Raises DataError on anything
-    malformed: no strokes, empty strokes, unequal lengths, non-numbers, NaN/inf, too many points.
+    Returns a list of (n, 2) float64 arrays (timestamps are checked, then dropped; empty strokes are
+    dropped). Raises DataError naming the stroke and the limit: no strokes, empty strokes, unequal lengths,
+    non-numbers, NaN/inf, coordinates or timestamps out of range, too many strokes or points, a drawing
+    too small or with too much ink.
     """
     if not isinstance(drawing, (list, tuple)) or not drawing:
         raise DataError("drawing must be a non-empty list of strokes")
@@ -55,21 +64,50 @@ def parse_strokes(
             raise DataError(f"stroke {i}: timestamps must be a list as long as xs")
         total += len(xs)
         if total > max_points:
-            raise DataError(f"drawing has more than {max_points} points")
+            raise DataError(f"drawing has more than {max_points} points (limit {max_points})")
         if not xs:
             continue
-        if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
-            raise DataError(f"stroke {i}: coordinates must be numbers")
-        try:
-            points = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
-        except OverflowError:  # integers too large for a float
-            raise DataError(f"stroke {i}: coordinates out of range") from None
-        if not np.isfinite(points).all():
-            raise DataError(f"stroke {i}: coordinates must be finite (no NaN or infinity)")
+        points = np.column_stack([_numbers(xs, i, "coordinates"), _numbers(ys, i, "coordinates")])
+        if np.abs(points).max() > MAX_COORDINATE:
+            raise DataError(f"stroke {i}: coordinates out of range (limit {coordinate_range()})")
+        if len(stroke) == 3:
+            times = _numbers(stroke[2], i, "timestamps")
+            if times.min() < 0 or times.max() > MAX_TIMESTAMP:
+                raise DataError(f"stroke {i}: timestamps out of range (limit 0 to {MAX_TIMESTAMP:g} ms)")
         strokes.append(points)
     if not strokes:
         raise DataError("drawing has no points")
+    _check_geometry(strokes)
     return strokes
+
+
+def _numbers(values: list | tuple, i: int, what: str) -> np.ndarray:
+    """A stroke's list of JSON numbers -> (n,) float64; DataError for non-numbers, NaN and infinities."""
+    if not _NUMBER_TYPES.issuperset(map(type, values)):
+        raise DataError(f"stroke {i}: {what} must be numbers")
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # integers too large for a float
+        raise DataError(f"stroke {i}: {what} out of range") from None
+    if not np.isfinite(array).all():
+        raise DataError(f"stroke {i}: {what} must be finite (no NaN or infinity)")
+    return array
+
+
+def _check_geometry(strokes: Strokes) -> None:
+    """DataError for a drawing narrower than MIN_EXTENT (but not a dot), or one whose strokes, scaled to
+    the 255 box, are longer than MAX_INK_LENGTH (back and forth over the canvas thousands of times)."""
+    points = np.concatenate(strokes)
+    extent = float((points.max(axis=0) - points.min(axis=0)).max())
+    if 0 < extent < MIN_EXTENT:
+        raise DataError(f"drawing too small (spans less than {MIN_EXTENT:g} units)")
+    steps = np.diff(points, axis=0)
+    ends = np.cumsum([len(s) for s in strokes])[:-1] - 1  # the step from one stroke's end to the next start
+    steps[ends] = 0
+    length = float(np.hypot(steps[:, 0], steps[:, 1]).sum())
+    if extent > 0 and length * SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
+        raise DataError(f"drawing too long (strokes, scaled to the {SIMPLIFIED_MAX} box, longer than "
+                        f"{MAX_INK_LENGTH:,} units)")
 
 
 def has_timestamps(drawing: object) -> bool:

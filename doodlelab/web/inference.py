@@ -16,15 +16,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from doodlelab.data import strokes as pipeline
-from doodlelab.data.images import MAX_PIXELS
+from doodlelab.data.limits import MAX_PIXELS
 from doodlelab.errors import DataError, DoodleError
 from doodlelab.web import schemas
 
 log = logging.getLogger("doodlelab.web")
 
-MAX_COORDINATE = 1e6  # canvas coordinates beyond this are not a drawing
-MIN_EXTENT = 1e-3  # a drawing spans 0 (a dot) or at least this many units
-MAX_INK_LENGTH = 500_000  # total stroke length once scaled to the 255 box: bounds the resampling work
 Answer = tuple[int, bytes | str]  # (200, response JSON) or (error status, one-line message)
 
 
@@ -79,18 +76,9 @@ def error_answer(exc: Exception) -> tuple[int, str]:
 
 
 def parse_drawing(drawing: object) -> tuple[list[np.ndarray], bool | None]:
-    """JSON strokes -> (strokes, raw?) where timestamps mean raw canvas coordinates. Raises DataError."""
-    strokes = pipeline.parse_strokes(drawing)
-    points = np.concatenate(strokes)
-    if np.abs(points).max() > MAX_COORDINATE:
-        raise DataError(f"coordinates out of range (beyond ±{MAX_COORDINATE:g})")
-    extent = float((points.max(axis=0) - points.min(axis=0)).max())
-    if 0 < extent < MIN_EXTENT:  # not a drawing at any canvas resolution
-        raise DataError(f"drawing too small (spans less than {MIN_EXTENT:g} units)")
-    length = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes)
-    if extent > 0 and length * pipeline.SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
-        raise DataError("drawing too long (strokes go back and forth over the canvas too many times)")
-    return strokes, True if pipeline.has_timestamps(drawing) else None
+    """JSON strokes -> (strokes, raw?) where timestamps mean raw canvas coordinates. Raises DataError
+    beyond the input limits (`doodlelab.data.limits`, the same as the command line's)."""
+    return pipeline.parse_strokes(drawing), True if pipeline.has_timestamps(drawing) else None
 
 
 def bitmap_of(item: Input, request_model: type[BaseModel], from_strokes: Callable,

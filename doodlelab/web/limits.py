@@ -1,5 +1,5 @@
-"""Bounds on what a client may send: the request body limits, and the ASGI middleware that answers 413
-before the app reads a byte more than they allow."""
+"""Bounds on what a client may send: the request body limits (from `doodlelab.data.limits`, the one set of
+input limits), and the ASGI middleware that answers 413 before the app reads a byte more than they allow."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doodlelab.data.limits import MAX_JSON_BYTES, MAX_UPLOAD_BYTES
+
 log = logging.getLogger("doodlelab.web")
 
-JSON_LIMIT = 2 * 1024 * 1024  # bytes of a JSON request body
-UPLOAD_LIMIT = 10 * 1024 * 1024  # bytes of a multipart upload
+JSON_LIMIT = MAX_JSON_BYTES  # bytes of a JSON request body
+UPLOAD_LIMIT = MAX_UPLOAD_BYTES  # bytes of a multipart upload
 DIGITS = re.compile(r"[0-9]{1,18}")  # a decimal integer header or form field we accept to parse
 
 

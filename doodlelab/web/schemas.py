@@ -6,26 +6,41 @@ as on the command line.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-DRAWING_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "minItems": 1,
-    "items": {
-        "type": "array",
-        "description": "one stroke: [xs, ys] or [xs, ys, ts] (ts in milliseconds)",
-        "minItems": 2,
-        "maxItems": 3,
-        "items": {"type": "array", "items": {"type": "number"}},
-    },
-}
+from doodlelab.data import limits
+
+# The drawing as the OpenAPI schema states it, from the input limits that `strokes.parse_strokes` enforces.
+Coordinates = Annotated[
+    list[Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]],
+    Field(max_length=limits.MAX_POINTS, description="xs or ys of one stroke, in canvas units")]
+Timestamps = Annotated[
+    list[Annotated[float, Field(ge=0, le=limits.MAX_TIMESTAMP)]],
+    Field(max_length=limits.MAX_POINTS, description="ts of one stroke: milliseconds since the first point")]
+Stroke = Annotated[tuple[Coordinates, Coordinates] | tuple[Coordinates, Coordinates, Timestamps],
+                   Field(description="one stroke: [xs, ys] or [xs, ys, ts], all of one length")]
+Drawing = Annotated[list[Stroke], Field(min_length=1, max_length=limits.MAX_STROKES)]
+DRAWING_SCHEMA: dict[str, Any] = TypeAdapter(Drawing).json_schema()
 DRAWING_DESCRIPTION = (
     "The strokes, as in the Quick, Draw! dataset: `[[xs], [ys]]` per stroke (the simplified format, or raw "
-    "canvas coordinates) or `[[xs], [ys], [ts]]` with timestamps (raw canvas coordinates). At most 1000 "
-    "strokes and 100000 points; coordinates must be finite numbers."
+    "canvas coordinates) or `[[xs], [ys], [ts]]` with timestamps (raw canvas coordinates). Limits, the "
+    f"same as the command line's: at most {limits.MAX_STROKES} strokes and {limits.MAX_POINTS} points in "
+    f"all (at least one); xs, ys (and ts) of a stroke of equal length; coordinates finite numbers within "
+    f"{limits.coordinate_range()}; timestamps from 0 to {limits.MAX_TIMESTAMP:g}; the drawing spans 0 "
+    f"(a dot) or at least {limits.MIN_EXTENT:g} units, and its strokes scaled to a 255 box are at most "
+    f"{limits.MAX_INK_LENGTH:,} units long in all."
 )
+
+
+def _integral(value: object) -> object:
+    """A float with no fractional part as the int it equals (JSON Schema counts 3.0 as an integer)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A JSON integer: an int, or a float such as 3.0 (not a bool, not a string, not 3.5).
+JsonInt = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
 SQUARE = [[[0, 255, 255, 0, 0], [0, 0, 255, 255, 0]]]
 
 
@@ -52,13 +67,13 @@ class CategoriesResponse(BaseModel):
 class PredictOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    top: int = Field(5, ge=1, le=345, strict=True, description="How many guesses to return, best first.")
+    top: JsonInt = Field(5, ge=1, le=345, description="How many guesses to return, best first.")
 
 
 class DigitsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    top: int = Field(3, ge=1, le=10, strict=True, description="How many guesses to return, best first.")
+    top: JsonInt = Field(3, ge=1, le=10, description="How many guesses to return, best first.")
 
 
 class PredictRequest(PredictOptions):
@@ -123,5 +138,5 @@ def request_body(model: type[BaseModel], options: type[BaseModel] | None = None,
         fields = {"image": {"type": "string", "format": "binary", "description": upload},
                   **options.model_json_schema()["properties"]}
         content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"],
-                                                     "properties": fields}}
+                                                     "properties": fields, "additionalProperties": False}}
     return {"requestBody": {"required": True, "content": content}}
