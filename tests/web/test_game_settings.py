@@ -1,0 +1,72 @@
+"""scripts/game_settings.py: the threshold of the game's call and its precision / recall / win rate on small
+hand-made replays, bad options, and the shipped game.json (measured for the shipped classifier)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("game_settings", ROOT / "scripts" / "game_settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Four drawings replayed at 10 shares: the target's probability (N, F) and whether it is the top-1 (N, F).
+TARGET = np.array([
+    [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.9, 0.9, 0.9],  # named from 0.3 on
+    [0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],  # a spike at 0.4 while another guess leads
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3],  # named at the end, never confidently
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # never named
+])
+RIGHT = np.array([[p >= 0.3 for p in TARGET[0]], [False] * 10, [False] * 7 + [True] * 3, [False] * 10])
+
+
+def test_the_call_is_made_at_the_first_share_over_the_threshold(script):
+    called, good = script.calls(TARGET, RIGHT, 0.35)
+    assert called.tolist() == [True, True, False, False] and good.tolist() == [True, False, False, False]
+    assert script.scores(TARGET, RIGHT, 0.35) == {"precision": 0.5, "recall": 0.5, "win_rate": 0.25,
+                                                  "median_share_at_call": 0.4, "drawings": 4}
+    # at 0.3 the third drawing is called right at its last share; drawing 1 from its third share
+    assert script.scores(TARGET, RIGHT, 0.3) == {"precision": 0.6667, "recall": 1.0, "win_rate": 0.5,
+                                                 "median_share_at_call": 0.65, "drawings": 4}
+
+
+def test_the_threshold_is_the_lowest_whose_precision_holds_above_it(script):
+    assert script.choose_threshold(TARGET, RIGHT, 0.95) == 0.41  # above the spike of drawing 2
+    # 0.21..0.30 reach 2/3 (drawings 1 and 3 right, 2 wrong) but 0.31..0.40 only 1/2: not below 0.41
+    assert script.choose_threshold(TARGET, RIGHT, 0.6) == 0.41
+    assert script.choose_threshold(TARGET, RIGHT, 0.4) == 0.21  # 0.11..0.20 call 1 right of 3
+    assert script.choose_threshold(TARGET, np.zeros_like(RIGHT), 0.5) is None  # no right call at all
+    assert script.scores(TARGET, RIGHT, 0.95)["precision"] is None  # nothing called
+
+
+def test_bad_options_exit_2_with_one_line(script, capsys):
+    assert script.main(["--easy", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("game_settings: ") and len(err.splitlines()) == 1
+
+
+def test_the_shipped_settings_belong_to_the_shipped_classifier(script):
+    """game.json is measured for the classifier it is served with: after shipping a new one, rerun
+    `python scripts/game_settings.py` (this test names the file that changed)."""
+    from doodlelab.classifier.export import sha256
+    from doodlelab.classifier.recognizer import SHIPPED
+    from doodlelab.data.categories import categories
+
+    if not SHIPPED.is_file():
+        pytest.skip("no shipped classifier")
+    settings = json.loads(script.OUT.read_text(encoding="utf-8"))
+    assert settings["model"]["sha256"] == sha256(SHIPPED), "rerun scripts/game_settings.py for the new model"
+    assert 0 < settings["threshold"] < 1
+    assert settings["validation"]["precision"] >= settings["precision_target"]
+    assert len(settings["easy"]) >= 6 and set(settings["easy"]) <= set(categories())
