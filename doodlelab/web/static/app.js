@@ -317,7 +317,7 @@
 
   // ---- doodles / digits tabs -----------------------------------------------------------------------
 
-  const tabs = [$("tab-doodles"), $("tab-digits")];
+  const tabs = [...document.querySelectorAll('[role="tab"][data-mode]')]; // Doodles, Digits, Game (game.js)
   function setMode(mode) {
     state.mode = mode;
     document.body.dataset.mode = mode;
