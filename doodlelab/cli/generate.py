@@ -83,7 +83,7 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="diffusion: guidance scale w >= 0 (default: the model's)")
-    parser.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim",
+    parser.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
                         help="diffusion: ddim (default) or ddpm (ancestral, all T steps)")
     parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                         help="diffusion: guide only while LO <= t/T <= HI (default: the model's)")
@@ -181,8 +181,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     names = [resolve(n) for n in args.categories] if args.categories else None
     if not 1 <= args.per_category <= 1000:
         raise DataError(f"--per-category must be from 1 to 1000, got {args.per_category}")
-    generator.check("cat", args.per_category, 0, args.steps, args.guidance, args.sampler)
-    interval, eta = generator.check_interval(args.guidance_interval), generator.check_eta(args.eta)
+    generator.check("cat", args.per_category, 0, args.steps, args.guidance, args.sampler,
+                    args.guidance_interval, args.eta)
+    interval, eta = (generator.check_interval(args.guidance_interval), generator.check_eta(args.eta)) \
+        if generator.kind == "diffusion" else (None, None)
     bar = tqdm(
         total=len(names) if names else 345, desc="sampling", unit="category", disable=not progress_enabled()
     )
@@ -200,9 +202,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "weights": str(generator.path),
         "steps": args.steps,
         "guidance": args.guidance,
-        "sampler": args.sampler,
+        "sampler": (args.sampler or "ddim") if generator.kind == "diffusion" else None,
         "guidance_interval": interval if generator.kind == "diffusion" else None,
-        "eta": eta if generator.kind == "diffusion" and args.sampler == "ddim" else None,
+        "eta": eta if generator.kind == "diffusion" and (args.sampler or "ddim") == "ddim" else None,
     } | report
     if args.json:
         print(json.dumps(report))

@@ -66,16 +66,24 @@ class DoodleGenerator:
         return self.config.timesteps if self.kind == "diffusion" else 1
 
     def check(self, category: str, n: int, seed: int, steps: int | None, guidance: float | None,
-              sampler: str = "ddim") -> tuple[int, int, float]:
-        """(label, steps, guidance) after validating every argument; DataError with a clear message."""
+              sampler: str | None = None, interval: tuple[float, float] | None = None,
+              eta: float | None = None) -> tuple[int, int, float]:
+        """(label, steps, guidance) after validating every argument; DataError with a clear message.
+        The GAN refuses the diffusion settings (None: not given) rather than ignore them."""
         label = categories().index(resolve(category))
         if not isinstance(n, int) or not 1 <= n <= MAX_N:
             raise DataError(f"n must be an integer from 1 to {MAX_N}, got {n!r}")
         if not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise DataError(f"seed must be an integer >= 0, got {seed!r}")
         if self.kind != "diffusion":
+            given = {"steps": steps, "guidance": guidance, "sampler": sampler, "guidance interval": interval,
+                     "eta": eta}
+            for name, value in given.items():
+                if value is not None:
+                    raise DataError(f"{name}: the GAN draws in one pass and has no {name}; leave it out "
+                                    "(a diffusion setting)")
             return label, 1, 0.0
-        steps = 50 if steps is None else steps
+        steps, sampler = 50 if steps is None else steps, sampler or "ddim"
         guidance = self.config.guidance if guidance is None else guidance
         if not isinstance(steps, int) or not 1 <= steps <= self.max_steps:
             raise DataError(f"steps must be an integer from 1 to {self.max_steps}, got {steps!r}")
@@ -103,21 +111,22 @@ class DoodleGenerator:
         return float(eta)
 
     def __call__(self, category: str, n: int = 16, seed: int = 0, steps: int | None = None,
-                 guidance: float | None = None, sampler: str = "ddim",
+                 guidance: float | None = None, sampler: str | None = None,
                  frames: Callable[[int, np.ndarray], None] | None = None,
                  interval: tuple[float, float] | None = None, eta: float | None = None) -> np.ndarray:
         """n samples (n, 28, 28) uint8 of `category`; the same arguments give the same images.
         Diffusion only: `steps`, `guidance`, `sampler` (ddim or ddpm, which runs all T steps),
         `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8, the
-        guidance `interval` (lo, hi) in t/T and DDIM's `eta` (both default to the model's)."""
-        label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler)
+        guidance `interval` (lo, hi) in t/T and DDIM's `eta` (both default to the model's); the GAN
+        refuses them (DataError). `frames` may raise to stop sampling between two steps (a cancel)."""
+        label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler, interval, eta)
         labels = torch.full((n,), label, dtype=torch.long)
         if self.kind == "gan":
             return files.to_uint8(gan.sample(self.net, labels, seed, self.config.truncation))
         callback = (lambda i, x0: frames(i, files.to_uint8(x0.cpu()))) if frames else None
         interval, eta = self.check_interval(interval), self.check_eta(eta)
-        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler, eta, seed,
-                             callback=callback, interval=interval)
+        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler or "ddim", eta,
+                             seed, callback=callback, interval=interval)
         return files.to_uint8(x.cpu())
 
 

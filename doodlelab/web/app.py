@@ -1,6 +1,7 @@
 """The web app's JSON API: name drawn or uploaded doodles and digits. `create_app()` builds it; the models
 are loaded once, when the server starts (the FastAPI lifespan), and kept on `app.state`; predictions are
-answered in batches by worker processes (`batching`, `inference`), generation in a bounded queue.
+answered in batches by worker processes (`batching`, `inference`), generation in bounded queues, one per
+model, with progress and cancelling (`generation`, `jobs`).
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ import json
 import logging
 import multiprocessing
 import os
-import secrets
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -27,12 +25,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from doodlelab import __version__
-from doodlelab.data.categories import categories, resolve
+from doodlelab.data.categories import categories
 from doodlelab.data.images import MAX_PIXELS
 from doodlelab.errors import DoodleError
 from doodlelab.modelfile import ModelFileError
-from doodlelab.web import inference, schemas
-from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
+from doodlelab.web import generation, inference, schemas
+from doodlelab.web.batching import MicroBatcher
 from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error
 from doodlelab.web.workers import ProcessWorkers
 
@@ -44,7 +42,6 @@ log = logging.getLogger("doodlelab.web")
 PREDICT_BATCH = 8
 INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
 GENERATORS = ("diffusion", "gan")
-GENERATE_RUNNING, GENERATE_WAITING = 1, 4  # generation requests at a time, and queued behind them
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
@@ -147,7 +144,7 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
         state.digits = load_digits(digits_weights)
         # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
         state.generators = load_generators(generators)
-        state.generation = JobQueue(GENERATE_RUNNING, GENERATE_WAITING, name="the generator")
+        state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
         state.predictor = state.digits_batcher = None
         if state.recognizer is not None:
             state.predictor = predictor(state.recognizer, default_workers() if workers is None else workers)
@@ -171,6 +168,7 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
     app.add_exception_handler(ValidationError, _client_error)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(router)
+    app.include_router(generation.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -278,38 +276,3 @@ async def digits(request: Request) -> Response:
     if batcher is None:
         raise HTTPException(503, "digits model not available")
     return await answer(batcher, await read_input(request, schemas.DigitsOptions))
-
-
-@router.post("/generate", response_model=schemas.GenerateResponse, responses=schemas.ERRORS,
-             openapi_extra=schemas.request_body(schemas.GenerateRequest))
-async def generate(request: Request) -> schemas.GenerateResponse:
-    """Draw new doodles of a category (503 until a generator is shipped; 503 with Retry-After while the
-    generator is busy with other requests)."""
-    options = schemas.GenerateRequest.model_validate(await read_json(request))
-    category = resolve(options.category)
-    generator = getattr(request.app.state, "generators", {}).get(options.model)
-    if generator is None:
-        raise HTTPException(503, f"{options.model} model not available yet")
-
-    seed = options.seed if options.seed is not None else secrets.randbelow(2**32)
-
-    def run() -> schemas.GenerateResponse:
-        start = time.perf_counter()
-        frames: list = []
-        keep = set(np.linspace(0, options.steps - 1, options.frames).round().astype(int).tolist())
-
-        def frame(i: int, x0: np.ndarray) -> None:
-            if i in keep:
-                frames.append(x0.tolist())
-
-        extra = {"frames": frame} if options.frames and options.model == "diffusion" else {}
-        images = generator(category, n=options.n, seed=seed, steps=options.steps, guidance=options.guidance,
-                           **extra)
-        return schemas.GenerateResponse(model=options.model, category=category, seed=seed, frames=frames,
-                                        images=np.asarray(images, np.uint8).tolist(),
-                                        server_ms=round((time.perf_counter() - start) * 1000, 3))
-
-    try:
-        return await request.app.state.generation.run(run)
-    except Busy as busy:
-        raise HTTPException(503, str(busy), headers={"Retry-After": str(busy.retry_after)}) from None

@@ -1,17 +1,13 @@
 """Work kept off the event loop: `MicroBatcher` answers requests that arrive together in one call (in worker
-processes or a thread), `JobQueue` runs slow jobs one at a time with a bounded queue (503 when full).
+processes or a thread); `Busy` is what a full queue answers (generation queues: `jobs`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
-from concurrent.futures import Future as ConcurrentFuture
+from concurrent.futures import BrokenExecutor, Executor
 from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -96,48 +92,8 @@ class MicroBatcher(Generic[Item, Result]):
 
 
 class Busy(Exception):
-    """The queue is full; `retry_after` is a fair guess of the seconds until it has room."""
+    """The queue is full; `retry_after` is the estimated seconds of work queued."""
 
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class JobQueue:
-    """Runs jobs in `running` threads of its own, with at most `waiting` more queued behind them; a job
-    beyond that is refused at once (`Busy`) rather than queued without end. The event loop never waits
-    on a job."""
-
-    def __init__(self, running: int = 1, waiting: int = 4, name: str = "job"):
-        self.executor = ThreadPoolExecutor(running, thread_name_prefix=f"doodlelab-{name}")
-        self.running, self.limit, self.name = running, running + waiting, name
-        self.active = 0  # jobs running or queued
-        self.lock = threading.Lock()  # `active` is counted down from the job threads
-        self.mean_seconds = 1.0  # moving average of job durations, for Retry-After
-
-    def retry_after(self) -> int:
-        return max(1, min(300, math.ceil(self.mean_seconds * self.active / self.running)))
-
-    async def run(self, job: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        with self.lock:
-            if self.active >= self.limit:
-                raise Busy(f"{self.name} is busy ({self.active} requests running or waiting); try again "
-                           "later", self.retry_after())
-            self.active += 1
-        future = self.executor.submit(self._timed, job, *args, **kwargs)
-        future.add_done_callback(self._done)  # counts the job out when it ends, even if its client left
-        return await asyncio.wrap_future(future)
-
-    def _timed(self, job: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        start = time.perf_counter()
-        try:
-            return job(*args, **kwargs)
-        finally:
-            self.mean_seconds = 0.7 * self.mean_seconds + 0.3 * (time.perf_counter() - start)
-
-    def _done(self, future: ConcurrentFuture) -> None:
-        with self.lock:
-            self.active -= 1
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -15,7 +15,7 @@ from concurrent.futures import Future as ConcurrentFuture
 import numpy as np
 import pytest
 
-from doodlelab.web.batching import Busy, JobQueue, MicroBatcher
+from doodlelab.web.batching import MicroBatcher
 from doodlelab.web.workers import ProcessWorkers
 from tests.classifier.conftest import shape
 
@@ -94,26 +94,6 @@ def test_a_dead_worker_process_is_replaced(pool):
     assert before == 2 and after == [0, 2, 4, 6, 8]
 
 
-def test_job_queue_refuses_work_beyond_its_bound():
-    release = threading.Event()
-
-    async def scenario() -> tuple:
-        jobs = JobQueue(running=1, waiting=2, name="the test queue")
-        admitted = [asyncio.ensure_future(jobs.run(release.wait, HANG)) for _ in range(3)]
-        await asyncio.sleep(0)
-        with pytest.raises(Busy) as refused:
-            await jobs.run(release.wait, HANG)
-        release.set()
-        done = await asyncio.gather(*admitted)
-        later = await jobs.run(sum, [1, 2])
-        jobs.close()
-        return refused.value, done, later
-
-    refused, done, later = asyncio.run(scenario())
-    assert done == [True, True, True] and later == 3
-    assert refused.retry_after >= 1 and "busy" in str(refused)
-
-
 class SlowGenerator:
     """A generator doing real NumPy work until the test lets it finish (or HANG seconds pass)."""
 
@@ -163,7 +143,7 @@ def test_a_full_generation_queue_answers_503_with_retry_after(slow_server):
     with ThreadPoolExecutor(5) as pool:
         admitted = [pool.submit(client.post, "/api/generate", json=body) for _ in range(5)]  # 1 + 4 waiting
         deadline = time.monotonic() + HANG
-        while app.state.generation.active < 5 and time.monotonic() < deadline:
+        while len(app.state.generation.queues["diffusion"].jobs) < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         refused = client.post("/api/generate", json=body)
         assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1

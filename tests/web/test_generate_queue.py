@@ -1,0 +1,97 @@
+"""Generation queues with the shipped models behind a real server: a GAN request is not held behind diffusion
+work, a cancelled job frees the server between two sampling steps, a client that leaves cancels its request,
+and the 503's Retry-After counts the work queued (not the number of requests)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from doodlelab.generative.generator import shipped
+from doodlelab.web.app import create_app
+from doodlelab.web.local import serving
+
+if not (shipped("diffusion").is_file() and shipped("gan").is_file()):
+    pytest.skip("no shipped generators", allow_module_level=True)
+
+HANG = 120  # seconds: longer than this is a hang
+BIG = {"model": "diffusion", "category": "cat", "n": 16, "steps": 125, "seed": 0}  # the page's largest
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple]:
+    app = create_app(workers=0)
+    with serving(app) as client:
+        yield app, client
+
+
+def until(condition, what: str) -> None:
+    deadline = time.monotonic() + HANG
+    while not condition():
+        assert time.monotonic() < deadline, f"hang: {what}"
+        time.sleep(0.02)
+
+
+def diffusion_idle(app) -> bool:
+    return not app.state.generation.queues["diffusion"].jobs
+
+
+def send_and_leave(client: httpx.Client, pool: ThreadPoolExecutor, body: dict):
+    """POST /api/generate from a client of its own in the pool; the client, to close (leave) later."""
+    other = httpx.Client(base_url=client.base_url, timeout=HANG)
+    return other, pool.submit(lambda: other.post("/api/generate", json=body))
+
+
+def test_a_gan_request_is_not_held_behind_diffusion_work(server):
+    app, client = server
+    with ThreadPoolExecutor(1) as pool:
+        other, diffusion = send_and_leave(client, pool, BIG)
+        time.sleep(1.0)  # the diffusion request is sampling now
+        gan = client.post("/api/generate", json={"model": "gan", "category": "cat", "n": 16, "seed": 1})
+        assert gan.status_code == 200 and len(gan.json()["images"]) == 16
+        assert not diffusion.done()  # answered while the diffusion request was still drawing
+        other.close()  # the client leaves: its request is cancelled between two steps
+    until(lambda: diffusion_idle(app), "the left request still runs")
+
+
+def test_cancel_frees_the_server_between_two_steps(server):
+    app, client = server
+    job = client.post("/api/generate/jobs", json=BIG).json()
+    queued = client.post("/api/generate/jobs", json=BIG | {"seed": 1}).json()
+    assert queued["status"] == "queued" and queued["ahead"] == 1 and queued["seconds_left"] > 0
+    path = f"/api/generate/jobs/{job['id']}"
+    until(lambda: client.get(path).json()["done"] >= 2, "no progress")
+    running = client.get(path).json()
+    assert running["status"] == "running" and 2 <= running["done"] < running["total"] == 125
+
+    cancelled = client.delete(f"/api/generate/jobs/{queued['id']}").json()  # a waiting job leaves at once
+    assert cancelled["status"] == "cancelled" and cancelled["done"] == 0
+    assert len(app.state.generation.queues["diffusion"].jobs) == 1
+    assert client.delete(path).json()["status"] == "cancelled"
+    until(lambda: diffusion_idle(app), "the cancelled job still runs")
+    stopped = client.get(path).json()
+    assert stopped["status"] == "cancelled" and stopped["done"] < 125 and stopped["result"] is None
+    small = client.post("/api/generate", json={"category": "cat", "n": 1, "steps": 5})
+    assert small.status_code == 200  # the queue is free
+
+
+def test_retry_after_counts_the_queued_work(server):
+    app, client = server
+    one = client.post("/api/generate", json=BIG | {"steps": 25}).json()  # 1/5 of a BIG request
+    for _ in range(6):  # small requests: a mean over requests would forget how long a big one takes
+        assert client.post("/api/generate", json={"category": "cat", "n": 1, "steps": 1}).status_code == 200
+    seconds = one["server_ms"] / 1000 * 5  # what a BIG request costs, about
+    with ThreadPoolExecutor(5) as pool:
+        sent = [send_and_leave(client, pool, BIG | {"seed": i}) for i in range(5)]  # 1 running + 4 waiting
+        until(lambda: len(app.state.generation.queues["diffusion"].jobs) == 5, "the requests are not queued")
+        refused = client.post("/api/generate", json=BIG)
+        for other, _ in sent:
+            other.close()
+    assert refused.status_code == 503 and "busy" in refused.json()["detail"]
+    retry_after = int(refused.headers["retry-after"])
+    assert 0.5 * 5 * seconds <= retry_after <= 2 * 5 * seconds + 1  # five BIG requests of work
+    until(lambda: diffusion_idle(app), "the left requests still run")
