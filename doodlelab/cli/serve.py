@@ -6,8 +6,11 @@ It listens on this machine only unless --host says otherwise (0.0.0.0 for every 
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 from pathlib import Path
 
+from doodlelab.cli.common import require_weights
 from doodlelab.errors import DoodleError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -19,7 +22,8 @@ def register(groups: dict) -> None:
         "serve",
         help="run the web app's API server",
         description="Serve the JSON API (documented at /docs) that names drawings, images and digits. "
-        "Models are loaded once, at startup.",
+        "The address is checked first (one line and exit code 2 when it is taken or does not resolve), "
+        "then the models are loaded, once.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; "
@@ -37,18 +41,62 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Bind TCP sockets to every address `host` resolves to (as uvicorn would: SO_REUSEADDR, IPv6 only on
+    IPv6 sockets), so that a taken port or an unknown host fails in one line, before any model loads."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise DoodleError(f"cannot resolve --host {host!r} ({exc.strerror})") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):  # unique, in the resolver's order
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        if exc.errno == errno.EADDRINUSE:
+            reason += " (is another server running there? choose another --port)"
+        raise DoodleError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sockets
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    require_weights(args.weights)
+    sockets = bind(args.host, args.port)
+    try:
+        return _run(args, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
     try:
         import uvicorn
 
-        from doodlelab.modelfile import ModelFileError
         from doodlelab.web.app import create_app, load_classifier
     except ImportError as exc:
         raise DoodleError(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
     if args.weights is not None:  # fail in one line before starting the server (loaded again at startup)
-        if not args.weights.is_file():
-            raise ModelFileError(f"{args.weights}: no such weights file")
         load_classifier(args.weights)
-    server = uvicorn.Server(uvicorn.Config(create_app(args.weights), host=args.host, port=args.port))
-    server.run()
+
+    url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"  # [IPv6]
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, saying where it listens (uvicorn does so only for sockets it bound itself)."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                uvicorn.config.logger.info("Uvicorn running on %s (Press CTRL+C to quit)", url)
+
+    server = Server(uvicorn.Config(create_app(args.weights), host=args.host, port=args.port))
+    server.run(sockets=sockets)
     return 0 if server.started else 2
