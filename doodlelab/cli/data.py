@@ -13,6 +13,7 @@ from doodlelab.cli.common import Parser, progress_enabled
 from doodlelab.errors import DataError, DoodleError
 
 FORMATS = ("simplified", "raw", "numpy_bitmap", "binary")
+BITMAP_SIDE = 28  # Google's numpy_bitmap files hold 28x28 images, and 28 is the default rendering size
 
 
 def register(groups: dict) -> None:
@@ -28,7 +29,9 @@ def register(groups: dict) -> None:
     render.add_argument("--source", choices=("strokes", "bitmaps"), default="strokes",
                         help="render strokes through doodlelab's pipeline, or show Google's bitmaps")
     render.add_argument("-n", type=int, default=64, help="number of drawings (default: 64)")
-    render.add_argument("--size", type=int, default=28, help="bitmap size in pixels (default: 28)")
+    render.add_argument("--size", type=int, default=None,
+                        help="bitmap size in pixels, for --source strokes (default: 28, the only size of "
+                        "Google's bitmaps)")
     render.add_argument("--out", type=Path, default=None, help="output PNG (default: <category>.png)")
     render.set_defaults(handler=cmd_render)
 
@@ -102,20 +105,25 @@ def cmd_render(args: argparse.Namespace) -> int:
     from doodlelab.data import formats, strokes
     from doodlelab.data.categories import resolve
 
-    if not 1 <= args.n <= 1024 or not 8 <= args.size <= 512:
+    size = args.size or BITMAP_SIDE
+    if not 1 <= args.n <= 1024 or not 8 <= size <= 512:
         raise DoodleError("-n must be in 1..1024 and --size in 8..512")
+    if args.source == "bitmaps" and size != BITMAP_SIDE:  # resampling would only blur or block them
+        side = f"{BITMAP_SIDE}x{BITMAP_SIDE}"
+        raise DoodleError(f"Google's bitmaps are {side}; --size {size} needs --source strokes")
     name = resolve(args.category)
     files = formats.category_files(_quickdraw_root(), name)
     if args.source == "bitmaps":
         if "numpy_bitmap" not in files:
             raise DataError(f"no bitmaps for {name!r}", settings.quickdraw_dir() / "numpy_bitmap")
-        images = np.asarray(formats.read_bitmaps(files["numpy_bitmap"])[: args.n]).reshape(-1, 28, 28)
+        images = np.asarray(formats.read_bitmaps(files["numpy_bitmap"])[: args.n])
+        images = images.reshape(-1, BITMAP_SIDE, BITMAP_SIDE)
     else:
         fmt = next((f for f in ("simplified", "binary", "raw") if f in files), None)
         if fmt is None:
             raise DataError(f"no strokes for {name!r}", settings.quickdraw_dir())
         drawings = formats.iter_drawings(files[fmt], on_error="skip", limit=args.n)
-        images = np.stack([strokes.rasterize(d.strokes, args.size, raw=d.is_raw) for d in drawings])
+        images = np.stack([strokes.rasterize(d.strokes, size, raw=d.is_raw) for d in drawings])
     out = args.out or Path(f"{name}.png")
     grid_image(images).save(out)
     print(f"wrote {out} ({len(images)} drawings of {name!r}, {args.source})")

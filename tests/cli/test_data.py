@@ -48,7 +48,7 @@ def test_info_table(quickdraw_root, capsys):
 @pytest.mark.parametrize("source", ["strokes", "bitmaps"])
 def test_render_writes_a_grid(quickdraw_root, tmp_path, capsys, source):
     out = tmp_path / "grid.png"
-    argv = ["data", "render", "house_plant", "-n", "9", "--source", source, "--out", str(out)]
+    argv = ["data", "render", "house_plant", "-n", "9", "--source", source, "--size", "28", "--out", str(out)]
     code, _, _ = run(argv, capsys)
     assert code == 0
     grid = np.asarray(Image.open(out))
@@ -73,6 +73,7 @@ def test_cache_command_on_a_small_root(tmp_path, monkeypatch, capsys):
     [
         (["data", "render", "catt"], "unknown category 'catt' (did you mean: cat"),
         (["data", "render", "cat", "-n", "0"], "-n must be"),
+        (["data", "render", "cat", "--source", "bitmaps", "--size", "56"], "Google's bitmaps are 28x28"),
         (["data", "download"], "name categories"),
         (["data", "download", "cat", "--all"], "name categories"),
         (["data", "download", "no such thing"], "unknown category"),
