@@ -138,13 +138,15 @@ def test_generate_draws_the_shipped_models_samples(page, model):
     page.get_by_test_id("category").fill("cat")
     page.get_by_label("Model").select_option(model)
     page.locator("#seed").fill("3")
-    with page.expect_response("**/api/generate") as info:
+    polls: list = []  # the job's answers (POST /api/generate/jobs, then GET until done)
+    page.on("response", lambda r: polls.append(r) if "/api/generate/jobs" in r.url else None)
+    with page.expect_request("**/api/generate/jobs") as sent:
         page.get_by_test_id("generate").click()
-    answer = info.value.json()
-    assert len(answer["images"]) == 4 and answer["seed"] == 3
-    assert "guidance" not in info.value.request.post_data_json  # left empty: the model's own
-    assert (len(answer["frames"]) > 0) == (model == "diffusion")
     expect(page.get_by_test_id("generate-status")).to_contain_text("4 × cat", timeout=TIMEOUT)
+    answer = polls[-1].json()["result"]
+    assert len(answer["images"]) == 4 and answer["seed"] == 3
+    assert "guidance" not in sent.value.post_data_json  # left empty: the model's own
+    assert (len(answer["frames"]) > 0) == (model == "diffusion")
     canvases = page.get_by_test_id("generated").locator("canvas")
     expect(canvases).to_have_count(4)
     shown = page.evaluate("""() => [...document.querySelectorAll('[data-testid=generated] canvas')].map(c => {

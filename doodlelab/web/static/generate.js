@@ -1,13 +1,17 @@
-// doodlelab page, generate panel: the searchable category list and POST /api/generate; samples are drawn
-// as 28x28 canvases (diffusion: after replaying the denoising frames the server sent), or the server's
-// message is shown. Plain JS, no build step.
+// doodlelab page, generate panel: the searchable category list; a generation runs as a job on the server
+// (POST /api/generate/jobs, then GET polls its steps done / total for the progress bar; Cancel DELETEs it).
+// The form is checked against the server's limits before sending; the GAN has no steps or guidance, so
+// those fields are hidden for it. Samples are 28x28 canvases (diffusion: after replaying the denoising
+// frames the server sent), or the server's message is shown. Plain JS, no build step.
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  // ---- generate ------------------------------------------------------------------------------------
-
   const genStatus = $("generate-status");
+  const genError = $("generate-error");
+  const progress = $("generate-progress");
   const generated = $("generated");
+  const button = $("generate");
+  const cancel = $("generate-cancel");
 
   fetch("/api/categories")
     .then((r) => r.json())
@@ -22,10 +26,51 @@
     })
     .catch(() => {});
 
+  let limits = { max_n: 16, max_steps: 1000, max_work: 2000 }; // replaced by the server's own
+  fetch("/api/generate/limits").then((r) => r.json()).then((l) => { limits = l; }).catch(() => {});
+
   const FRAMES = 12; // denoising frames asked of the diffusion model
   const FRAME_MS = 90;
+  const POLL_MS = 150;
   let shown = 0; // generation counter: a newer request stops an older animation
+  let job = null; // the job this page is running: {id}
 
+  // ---- the form --------------------------------------------------------------------------------------
+  const showModelFields = () => {
+    const gan = $("model").value === "gan"; // one forward pass: no steps, no guidance
+    document.querySelectorAll("[data-diffusion]").forEach((el) => { el.hidden = gan; });
+  };
+  $("model").addEventListener("change", showModelFields);
+  showModelFields();
+
+  function request() {
+    const number = (id) => Number($(id).value);
+    const body = { model: $("model").value, category: $("category").value.trim(), n: number("n") };
+    if ($("seed").value !== "") body.seed = number("seed");
+    if (body.model === "diffusion") {
+      body.steps = number("steps");
+      if ($("guidance").value !== "") body.guidance = number("guidance"); // empty: the model's own
+      body.frames = FRAMES;
+    }
+    return body;
+  }
+
+  /** Why the server would refuse `body` (null if it would not), in the words of the form. */
+  function refusal(body) {
+    const whole = (v) => Number.isInteger(v);
+    if (!whole(body.n) || body.n < 1 || body.n > limits.max_n) return `How many: 1 to ${limits.max_n}.`;
+    if (body.model !== "diffusion") return null;
+    if (!whole(body.steps) || body.steps < 1 || body.steps > limits.max_steps) {
+      return `Steps: 1 to ${limits.max_steps}.`;
+    }
+    if (body.n * body.steps > limits.max_work) {
+      return `${body.n} × ${body.steps} steps is ${body.n * body.steps} sample-steps; the server takes at ` +
+        `most ${limits.max_work} per request (about 3 s of work): lower How many or Steps.`;
+    }
+    return null;
+  }
+
+  // ---- drawing the samples ---------------------------------------------------------------------------
   function paint(c, rows) {
     const size = rows.length;
     const g = c.getContext("2d");
@@ -38,11 +83,13 @@
     g.putImageData(img, 0, 0);
   }
 
-  function bitmapCanvas(rows) {
-    const c = document.createElement("canvas");
-    c.width = c.height = rows.length;
-    paint(c, rows);
-    return c;
+  function placeholders(n) { // the samples' places, kept from the start so nothing moves when they come
+    generated.replaceChildren(...Array.from({ length: n }, () => {
+      const c = document.createElement("canvas");
+      c.width = c.height = 28;
+      c.className = "pending";
+      return c;
+    }));
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,48 +102,95 @@
     }
   }
 
+  async function show(answer, id) {
+    const canvases = [...generated.querySelectorAll("canvas")];
+    answer.images.forEach((_, i) => {
+      canvases[i].className = "";
+      canvases[i].setAttribute("role", "img");
+      canvases[i].setAttribute("aria-label", `generated ${answer.category}`);
+    });
+    const done = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
+    if (answer.frames && answer.frames.length) {
+      genStatus.textContent = "denoising…";
+      await animate(canvases, answer.frames, id);
+      if (id !== shown) return;
+    }
+    answer.images.forEach((rows, i) => paint(canvases[i], rows));
+    genStatus.textContent = done;
+  }
+
+  // ---- running a job ---------------------------------------------------------------------------------
+  function running(on) {
+    button.disabled = on;
+    cancel.disabled = !on;
+    progress.classList.toggle("active", on);
+    if (!on) job = null;
+  }
+
+  function report(status) {
+    progress.max = status.total;
+    progress.value = status.done;
+    genStatus.textContent = status.status === "queued"
+      ? `waiting: ${status.ahead} request${status.ahead === 1 ? "" : "s"} ahead (about ${Math.ceil(status.seconds_left)} s)`
+      : `step ${status.done} of ${status.total}`;
+  }
+
+  async function answerOf(response) {
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.detail || `error ${response.status}`);
+    return answer;
+  }
+
   $("generate-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const number = (id) => Number($(id).value);
-    const body = {
-      model: $("model").value,
-      category: $("category").value.trim(),
-      n: number("n"),
-      steps: number("steps"),
-    };
-    if ($("guidance").value !== "") body.guidance = number("guidance"); // empty: the model's own
-    if (body.model === "diffusion") body.frames = FRAMES;
-    const id = ++shown;
-    if ($("seed").value !== "") body.seed = number("seed");
-    genStatus.textContent = "generating…";
-    generated.replaceChildren();
-    try {
-      const response = await fetch("/api/generate", {
-        method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" },
-      });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        genStatus.textContent = answer.detail || `error ${response.status}`;
-        return;
-      }
-      if (id !== shown) return;
-      const canvases = answer.images.map((rows) => {
-        const c = bitmapCanvas(rows);
-        c.setAttribute("role", "img");
-        c.setAttribute("aria-label", `generated ${answer.category}`);
-        return c;
-      });
-      generated.replaceChildren(...canvases);
-      const done = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
-      if (answer.frames && answer.frames.length) {
-        genStatus.textContent = "denoising…";
-        await animate(canvases, answer.frames, id);
-        if (id !== shown) return;
-        answer.images.forEach((rows, i) => paint(canvases[i], rows));
-      }
-      genStatus.textContent = done;
-    } catch (err) {
-      genStatus.textContent = `cannot reach the server (${err.message})`;
+    if (job) return; // one request of this page at a time
+    const body = request();
+    genError.textContent = "";
+    const refused = refusal(body);
+    if (refused) {
+      genError.textContent = refused;
+      return;
     }
+    const id = ++shown;
+    placeholders(body.n);
+    genStatus.textContent = "sending…";
+    progress.removeAttribute("value"); // indeterminate until the server counts steps
+    running(true);
+    try {
+      let status = await answerOf(await fetch("/api/generate/jobs", {
+        method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" },
+      }));
+      job = { id: status.id };
+      while (status.status === "queued" || status.status === "running") {
+        report(status);
+        await sleep(POLL_MS);
+        if (!job || job.id !== status.id) return; // cancelled meanwhile
+        status = await answerOf(await fetch(`/api/generate/jobs/${status.id}`));
+      }
+      report(status);
+      running(false);
+      if (status.status === "cancelled") genStatus.textContent = "cancelled";
+      else if (status.status === "failed") genError.textContent = status.detail || "generation failed";
+      else await show(status.result, id);
+    } catch (err) {
+      running(false);
+      genStatus.textContent = "";
+      genError.textContent = err instanceof TypeError ? `cannot reach the server (${err.message})` : err.message;
+      generated.replaceChildren();
+    }
+  });
+
+  cancel.addEventListener("click", async () => {
+    if (!job) return;
+    const { id } = job;
+    running(false);
+    shown++;
+    genStatus.textContent = "cancelled";
+    generated.replaceChildren();
+    await fetch(`/api/generate/jobs/${id}`, { method: "DELETE" }).catch(() => {});
+  });
+
+  window.addEventListener("pagehide", () => { // leaving the page frees the server's work at once
+    if (job) fetch(`/api/generate/jobs/${job.id}`, { method: "DELETE", keepalive: true }).catch(() => {});
   });
 })();
