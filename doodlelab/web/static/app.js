@@ -1,13 +1,13 @@
 // doodlelab page: draw on a canvas (Pointer Events), live recognition through /api/predict or /api/digits,
-// undo / clear, image upload (file input, drop, paste). The generate panel is generate.js. Plain JS, no build.
+// undo / clear, image upload (a button, drop, paste); guesses.js shows the answers and errors. The generate
+// panel is generate.js. Plain JS, no build step.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
   const canvas = $("canvas");
   const ctx = canvas.getContext("2d");
-  const list = $("predictions");
-  const status = $("status");
+  const { showPredictions, showError, clearError, setStatus } = window.doodlelabGuesses; // guesses.js
   const LINE = 14; // pen width in canvas pixels (the canvas is 560 px wide inside, scaled by CSS)
   const THROTTLE_MS = 300;
   const TOP = 5;
@@ -83,6 +83,7 @@
   canvas.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 || state.pointerId !== null) return;
     event.preventDefault();
+    clearError();
     // Choice: after an upload the canvas holds the image; the first stroke drawn afterwards clears the
     // image first (simplest, and what is sent is then only what was drawn: strokes cannot be mixed with
     // an uploaded bitmap in one request).
@@ -183,50 +184,22 @@
       state.applied = seq;
       if (!response.ok) {
         showPredictions([]);
-        setStatus(answer.detail || `error ${response.status}`);
+        showError(answer.detail || `the server answered ${response.status}`);
         return;
       }
+      clearError();
       showPredictions(answer.predictions || []);
       setStatus(`${Math.round(answer.server_ms)} ms on the server`);
     } catch (err) {
-      if (seq > state.applied) setStatus(`cannot reach the server (${err.message})`);
+      if (seq > state.applied) showError(`cannot reach the server (${err.message})`);
     }
-  }
-
-  function setStatus(text) {
-    status.textContent = text;
-  }
-
-  function showPredictions(predictions) {
-    list.replaceChildren(
-      ...predictions.map(({ category, probability }) => {
-        const li = document.createElement("li");
-        li.dataset.testid = "prediction";
-        li.setAttribute("data-testid", "prediction");
-        const name = document.createElement("span");
-        name.className = "name";
-        name.textContent = category;
-        const pct = document.createElement("span");
-        pct.className = "pct";
-        pct.textContent = `${(probability * 100).toFixed(1)}%`;
-        const bar = document.createElement("span");
-        bar.className = "bar";
-        bar.setAttribute("aria-hidden", "true");
-        const fill = document.createElement("span");
-        fill.style.width = `${Math.max(0, Math.min(1, probability)) * 100}%`;
-        bar.append(fill);
-        li.append(name, pct, bar);
-        return li;
-      }),
-    );
-    list.dataset.count = String(predictions.length);
-    if (!predictions.length) setStatus("");
   }
 
   // ---- undo / clear --------------------------------------------------------------------------------
 
   function undo() {
     if (state.current) return;
+    clearError();
     if (state.strokes.length) state.strokes.pop();
     else if (state.image) state.image = null;
     else return;
@@ -236,6 +209,7 @@
   }
 
   function clear() {
+    clearError();
     state.strokes = [];
     state.current = null;
     state.pointerId = null;
@@ -270,8 +244,9 @@
   }
 
   async function useImage(file) {
+    clearError();
     if (!file || !(file.type || "").startsWith("image/")) {
-      setStatus("that is not an image");
+      showError(`${(file && file.name) || "that"} is not an image`);
       return;
     }
     predictImage(file); // sent at once, in the same action as the drawing below
@@ -286,6 +261,7 @@
     redraw();
   }
 
+  $("upload-button").addEventListener("click", () => $("upload").click()); // the one upload control
   $("upload").addEventListener("change", (event) => {
     const file = event.target.files && event.target.files[0];
     if (file) useImage(file);
@@ -319,6 +295,7 @@
 
   const tabs = [...document.querySelectorAll('[role="tab"][data-mode]')]; // Doodles, Digits, Game (game.js)
   function setMode(mode) {
+    clearError();
     state.mode = mode;
     document.body.dataset.mode = mode;
     for (const tab of tabs) {
