@@ -1,14 +1,29 @@
-"""Shared fixtures: locate the real data and skip cleanly when it is absent."""
+"""Shared fixtures: a cache of rendered arrays kept out of the user's own, the real data (skipped cleanly
+when absent), decompression-bomb PNGs."""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from doodlelab import settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_cache(tmp_path_factory) -> Iterator[Path]:
+    """The cache of rendered arrays for this session: $DOODLELAB_TEST_CACHE if set (kept between runs, so
+    later runs skip the rendering), else a fresh temporary directory. Never the user's own cache: a
+    DOODLELAB_CACHE from the environment is replaced for the session (subprocesses inherit the change)."""
+    chosen = os.environ.get("DOODLELAB_TEST_CACHE")
+    cache = Path(chosen).expanduser() if chosen else tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOODLELAB_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="session")
