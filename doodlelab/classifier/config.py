@@ -38,6 +38,9 @@ class ClassifierConfig:
     drop_stroke: float = 0.1  # augmentation: probability of dropping each stroke
     jitter: float = 1.5  # augmentation: noise on each point, units of the 0..255 box
     shift: float = 0.06  # augmentation (bitmaps only): maximum shift, fraction of the side
+    prefix: float = 0.0  # augmentation: probability of cutting a stroke drawing to a prefix of its ink
+    prefix_min: float = 0.15  # augmentation: a prefix keeps a share of the ink drawn from U(prefix_min, 1)
+    init: str = ""  # start from this classifier model file's weights (a fine-tune; empty: random init)
     bf16: bool = True  # bfloat16 autocast for training (CPU with AVX-512 BF16, or GPU)
     workers: int = 1  # processes rendering augmented batches (0: in the training process)
     threads: int = 0  # torch CPU threads (0: torch's default)
@@ -59,13 +62,15 @@ class ClassifierConfig:
         check(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay >= 0")
         check(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
         check(0 <= self.drop_stroke < 1, "drop_stroke must be in [0, 1)")
+        check(0 <= self.prefix <= 1 and 0 < self.prefix_min <= 1, "prefix in [0, 1], prefix_min in (0, 1]")
         check(min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,
               "augmentation strengths must be >= 0")
         check(self.workers >= 0 and self.threads >= 0, "workers and threads must be >= 0")
 
     @property
     def augment(self) -> Augment:
-        return Augment(self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift)
+        return Augment(self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift,
+                       self.prefix, self.prefix_min)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -43,6 +43,17 @@ def new_model(config: ClassifierConfig) -> torch.nn.Module:
     return build(config.arch, len(categories()), config.size, config.widths, config.blocks, config.dropout)
 
 
+def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
+    """Load the weights of the model file `config.init` into `model` (a fine-tune): its network settings
+    must be this run's; the optimizer starts afresh."""
+    start, start_config, _ = checkpoint.load_model(config.init)
+    network = ("arch", "widths", "blocks", "size", "categories")
+    differ = [k for k in network if getattr(start_config, k) != getattr(config, k)]
+    if differ:
+        raise checkpoint.CheckpointError(f"{config.init}: its {', '.join(differ)} differ from this run's")
+    model.load_state_dict(start.state_dict())
+
+
 def _world() -> tuple[int, int]:
     """(rank, world size), joining the process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -119,6 +130,8 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
              "seconds": 0.0}
     if resume and (out / LAST).exists():
         state = checkpoint.load_training(out / LAST, model, optimizer, config)
+    elif config.init:
+        start_from(model, config)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     per_rank = config.batch_size // world
     steps_per_epoch = len(epoch_batches(len(train_set.images), per_rank, config.seed, 0, rank, world))

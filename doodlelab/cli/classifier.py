@@ -45,6 +45,18 @@ def register(groups: dict) -> None:
                           help="engine (auto: the 8-bit ONNX beside the weights, else the float one, "
                                "else torch)")
     evaluate.add_argument("--json", action="store_true", help="print the full report as one JSON object")
+    early = evaluate.add_argument_group("early guessing (--early)")
+    early.add_argument("--early", action="store_true",
+                       help="replay the split's stroke drawings in time (ink length stands for time; real "
+                            "timestamps with --input) and report top-1 at 25/50/75/100%% of the drawing "
+                            "and the median share needed for a first correct guess that stays correct")
+    early.add_argument("--compare", type=Path, action="append", default=[], metavar="WEIGHTS",
+                       help="with --early: also replay through these weights, side by side (repeatable)")
+    early.add_argument("--input", type=Path, nargs="+", metavar="NDJSON",
+                       help="with --early: replay these labelled drawings (word = category) instead")
+    early.add_argument("--limit", type=int, default=0, metavar="N",
+                       help="with --early: N stroke drawings of the split drawn at random (0: all)")
+    early.add_argument("--curve", type=Path, metavar="PNG", help="with --early: write the top-1 curve")
     evaluate.set_defaults(handler=cmd_evaluate)
 
     export = groups["_top"].add_parser("export", help="export a model to another format",
@@ -93,8 +105,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from doodlelab.classifier.evaluate import confusion_png, evaluate
     from doodlelab.classifier.metrics import softmax
     from doodlelab.classifier.recognizer import Recognizer
+    from doodlelab.errors import DoodleError
 
     recognizer = Recognizer(args.weights, backend=args.backend)
+    if args.early:
+        return _evaluate_early(args, recognizer)
+    if args.compare or args.input or args.curve or args.limit:
+        raise DoodleError("--compare, --input, --curve and --limit go with --early")
     names = list(recognizer.card["config"].get("categories") or []) or None
     from doodlelab.data.cache import load_split_arrays
 
@@ -118,6 +135,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"({s['n']} drawings)")
     print("  most confused: " + ", ".join(f"{p['true']} -> {p['predicted']} ({p['count']})"
                                           for p in report["most_confused"][:5]))
+    return 0
+
+
+def _evaluate_early(args: argparse.Namespace, recognizer) -> int:
+    """`evaluate classifier --early`: one replay of the drawings, classified by each model."""
+    import os
+
+    from doodlelab.classifier import early
+    from doodlelab.classifier.recognizer import Recognizer
+    from doodlelab.data.cache import load_split_arrays
+    from doodlelab.errors import DoodleError
+
+    if args.raw or args.confusion:
+        raise DoodleError("--raw and --confusion do not go with --early")
+    if args.limit < 0:
+        raise DoodleError("--limit must be >= 0")
+    models = {str(recognizer.weights): recognizer}
+    for weights in args.compare:
+        models.setdefault(str(weights), Recognizer(weights, backend=args.backend))
+    if args.input:
+        replay, source = early.from_files(args.input), ", ".join(map(str, args.input))
+    else:
+        names = list(recognizer.card["config"].get("categories") or []) or None
+        replay, source = early.from_split(load_split_arrays(args.split, names), args.limit), args.split
+    if not len(replay.labels):
+        raise DoodleError(f"no stroke drawings to replay in {source}")
+    images = early.replay_images(replay, workers=min(4, os.cpu_count() or 1))
+    reports = early.evaluate_early(models, images, replay.labels)
+    clock = "real timestamps where present, else ink length" if args.input else "ink length"
+    if args.curve:
+        early.curve_png(reports, args.curve, f"{source}: {len(replay.labels)} drawings, time = {clock}")
+    if args.json:
+        print(json.dumps({"source": source, "time": clock, "models": reports}))
+        return 0
+    print(f"{source}: {len(replay.labels)} stroke drawings replayed in time ({clock}); top-1 at a share of "
+          "the drawing")
+    print(f"  {'model':40s} " + " ".join(f"{k:>6s}" for k in next(iter(reports.values()))["top1_at"])
+          + "  median share to a stable guess")
+    for name, r in reports.items():
+        median = r["median_share_first_stable"]
+        print(f"  {name[-40:]:40s} " + " ".join(f"{v:6.1%}" for v in r["top1_at"].values())
+              + f"  {'never' if median is None else f'{median:.0%}'}")
     return 0
 
 

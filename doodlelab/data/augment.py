@@ -1,5 +1,5 @@
-"""Training-time augmentation: random affine, stroke dropout and jitter on strokes before the one pipeline
-renders them, and the same affine on Google bitmaps (which have no strokes).
+"""Training-time augmentation: a random prefix (the drawing part way), affine, stroke dropout and jitter on
+strokes before the one pipeline renders them, and the same affine on Google bitmaps (which have no strokes).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from doodlelab.data import strokes as pipeline
+from doodlelab.data.prefix import random_prefix
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,13 @@ class Augment:
     drop_stroke: float = 0.1  # probability of dropping each stroke (never the whole drawing)
     jitter: float = 1.5  # standard deviation of noise on every point, in units of the 0..255 box
     shift: float = 0.06  # bitmaps only: maximum translation, as a fraction of the image side
+    prefix: float = 0.0  # probability of cutting a stroke drawing to its first u of ink, u ~ U(prefix_min, 1)
+    prefix_min: float = 0.15  # the smallest share of the ink a prefix keeps
 
     @property
     def enabled(self) -> bool:
-        return any((self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift))
+        return any((self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift,
+                    self.prefix))
 
 
 def random_affine(rng: np.random.Generator, aug: Augment) -> np.ndarray:
@@ -42,8 +46,12 @@ def augment_strokes(drawing: pipeline.Strokes, rng: np.random.Generator, aug: Au
     """Simplified strokes -> randomly transformed strokes, re-aligned and scaled to the 0..255 box.
 
     The affine image of a simplified polyline is still a simplified polyline, so only the align-and-scale
-    steps of `strokes.simplify` are repeated (no resampling or RDP needed).
+    steps of `strokes.simplify` are repeated (no resampling or RDP needed). With probability `aug.prefix`
+    the drawing is first cut to a prefix of its ink (whole strokes dropped from the end, the last kept
+    stroke cut mid-way), which the same steps then scale to fill the box, as the live canvas would be.
     """
+    if aug.prefix and rng.random() < aug.prefix:
+        drawing = random_prefix(drawing, rng, aug.prefix_min)
     keep = rng.random(len(drawing)) >= aug.drop_stroke
     if not keep.any():
         keep[int(np.argmax([len(s) for s in drawing]))] = True
