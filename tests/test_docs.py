@@ -4,6 +4,7 @@ shows exist, and the README stays a short front page whose figures are the model
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -140,3 +141,41 @@ def test_architecture_map_names_real_files():
             continue
         stack = stack[: len(match.group(1)) // 2] + [match.group(2)]
         assert (ROOT / "".join(stack)).exists(), f"docs/architecture.md names a missing {''.join(stack)}"
+
+
+def _table_row(text: str, label: str) -> list[str]:
+    """The cells after the first of the Markdown table row of `text` whose first cell is `label`."""
+    row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+    return [cell.strip() for cell in row.strip("|").split("|")[1:]]
+
+
+def test_the_game_figures_are_game_json():
+    settings_file = ROOT / "doodlelab" / "web" / "static" / "game.json"
+    game = json.loads(settings_file.read_text())
+    text = (ROOT / "docs" / "use" / "web.md").read_text()
+    runs = [game["validation"], game["validation_easy"]]
+    assert _table_row(text, "threshold") == [f"{game['threshold']:g}"] * 2
+    expected = {"precision of the call": "precision", "drawings the game recognizes (win rate)": "win_rate",
+                "median share of the ink at the call": "median_share_at_call"}
+    for label, key in expected.items():
+        assert _table_row(text, label) == [f"{run[key]:.1%}".replace(".0%", "%") for run in runs], label
+    assert f"{game['validation']['drawings']:,} drawings" in text
+    assert f"{len(game['easy'])} categories" in text
+
+
+def test_the_limits_tables_are_the_limits_module():
+    from doodlelab.data import limits
+
+    for page in ("use/http.md", "learn/strokes.md"):
+        text = (ROOT / "docs" / page).read_text()
+        assert _table_row(text, "strokes in a drawing") == [f"at most {limits.MAX_STROKES:,}"], page
+        assert _table_row(text, "points in a drawing (all strokes together)") == \
+            [f"at least 1, at most {limits.MAX_POINTS:,}"], page
+        assert _table_row(text, "coordinates") == [f"finite numbers within {limits.coordinate_range()}"], page
+        timestamps = f"finite, 0 to {limits.MAX_TIMESTAMP:g} ms".replace("+", "")  # 1e13, not 1e+13
+        assert _table_row(text, "timestamps (raw format)") == [timestamps], page
+        assert f"at least {limits.MIN_EXTENT:g} units" in text and f"{limits.MAX_INK_LENGTH:,} units" in text
+        assert f"{limits.MAX_PIXELS / 1e6:g} megapixels" in text, page
+    http = (ROOT / "docs" / "use" / "http.md").read_text()
+    assert f"{limits.MAX_JSON_BYTES // 2**20} MB" in _table_row(http, "one JSON request body")[0]
+    assert f"{limits.MAX_UPLOAD_BYTES // 2**20} MB" in _table_row(http, "one multipart upload (an image)")[0]
