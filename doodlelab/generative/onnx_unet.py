@@ -15,6 +15,7 @@ from doodlelab import modelfile
 from doodlelab.classifier.export import export_matches, save_onnx_card, sha256, write_onnx
 
 MAX_BATCH = 2 * 1024  # both guidance branches of the largest request (generator.MAX_N)
+SERVING_THREADS = 1  # intra-op threads of a server's session (see `OnnxUNet.for_serving`)
 
 
 def export(weights: str | Path, unet: nn.Module, path: str | Path | None = None) -> Path:
@@ -51,9 +52,11 @@ def matching_export(weights: str | Path) -> Path | None:
 
 class OnnxUNet(nn.Module):
     """eps_theta(x_t, t, y) run by ONNX Runtime: (B, 1, 28, 28), (B,), (B,) -> (B, 1, 28, 28), like `UNet`.
-    It has no parameters (the device is the CPU) and nothing to train."""
+    It has no parameters (the device is the CPU) and nothing to train. `threads`: intra-op threads (0: one
+    per core); `spinning`: whether they busy-wait for work between operators (ONNX Runtime's default, the
+    fastest when the model has the machine to itself) rather than sleep."""
 
-    def __init__(self, path: str | Path, num_classes: int, threads: int = 0) -> None:
+    def __init__(self, path: str | Path, num_classes: int, threads: int = 0, spinning: bool = True) -> None:
         super().__init__()
         import onnxruntime as ort
 
@@ -61,11 +64,18 @@ class OnnxUNet(nn.Module):
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        self.path, self.threads, self.spinning = Path(path), threads, spinning
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for corrupt models
             raise modelfile.ModelFileError(f"{path}: cannot load ONNX model ({exc})") from None
         self.num_classes = num_classes
+
+    def for_serving(self) -> OnnxUNet:
+        """The same network in a session for a server, where it shares the CPU with other requests: one
+        intra-op thread that sleeps when it has no work, so a core stays free for the cheap models."""
+        return OnnxUNet(self.path, self.num_classes, threads=SERVING_THREADS, spinning=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x: (B, 1, H, W), t: (B,), y: (B,) -> predicted noise (B, 1, H, W) float32."""

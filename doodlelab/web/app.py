@@ -143,7 +143,7 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
         state.recognizer = load_classifier(classifier_weights)
         state.digits = load_digits(digits_weights)
         # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
-        state.generators = load_generators(generators)
+        state.generators = generation.serving(load_generators(generators))
         state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
         state.predictor = state.digits_batcher = None
         if state.recognizer is not None:

@@ -33,6 +33,16 @@ def generation() -> Generation:
     return Generation(SECONDS_PER_UNIT, WAITING)
 
 
+def serving(generators: dict) -> dict:
+    """The loaded generators, set up to share the CPU: a diffusion model sampling through ONNX Runtime gets
+    a session of one intra-op thread that does not busy-wait (`OnnxUNet.for_serving`), so the GAN's and the
+    event loop's work finds a core free while it samples. `doodlelab generate` keeps the fast default."""
+    for generator in generators.values():
+        if getattr(generator, "engine", None) == "onnx":
+            generator.eps_model = generator.eps_model.for_serving()
+    return generators
+
+
 class Limits(BaseModel):
     max_n: int = Field(description="Drawings per request.")
     max_steps: int = Field(description="Diffusion sampling steps per request.")

@@ -1,6 +1,6 @@
 """Generation queues with the shipped models behind a real server: a GAN request is not held behind diffusion
-work, a cancelled job frees the server between two sampling steps, a client that leaves cancels its request,
-and the 503's Retry-After counts the work queued (not the number of requests)."""
+work (the server's diffusion session leaves a core free), a cancelled job frees the server between two
+sampling steps, a client that leaves cancels its request, and the 503's Retry-After counts the work queued."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
 
-from doodlelab.generative.generator import shipped
+from doodlelab.generative.generator import DoodleGenerator, shipped
 from doodlelab.web.app import create_app
 from doodlelab.web.local import serving
 
@@ -95,3 +96,22 @@ def test_retry_after_counts_the_queued_work(server):
     retry_after = int(refused.headers["retry-after"])
     assert 0.5 * 5 * seconds <= retry_after <= 2 * 5 * seconds + 1  # five BIG requests of work
     until(lambda: diffusion_idle(app), "the left requests still run")
+
+
+def spinning_and_threads(generator) -> tuple[str, int]:
+    options = generator.eps_model.session.get_session_options()
+    return options.get_session_config_entry("session.intra_op.allow_spinning"), options.intra_op_num_threads
+
+
+def test_the_servers_diffusion_session_leaves_a_core_free_and_draws_the_same(server):
+    app, client = server
+    served = app.state.generators["diffusion"]
+    assert served.engine == "onnx"
+    assert spinning_and_threads(served) == ("0", 1)  # one thread, asleep when it has no work
+    cli = DoodleGenerator(shipped("diffusion"))  # what `doodlelab generate` samples with
+    assert spinning_and_threads(cli) == ("1", 0)  # ONNX Runtime's default: a spinning thread per core
+    body = {"model": "diffusion", "category": "cat", "n": 3, "steps": 8, "seed": 5}
+    answer = client.post("/api/generate", json=body)
+    assert answer.status_code == 200
+    expected = cli("cat", n=3, seed=5, steps=8)
+    assert np.array_equal(np.asarray(answer.json()["images"], np.uint8), expected)
