@@ -20,6 +20,10 @@ class DataError(DoodleError, ValueError):
         super().__init__(where + message)
 
 
+class ConfigError(DoodleError, ValueError):
+    """A training or sampling setting out of range (every config's checks raise this one class)."""
+
+
 class UnknownCategoryError(DoodleError, KeyError):
     """A category name that is not one of the 345 Quick, Draw! categories."""
 

@@ -3,20 +3,16 @@ flag and is stored in checkpoints and model cards)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from doodlelab.config import Config, ConfigError
 from doodlelab.data.augment import Augment
-from doodlelab.errors import DoodleError
 
 ARCHS = ("resnet", "sketcher")  # see classifier.model
 
 
-class ConfigError(DoodleError, ValueError):
-    """A training setting out of range."""
-
-
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(Config):
     """Model, data, optimisation and augmentation settings of one run."""
 
     arch: str = "resnet"  # network: resnet (doodlelab's compact ResNet) or sketcher (the baseline)
@@ -71,12 +67,3 @@ class ClassifierConfig:
     def augment(self) -> Augment:
         return Augment(self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift,
                        self.prefix, self.prefix_min)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ClassifierConfig:
-        """Rebuild from a checkpoint or card, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})

@@ -3,9 +3,9 @@ flag and is stored in checkpoints and model cards, so `generate` rebuilds the ne
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
-from doodlelab.classifier.config import ConfigError
+from doodlelab.config import Config, ConfigError
 from doodlelab.generative.scheduler import SCHEDULES
 
 
@@ -14,16 +14,8 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(f"bad generator setting: {message}")
 
 
-@dataclass
-class _Config:
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        """Rebuild from a checkpoint or card, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+class _Config(Config):
+    """The settings both generators have: data, steps, optimisation, checkpoints."""
 
     def _check_common(self) -> None:
         self.categories = tuple(self.categories)

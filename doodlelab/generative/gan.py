@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from doodlelab import checkpoints, modelfile
-from doodlelab.classifier.config import ConfigError
+from doodlelab.config import ConfigError
 from doodlelab.data.categories import categories
 from doodlelab.generative import files, training
 from doodlelab.generative.config import GANConfig

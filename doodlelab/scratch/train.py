@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from doodlelab.errors import DoodleError
+from doodlelab.config import Config, ConfigError
 from doodlelab.scratch.layers import Linear, Sequential, SoftmaxCrossEntropy, mlp, softmax
 from doodlelab.scratch.optim import SGD, Adam, Optimizer, lr_at
 
@@ -24,12 +24,8 @@ N_PIXELS = 28 * 28
 SPLIT_SEED = 20240601  # fixed, so every run (and the benchmark) holds out the same validation images
 
 
-class ConfigError(DoodleError, ValueError):
-    """A training setting out of range."""
-
-
 @dataclass
-class MLPConfig:
+class MLPConfig(Config):
     """Every setting of a training run; each field is also a `doodlelab train mlp` flag."""
 
     hidden: tuple[int, ...] = (512, 256)  # widths of the hidden layers (784 -> ... -> 10)
