@@ -26,11 +26,12 @@ MAX_WORK = 2000
 # Priors of the backlog estimate, in seconds per (samples + 1) x steps, until the server measures its own.
 SECONDS_PER_UNIT = {"diffusion": 1.4e-3, "gan": 2e-4}
 WAITING = 4  # requests queued per model behind the running one
+NICE = {"diffusion": 10}  # the expensive model's thread yields the CPU to the cheap ones (jobs.ModelQueue)
 GAN_HAS_NO = {"steps": "sampling steps", "guidance": "guidance scale"}
 
 
 def generation() -> Generation:
-    return Generation(SECONDS_PER_UNIT, WAITING)
+    return Generation(SECONDS_PER_UNIT, WAITING, NICE)
 
 
 def serving(generators: dict) -> dict:

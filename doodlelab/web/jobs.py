@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import secrets
 import threading
 import time
@@ -61,14 +62,23 @@ class Job:
 class ModelQueue:
     """One model's jobs, run one at a time on a thread of its own, with at most `waiting` more queued; a job
     beyond that is refused at once (`Busy`). `seconds_per_unit` (a measured prior, then the first large
-    job's figure, then a moving average) turns the units of work queued into seconds."""
+    job's figure, then a moving average) turns the units of work queued into seconds. `nice` > 0 lowers the
+    thread's scheduling priority (Linux): the operating system then runs the other models' requests, the
+    event loop and the predict workers first whenever they want a core, and this model in the time left."""
 
-    def __init__(self, name: str, waiting: int, seconds_per_unit: float):
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"doodlelab-{name}")
+    def __init__(self, name: str, waiting: int, seconds_per_unit: float, nice: int = 0):
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"doodlelab-{name}", initializer=self._start,
+                                           initargs=(nice,))
         self.name, self.limit, self.seconds_per_unit = name, 1 + waiting, seconds_per_unit
+        self.thread_id: int | None = None  # the job thread's id in the OS, once it runs
         self.measured = False
         self.jobs: list[Job] = []  # the running job first, then the waiting ones in order
         self.lock = threading.Lock()  # `jobs` changes in the job thread too
+
+    def _start(self, nice: int) -> None:
+        self.thread_id = tid = threading.get_native_id()
+        if nice and hasattr(os, "setpriority"):  # Linux: PRIO_PROCESS with a thread's id sets that thread's
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
     def seconds_until_done(self, job: Job | None = None) -> float:
         """Estimated seconds until `job` is done (None: until all queued work is)."""
@@ -125,11 +135,14 @@ class ModelQueue:
 
 
 class Generation:
-    """The server's generation queues (name -> seconds per unit of work, the prior) and the jobs that
-    clients poll by id. A cancelled job leaves its queue at once if it waits, else after the current step."""
+    """The server's generation queues (name -> seconds per unit of work, the prior; `nice`: name -> how much
+    lower its thread's priority is) and the jobs that clients poll by id. A cancelled job leaves its queue at
+    once if it waits, else after the current step."""
 
-    def __init__(self, models: dict[str, float], waiting: int = 4):
-        self.queues = {name: ModelQueue(name, waiting, prior) for name, prior in models.items()}
+    def __init__(self, models: dict[str, float], waiting: int = 4, nice: dict[str, int] | None = None):
+        nice = nice or {}
+        self.queues = {name: ModelQueue(name, waiting, prior, nice.get(name, 0))
+                       for name, prior in models.items()}
         self.polled: dict[str, Job] = {}
 
     def submit(self, job: Job, run: Callable[[Job], Any]) -> Job:

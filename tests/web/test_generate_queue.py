@@ -4,6 +4,7 @@ sampling steps, a client that leaves cancels its request, and the 503's Retry-Af
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -115,3 +116,14 @@ def test_the_servers_diffusion_session_leaves_a_core_free_and_draws_the_same(ser
     assert answer.status_code == 200
     expected = cli("cat", n=3, seed=5, steps=8)
     assert np.array_equal(np.asarray(answer.json()["images"], np.uint8), expected)
+
+
+def test_the_diffusion_thread_yields_the_cpu_to_the_cheap_models(server):
+    app, client = server
+    for model in ("diffusion", "gan"):  # each queue's thread has run a job
+        answer = client.post("/api/generate", json={"model": model, "category": "cat", "n": 1})
+        assert answer.status_code == 200
+    queues = app.state.generation.queues
+    nice = {name: os.getpriority(os.PRIO_PROCESS, queues[name].thread_id) for name in ("diffusion", "gan")}
+    assert nice["gan"] == os.getpriority(os.PRIO_PROCESS, 0)  # the server's own priority
+    assert nice["diffusion"] == nice["gan"] + 10  # lower: the OS runs GAN, predicts and the event loop first
