@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from doodlelab.cli.common import require_weights
+from doodlelab.data.limits import MAX_LINE_BYTES
 from doodlelab.errors import DataError, DoodleError
 
 CHUNK = 512  # drawings rasterized and classified together
-MAX_LINE = 10_000_000  # bytes of one ndjson line
 
 
 def register(groups: dict) -> None:
@@ -58,7 +58,10 @@ def _lines(name: str) -> Iterator[tuple[int, bytes]]:
 
     stream = sys.stdin.buffer if name == "-" else open_bytes(Path(name))
     try:
-        for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), start=1):
+        for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            rest = line
+            while len(rest) > MAX_LINE_BYTES and not rest.endswith(b"\n"):  # parse_line refuses the line:
+                rest = stream.readline(MAX_LINE_BYTES + 1)  # its rest is skipped, not read as more lines
             if line.strip():
                 yield number, line
     finally:
@@ -79,8 +82,8 @@ def parse_line(line: bytes) -> tuple[list, str | None, bool | None]:
     record) or a bare list of strokes. Raises DataError."""
     from doodlelab.data.strokes import has_timestamps, parse_strokes
 
-    if len(line) > MAX_LINE:
-        raise DataError(f"line longer than {MAX_LINE} bytes")
+    if len(line) > MAX_LINE_BYTES:
+        raise DataError(f"line longer than {MAX_LINE_BYTES:,} bytes")
     try:
         record = json.loads(line)
     except ValueError as exc:

@@ -56,6 +56,19 @@ def test_predict_json_keeps_input_order_and_reports_bad_lines(tiny_model, drawin
     assert f"{drawings_file}:4:" in errors[1] and "no points" in errors[1]
 
 
+def test_a_line_over_the_limit_is_one_error_and_the_next_line_is_read(tiny_model, tmp_path, capsys):
+    """The ndjson line limit is doodlelab.data.limits' (one set of limits); a longer line is one failed
+    item, its rest is not read as more lines, and the following line keeps its number."""
+    from doodlelab.data.limits import MAX_LINE_BYTES
+
+    circle = json.dumps(strokes.to_json(shape("circle", np.random.default_rng(3)))).encode()
+    path = tmp_path / "long.ndjson"
+    path.write_bytes(b'{"drawing": "' + b"x" * (2 * MAX_LINE_BYTES + 7) + b'"}\n' + circle + b"\n")
+    code, out, err = run(capsys, "predict", "--weights", tiny_model, "--json", path)
+    assert code == 1 and [json.loads(x)["line"] for x in out.splitlines()] == [2]
+    assert err == f"doodlelab: error: {path}:1: line longer than {MAX_LINE_BYTES:,} bytes\n"
+
+
 @pytest.fixture()
 def triangle_png(tmp_path):
     """A triangle drawn dark on white paper, ten times larger than 28 px."""
