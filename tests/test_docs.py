@@ -177,5 +177,5 @@ def test_the_limits_tables_are_the_limits_module():
         assert f"at least {limits.MIN_EXTENT:g} units" in text and f"{limits.MAX_INK_LENGTH:,} units" in text
         assert f"{limits.MAX_PIXELS / 1e6:g} megapixels" in text, page
     http = (ROOT / "docs" / "use" / "http.md").read_text()
-    assert f"{limits.MAX_JSON_BYTES // 2**20} MB" in _table_row(http, "one JSON request body")[0]
-    assert f"{limits.MAX_UPLOAD_BYTES // 2**20} MB" in _table_row(http, "one multipart upload (an image)")[0]
+    assert f"{limits.MAX_JSON_BYTES // 2**20} MiB" in _table_row(http, "one JSON request body")[0]
+    assert f"{limits.MAX_UPLOAD_BYTES // 2**20} MiB" in _table_row(http, "one multipart upload (an image)")[0]

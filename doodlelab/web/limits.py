@@ -22,9 +22,9 @@ DIGITS = re.compile(r"[0-9]{1,18}")  # a decimal integer header or form field we
 
 
 def size(nbytes: int) -> str:
-    """A byte count for people: whole megabytes when it is some, else bytes."""
-    mb = 1024 * 1024
-    return f"{nbytes / mb:g} MB" if nbytes >= mb else f"{nbytes} bytes"
+    """A byte count for people: in MiB (2**20 bytes) from 1 MiB, else in bytes."""
+    mib = 1024 * 1024
+    return f"{nbytes / mib:g} MiB" if nbytes >= mib else f"{nbytes} bytes"
 
 
 class BodyLimit:

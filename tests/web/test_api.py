@@ -193,11 +193,14 @@ def test_bad_uploads_get_a_4xx_message(client, png_header_only, path):
 
 def test_oversized_bodies_get_413_before_being_read(client):
     big = b'{"drawing": "' + b"x" * JSON_LIMIT + b'"}'
-    assert "too large" in error_detail(client.post("/api/predict", content=big, headers=JSON), 413)
+    assert error_detail(client.post("/api/predict", content=big, headers=JSON), 413) == \
+        "request body too large (limit 2 MiB)"  # 2 * 1024 * 1024 bytes: MiB, not MB
     chunks = (b"x" * 65536 for _ in range(JSON_LIMIT // 65536 + 2))  # chunked: no Content-Length
     error_detail(client.post("/api/predict", content=chunks, headers=JSON), 413)
     image = b"\x89PNG" + b"\0" * UPLOAD_LIMIT
-    error_detail(client.post("/api/predict", files={"image": ("big.png", image, "image/png")}), 413)
+    files = {"image": ("big.png", image, "image/png")}
+    detail = error_detail(client.post("/api/predict", files=files), 413)
+    assert detail == "request body too large (limit 10 MiB)"
     assert client.get("/api/health").status_code == 200  # still serving
 
 
