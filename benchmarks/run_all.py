@@ -4,8 +4,9 @@
 
 In turn, each in its own process (never two at once, they would slow each other down): bench_api.py
 (/api/predict in process, and over loopback with 1 to 64 closed-loop clients), bench_load.py (the 60 s
-acceptance load, 64 open-loop clients), bench_train.py (classifier training images/s) and
-bench_generate.py (generation) when it exists. Each prints its table and writes
+acceptance load, 64 open-loop clients), bench_train.py (classifier training images/s),
+bench_generate.py (generation) and bench_fairness.py (GAN and predict latency while the largest diffusion
+request is queued twice; the 503's Retry-After). Each prints its table and writes
 benchmarks/results/NAME.json; this also writes benchmarks/results/machine.json. About 6 minutes;
 --quick runs each briefly (about 2 minutes) to check that they work, not for the figures. Run it on an
 otherwise quiet machine: it warns when the load average says other work is running.
@@ -29,6 +30,7 @@ BENCHMARKS = {  # script -> (arguments for the figures, arguments with --quick)
     "bench_train.py": ([], ["--categories", "4", "--steps", "5", "--batches", "2"]),
     "bench_generate.py": ([], ["--categories-every", "35", "--per-category", "1", "--repeats", "1",
                                "--no-ddpm"]),
+    "bench_fairness.py": ([], ["--repeats", "2"]),
 }
 
 
