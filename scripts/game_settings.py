@@ -6,10 +6,11 @@ the probability threshold for "Oh, I know, it's X!" and the "easy" list of categ
 
 Validation stroke drawings (a seeded sample of --per-category per category) are replayed as the canvas
 holds them while they are drawn: prefixes at 10%, 20%, ..., 100% of their ink, each sent through the live
-pipeline (simplified afresh, as the server does). The game calls "it's X" at the first prefix where the
-target's calibrated probability reaches the threshold t; the call is right when the target is then also the
-top-1 guess. precision(t) = right calls / calls; recall(t) = right calls / drawings that are top-1 at some
-prefix (the calls a perfectly timed game could make); win rate = right calls / drawings. The threshold is
+pipeline (simplified afresh, as the server does). The game (static/game.js) calls "Oh, I know, it's X!" at
+the first prefix where the target X is the top guess and its calibrated probability reaches the threshold t.
+A call names the target, so it can only be early by luck: it is right when the network also names X on the
+finished drawing. precision(t) = right calls / calls; recall(t) = calls / drawings that are top-1 at some
+prefix (the calls a perfectly timed game could make); win rate = calls / drawings. The threshold is
 the lowest t on a 0.01 grid such that t and every higher t have precision >= --precision. Rerun it after
 shipping a new classifier: game.json records the model file's sha256. Never the test split.
 """
@@ -45,25 +46,24 @@ def sample(labels: np.ndarray, drawing: np.ndarray, per_category: int, seed: int
 
 def calls(target: np.ndarray, right: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
     """Where the game calls at threshold t: (called (N,) bool, right call (N,) bool). target: (N, F) the
-    target's probability at each prefix; right: (N, F) whether the target is the top-1 guess there."""
-    above = target >= t
-    called = above.any(axis=1)
-    first = above.argmax(axis=1)
-    return called, called & right[np.arange(len(right)), first]
+    target's probability at each prefix; right: (N, F) whether the target is the top-1 guess there (the
+    last prefix is the finished drawing)."""
+    called = ((target >= t) & right).any(axis=1)
+    return called, called & right[:, -1]
 
 
 def scores(target: np.ndarray, right: np.ndarray, t: float) -> dict:
     """precision, recall and win rate of the call at threshold t (see the module docstring), and the
-    median share of the ink drawn when a right call is made."""
+    median share of the ink drawn when the game calls."""
     called, good = calls(target, right, t)
     nameable = right.any(axis=1)
-    first = (target >= t).argmax(axis=1)
-    share = np.asarray(SHARES)[first[good]]
+    first = ((target >= t) & right).argmax(axis=1)
+    share = np.asarray(SHARES)[first[called]]
     return {"precision": round(float(good.sum() / called.sum()), 4) if called.any() else None,
-            "recall": round(float(good.sum() / max(nameable.sum(), 1)), 4),
-            "win_rate": round(float(good.mean()) if len(good) else 0.0, 4),
+            "recall": round(float(called.sum() / max(nameable.sum(), 1)), 4),
+            "win_rate": round(float(called.mean()) if len(called) else 0.0, 4),
             "median_share_at_call": round(float(np.median(share)), 2) if len(share) else None,
-            "drawings": int(len(good))}
+            "drawings": int(len(called))}
 
 
 def choose_threshold(target: np.ndarray, right: np.ndarray, precision: float) -> float | None:

@@ -1,8 +1,9 @@
 // doodlelab's game, as Quick, Draw! plays: 6 rounds of 20 s; each names a category to draw; the network's
-// live guesses are shown and spoken; "Oh, I know, it's X!" once the target's calibrated probability reaches
-// the threshold that scripts/game_settings.py chose on validation (game.json). Summary and ndjson download
-// at the end (game-record.js). URL hooks for tests and teaching: ?game-categories=cat,house (the rounds'
-// categories, in order), ?game-seed=N (a repeatable draw of categories), ?round-seconds=S (default 20).
+// live guesses are shown and spoken; "Oh, I know, it's X!" once X, the target, is the top guess with a
+// calibrated probability at or above the threshold scripts/game_settings.py chose on validation (game.json).
+// Summary and ndjson download at the end (game-record.js). URL hooks for tests and teaching:
+// ?game-categories=cat,house (the rounds' categories, in order), ?game-seed=N (a repeatable draw of
+// categories), ?round-seconds=S (default 20).
 "use strict";
 
 (() => {
@@ -313,8 +314,8 @@
       say(r.spoken === null ? `I see ${top[0]}` : `or ${top[0]}`);
       r.spoken = top[0];
     }
-    const target = predictions.find((p) => p.category === r.word);
-    if (target && target.probability >= settings.threshold) endRound(true);
+    // The rule scripts/game_settings.py measures: the target leads, at least as sure as the threshold.
+    if (top[0] === r.word && predictions[0].probability >= settings.threshold) endRound(true);
   }
 
   // ---- controls ----------------------------------------------------------------------------------------
