@@ -4,7 +4,6 @@ model files (weights + card); both rebuild the network from the config stored in
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from doodlelab import checkpoints, modelfile, settings
 from doodlelab.checkpoints import CheckpointError  # noqa: F401 (part of this module's interface)
 from doodlelab.classifier.config import ClassifierConfig
+from doodlelab.classifier.model import new_model
 from doodlelab.data.categories import categories
 
 FORMAT = "doodlelab-classifier/1"
@@ -45,8 +45,6 @@ def save_model(path: Path, model: torch.nn.Module, config: ClassifierConfig, car
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dict]:
     """(network in eval mode with float32 weights, its config, its card) from `save_model`'s file."""
-    from doodlelab.classifier.train import new_model
-
     arrays, meta = modelfile.load(path)
     if meta.get("format") != FORMAT:
         raise modelfile.ModelFileError(f"{path}: not a doodlelab classifier weights file")
@@ -61,26 +59,3 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dic
         raise modelfile.ModelFileError(f"{path}: weights do not match the stored config ({exc})") from None
     return model.eval(), config, card
 
-
-def plot_curves(history: dict[str, list[float]], path: Path) -> None:
-    """Loss and accuracy per epoch (train and validation) as a PNG, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    epochs = history["epoch"]
-    for split in ("train", "val"):
-        left.plot(epochs, history[f"{split}_loss"], marker="o", label=split)
-        right.plot(epochs, history[f"{split}_accuracy"], marker="o", label=split)
-    left.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    right.set(xlabel="epoch", ylabel="top-1 accuracy", title="accuracy")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    modelfile.write_atomically(path, lambda f: f.write(buffer.getvalue()))

@@ -4,13 +4,12 @@ the raw canvas format through the pipeline, calibration; and finish a run into a
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
 import numpy as np
 
-from doodlelab import modelfile
+from doodlelab import modelfile, plots
 from doodlelab.classifier import metrics
 from doodlelab.classifier.recognizer import Recognizer
 from doodlelab.data import cache
@@ -60,10 +59,7 @@ def evaluate(recognizer: Recognizer, data: cache.SplitArrays, raw: bool = False,
 
 def confusion_png(probs_or_pred: np.ndarray, labels: np.ndarray, path: Path) -> None:
     """The 345x345 confusion matrix (row-normalised, log colour scale) as a PNG, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
     from matplotlib.colors import LogNorm
 
     pred = probs_or_pred if probs_or_pred.ndim == 1 else probs_or_pred.argmax(axis=1)
@@ -75,11 +71,7 @@ def confusion_png(probs_or_pred: np.ndarray, labels: np.ndarray, path: Path) -> 
     ax.set(xlabel="predicted category (index)", ylabel="true category (index)",
            title=f"confusion matrix, {len(labels)} drawings (row-normalised)")
     fig.colorbar(shown, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    modelfile.write_atomically(path, lambda f: f.write(buffer.getvalue()))
+    plots.save(fig, path, dpi=110)
 
 
 def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path | None = None,

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from doodlelab.classifier.config import ARCHS
+from doodlelab.classifier.config import ARCHS, ClassifierConfig
+from doodlelab.data.categories import categories
 
 
 class BasicBlock(nn.Module):
@@ -93,6 +94,11 @@ def build(arch: str, n_classes: int, size: int = 28, widths: Sequence[int] = (32
     if arch == "sketcher":
         return SketcherNet(n_classes, size, dropout)
     raise ValueError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHS)})")
+
+
+def new_model(config: ClassifierConfig) -> nn.Module:
+    """The network of a run's `config`, with one output per Quick, Draw! category (untrained)."""
+    return build(config.arch, len(categories()), config.size, config.widths, config.blocks, config.dropout)
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:

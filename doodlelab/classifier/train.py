@@ -5,7 +5,6 @@ several under `torchrun` (DistributedDataParallel; gloo on CPU, nccl on GPUs).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,12 +16,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from doodlelab import plots
 from doodlelab.classifier import checkpoint
 from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.data import AugmentedBatches, epoch_batches
-from doodlelab.classifier.model import build, to_input
+from doodlelab.classifier.model import new_model, to_input
 from doodlelab.data import cache
-from doodlelab.data.categories import categories
+from doodlelab.lr_schedules import lr_at
 
 LAST, BEST, CURVES = "last.safetensors", "best.safetensors", "curves.png"
 
@@ -37,10 +37,6 @@ class TrainResult:
     best_val_accuracy: float = 0.0
     stopped_early: bool = False
     seconds: float = 0.0
-
-
-def new_model(config: ClassifierConfig) -> torch.nn.Module:
-    return build(config.arch, len(categories()), config.size, config.widths, config.blocks, config.dropout)
 
 
 def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
@@ -60,14 +56,6 @@ def _world() -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
-    """Linear warm-up to `peak` over `warmup` steps, then cosine decay to 0 at `total`."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.Optimizer:
@@ -154,7 +142,7 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
         seen = correct = 0
         loss_sum = 0.0
         for i, (images, labels) in enumerate(bar):
-            lr = lr_at(epoch * steps_per_epoch + i, total_steps, warmup, config.lr)
+            lr = lr_at(epoch * steps_per_epoch + i, total_steps, config.lr, "cosine", warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = to_input(images).contiguous(memory_format=torch.channels_last)
@@ -182,7 +170,7 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
                 best = {"epoch": epoch + 1, "val_accuracy": val_acc}
                 checkpoint.save_model(out / BEST, model, config, best)
             checkpoint.save_training(out / LAST, model, optimizer, config, state)
-            checkpoint.plot_curves(history, out / CURVES)
+            plots.epoch_curves(history, out / CURVES)
             if progress:
                 print(f"epoch {epoch + 1}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
                       f" | val loss {val_loss:.3f} acc {val_acc:.4f}{' (best)' if improved else ''}",

@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 
 from doodlelab import checkpoints
-from doodlelab.classifier.train import lr_at
 from doodlelab.data.categories import categories
 from doodlelab.generative import files, training
 from doodlelab.generative.config import DiffusionConfig
 from doodlelab.generative.scheduler import NoiseScheduler
 from doodlelab.generative.unet import UNet
+from doodlelab.lr_schedules import lr_at
 
 SAMPLERS = ("ddim", "ddpm")
 
@@ -103,7 +103,7 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         unet.train()
-        lr = lr_at(step, config.steps, config.warmup, config.lr)  # warm-up, then cosine, floored at 10%
+        lr = lr_at(step, config.steps, config.lr, "cosine", config.warmup)  # then floored at 10%
         lr = max(lr, 0.1 * config.lr) if step >= config.warmup else lr
         for group in optimizer.param_groups:
             group["lr"] = lr

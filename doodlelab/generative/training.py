@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from doodlelab import checkpoints, modelfile
+from doodlelab import checkpoints, modelfile, plots
 from doodlelab.data import cache
 from doodlelab.generative import files
 
@@ -108,33 +108,6 @@ def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.
     return images, labels
 
 
-def plot_curves(history: dict[str, list[float]], path: Path) -> None:
-    """Each logged series against the step, one panel per series, as a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in history if k not in ("step", "recognizability_step") and history[k]]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        steps = (
-            history["step"][-len(history[key]) :]
-            if key != "recognizability"
-            else history["recognizability_step"]
-        )
-        ax.plot(steps, history[key], marker="." if len(steps) < 50 else None)
-        ax.set(xlabel="step", title=key)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    files.write_png_bytes(buffer.getvalue(), path)
-
-
 def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
                     parts: dict[str, checkpoints.Part], live: str, keep: tuple[str, ...]) -> Path:
     """Begin a run in `out_dir` whose network `parts[live]` and its EMA are a trained model file's (shipped
@@ -213,7 +186,7 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
                 history.setdefault("recognizability_step", []).append(done)
             state.update(step=done, seconds=time.perf_counter() - started, history=history)
             checkpoints.save(out / LAST, kind, parts, config, state)
-            plot_curves(history, out / CURVES)
+            plots.step_curves(history, out / CURVES)
             if progress:
                 extra = f", recognizability {history['recognizability'][-1]:.3f}" if measure else ""
                 tqdm.write(f"step {done}: " + ", ".join(f"{k} {history[k][-1]:.4f}" for k in losses) + extra)

@@ -2,6 +2,7 @@
 the MNIST training loop (`doodlelab.scratch.train`) and `.npz` weights. Read layers.py, optim.py, train.py.
 """
 
+from doodlelab.lr_schedules import lr_at
 from doodlelab.scratch.digits import DigitClassifier
 from doodlelab.scratch.layers import (
     Dropout,
@@ -14,7 +15,7 @@ from doodlelab.scratch.layers import (
     softmax,
 )
 from doodlelab.scratch.model_io import load_model, save_model
-from doodlelab.scratch.optim import SGD, Adam, lr_at
+from doodlelab.scratch.optim import SGD, Adam
 from doodlelab.scratch.train import MLPConfig, TrainResult, evaluate
 
 __all__ = [

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from doodlelab import plots
 from doodlelab.config import Config, ConfigError
+from doodlelab.lr_schedules import SCHEDULES, lr_at
 from doodlelab.scratch.layers import Linear, Sequential, SoftmaxCrossEntropy, mlp, softmax
-from doodlelab.scratch.optim import SGD, Adam, Optimizer, lr_at
+from doodlelab.scratch.optim import SGD, Adam, Optimizer
 
-SCHEDULES = ("cosine", "step", "constant")
 N_CLASSES = 10
 N_PIXELS = 28 * 28
 SPLIT_SEED = 20240601  # fixed, so every run (and the benchmark) holds out the same validation images
@@ -211,25 +212,4 @@ def linear_sizes(model: Sequential) -> list[int]:
 
 def save_curves(history: dict[str, list[float]], path: str | Path) -> Path:
     """Plot loss and accuracy per epoch (training and validation) side by side into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = history["epoch"]
-    labels = {"train": "train (running, with dropout and shifts)", "val": "validation"}
-    for split, label in labels.items():
-        ax_loss.plot(epochs, history[f"{split}_loss"], marker=".", label=label)
-        ax_acc.plot(epochs, [100 * a for a in history[f"{split}_accuracy"]], marker=".", label=label)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plots.epoch_curves(history, path, train_label="train (running, with dropout and shifts)")

@@ -16,7 +16,8 @@ import pytest
 
 from doodlelab import modelfile
 from doodlelab.classifier import checkpoint
-from doodlelab.classifier.train import BEST, CURVES, LAST, lr_at, train
+from doodlelab.classifier.train import BEST, CURVES, LAST, train
+from doodlelab.lr_schedules import lr_at
 from tests.classifier.conftest import SHAPES, tiny_config
 
 
@@ -69,7 +70,7 @@ def test_truncated_checkpoint_is_a_clear_error(shapes_data, tmp_path):
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
-    rates = [lr_at(s, 100, 10, 1.0) for s in range(100)]
+    rates = [lr_at(s, 100, 1.0, "cosine", warmup_steps=10) for s in range(100)]
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] < 0.01
 

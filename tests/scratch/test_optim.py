@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from doodlelab.lr_schedules import lr_at
 from doodlelab.scratch.layers import Param
-from doodlelab.scratch.optim import SGD, Adam, lr_at
+from doodlelab.scratch.optim import SGD, Adam
 
 
 def quadratic_descent(make_optimizer, steps: int = 200) -> tuple[float, float]:
