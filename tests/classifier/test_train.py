@@ -80,7 +80,8 @@ def test_two_processes_under_torchrun_on_gloo(shapes_data, tmp_path):
     env = os.environ | {"DOODLELAB_DATA": str(data), "DOODLELAB_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
     flags = ["--categories", "circle", "line", "square", "triangle", "--widths", "8", "16",
              "--blocks", "1", "1",
-             "--epochs", "4", "--lr", "0.01", "--batch-size", "32", "--workers", "0", "--threads", "1"]
+             "--epochs", "4", "--lr", "0.01", "--batch-size", "32", "--workers", "0", "--threads", "1",
+             "--bf16", "false"]  # float32 as tiny_config: bfloat16 on an AMX CPU trains another network
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "doodlelab", "train", "classifier", "--out", str(tmp_path), "--no-export", *flags]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
@@ -95,7 +96,7 @@ def test_two_processes_under_torchrun_on_gloo(shapes_data, tmp_path):
 KILL_EPOCHS = 3
 KILL_FLAGS = ["--categories", *SHAPES, "--widths", "8", "16", "--blocks", "1", "1", "--epochs",
               str(KILL_EPOCHS), "--lr", "0.01", "--batch-size", "2", "--warmup-epochs", "0.2", "--patience",
-              "0", "--workers", "0", "--threads", "1", "--seed", "3"]
+              "0", "--workers", "0", "--threads", "1", "--seed", "3", "--bf16", "false"]
 HANG = 600  # seconds: a run taking longer than this has hung
 PROGRESS = re.compile(r"epoch 2/\d+:\s*\d+%\|[^|\r]*\|\s*(\d+)/(\d+)")  # the tqdm bar of epoch 2
 
