@@ -13,6 +13,7 @@ from typing import IO
 
 import numpy as np
 
+from doodlelab import settings
 from doodlelab.errors import DoodleError
 
 MAX_CARD_BYTES = 10_000_000
@@ -68,6 +69,21 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], card: dict | None = No
     return path
 
 
+def save_model(path: str | Path, arrays: dict[str, np.ndarray], header: dict, config: dict, split: str,
+               card: dict | None = None) -> Path:
+    """A trained network's weights `arrays` and its card: `header` (format, kind), the classes, `config`,
+    the weights' dtype, the data (doodlelab's `split` of quickdraw/ in the data root), the attribution,
+    then `card`. The weights file's metadata holds `header` and `config`: enough to rebuild the network."""
+    from doodlelab.data.categories import categories
+
+    dtype = next((str(v.dtype) for v in arrays.values() if v.dtype.kind == "f"), "float32")
+    full = {**header, "classes": categories(), "config": config, "dtype": dtype,
+            "data": f"{settings.ATTRIBUTION}; doodlelab's {split} of quickdraw/ in the data root "
+                    "(DOODLELAB_DATA), 80/10/10 by drawing",
+            "attribution": settings.ATTRIBUTION, **(card or {})}
+    return save(path, arrays, full, metadata={**header, "config": config})
+
+
 def save_card(path: str | Path, card: dict) -> Path:
     """Write the JSON card of weights file `path` (atomically); returns the card's path."""
     text = json.dumps(card, indent=2, default=_jsonable) + "\n"
@@ -90,6 +106,13 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: not a valid safetensors weights file ({exc})") from None
     return arrays, metadata
+
+
+def load_float32(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """`load`, with float16 weights (as shipped) widened to float32 and every array writable."""
+    arrays, metadata = load(path)
+    widened = {k: v.astype(np.float32) if v.dtype == np.float16 else v.copy() for k, v in arrays.items()}
+    return widened, metadata
 
 
 def load_card(path: str | Path) -> dict:

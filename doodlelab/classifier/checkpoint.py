@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from doodlelab import checkpoints, modelfile, settings
+from doodlelab import checkpoints, modelfile
 from doodlelab.checkpoints import CheckpointError  # noqa: F401 (part of this module's interface)
 from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.model import new_model
-from doodlelab.data.categories import categories
 
 FORMAT = "doodlelab-classifier/1"
 MUTABLE = frozenset({"epochs", "patience", "workers", "threads"})  # may change when a run resumes
@@ -36,23 +34,18 @@ def save_model(path: Path, model: torch.nn.Module, config: ClassifierConfig, car
                dtype: torch.dtype = torch.float32) -> Path:
     """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
     arrays = checkpoints.arrays(model.state_dict(), "", dtype)
-    full = {"format": FORMAT, "classes": categories(), "config": config.to_dict(),
-            "dtype": str(dtype).removeprefix("torch."),
-            "data": f"{settings.ATTRIBUTION}; doodlelab's split of ../shared/data (80/10/10 by drawing)",
-            "attribution": settings.ATTRIBUTION, **(card or {})}
-    return modelfile.save(path, arrays, full, metadata={"format": FORMAT, "config": config.to_dict()})
+    return modelfile.save_model(path, arrays, {"format": FORMAT}, config.to_dict(), "split", card)
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dict]:
     """(network in eval mode with float32 weights, its config, its card) from `save_model`'s file."""
-    arrays, meta = modelfile.load(path)
+    arrays, meta = modelfile.load_float32(path)
     if meta.get("format") != FORMAT:
         raise modelfile.ModelFileError(f"{path}: not a doodlelab classifier weights file")
     card = modelfile.load_card(path)
     config = ClassifierConfig.from_dict(meta["config"])
     model = new_model(config)
-    state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32) if v.dtype == np.float16 else v.copy())
-             for k, v in arrays.items()}
+    state = {k: torch.from_numpy(v) for k, v in arrays.items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -113,7 +113,8 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
 def export_beside(weights: Path, onnx_path: Path | None = None, float16: bool = False) -> Path:
     """Export `weights` to ONNX (default: the same name with .onnx), recording both files' hashes."""
     from doodlelab.classifier.checkpoint import load_model
-    from doodlelab.classifier.export import export_onnx, sha256
+    from doodlelab.classifier.export import export_onnx
+    from doodlelab.onnx_export import sha256
 
     model, config, card = load_model(weights)
     card = card | {"weights_sha256": sha256(weights)}

@@ -46,7 +46,7 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
     )
 
     from doodlelab.classifier.evaluate import export_beside
-    from doodlelab.classifier.export import onnx_card_path, save_onnx_card
+    from doodlelab.onnx_export import onnx_card_path, save_onnx_card
 
     weights, out = Path(weights), Path(out) if out is not None else int8_path(weights)
     images = (np.asarray(calibration, dtype=np.float32) / 255.0)[:, None]  # (N, 1, S, S), 1 = ink

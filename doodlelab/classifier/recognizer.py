@@ -49,7 +49,7 @@ class Recognizer:
 
     def _onnx_matches(self, onnx_path: Path) -> bool:
         """An ONNX file beside the weights, exported from them (both hashes in its card), ORT installed."""
-        from doodlelab.classifier.export import export_matches
+        from doodlelab.onnx_export import export_matches
 
         return export_matches(onnx_path, self.weights)
 

@@ -9,38 +9,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from doodlelab import checkpoints, modelfile, settings
-from doodlelab.data.categories import categories
+from doodlelab import checkpoints, modelfile
 
 
 def save_model(path: Path, kind: str, model: torch.nn.Module, config, card: dict | None = None,
                dtype: torch.dtype = torch.float32) -> Path:
     """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
-    full = {
-        "format": f"doodlelab-{kind}/1",
-        "kind": kind,
-        "classes": categories(),
-        "config": config.to_dict(),
-        "dtype": str(dtype).removeprefix("torch."),
-        "data": f"{settings.ATTRIBUTION}; doodlelab's train split of ../shared/data (80/10/10 by drawing)",
-        "attribution": settings.ATTRIBUTION,
-        **(card or {}),
-    }
-    meta = {"format": f"doodlelab-{kind}/1", "kind": kind, "config": config.to_dict()}
-    return modelfile.save(path, checkpoints.arrays(model.state_dict(), "", dtype), full, metadata=meta)
+    header = {"format": f"doodlelab-{kind}/1", "kind": kind}
+    arrays = checkpoints.arrays(model.state_dict(), "", dtype)
+    return modelfile.save_model(path, arrays, header, config.to_dict(), "train split", card)
 
 
 def load_state(path: str | Path) -> tuple[str, dict, dict[str, torch.Tensor]]:
     """(kind, config dict, float32 tensors) of a generator model file; refuses anything else."""
-    arrays, meta = modelfile.load(path)
+    arrays, meta = modelfile.load_float32(path)
     kind = meta.get("kind")
     if kind not in ("diffusion", "gan") or meta.get("format") != f"doodlelab-{kind}/1":
         raise modelfile.ModelFileError(f"{path}: not a doodlelab generator weights file")
-    tensors = {
-        k: torch.from_numpy(np.asarray(v, np.float32) if v.dtype == np.float16 else v.copy())
-        for k, v in arrays.items()
-    }
-    return kind, meta["config"], tensors
+    return kind, meta["config"], {k: torch.from_numpy(v) for k, v in arrays.items()}
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
