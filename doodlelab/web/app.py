@@ -17,7 +17,6 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -31,7 +30,7 @@ from doodlelab.errors import DoodleError
 from doodlelab.modelfile import ModelFileError
 from doodlelab.web import generation, inference, schemas
 from doodlelab.web.batching import MicroBatcher
-from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error
+from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error, require_json
 from doodlelab.web.workers import ProcessWorkers
 
 log = logging.getLogger("doodlelab.web")
@@ -40,7 +39,6 @@ log = logging.getLogger("doodlelab.web")
 # small batches keep both workers busy in a burst instead of one working through it alone (measured at
 # 512 requests/s: p99 about 50 ms with batches of 4 or 8, 80-140 ms with batches of up to 64).
 PREDICT_BATCH = 8
-INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
 GENERATORS = ("diffusion", "gan")
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
@@ -194,25 +192,11 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return error(500, "internal server error")
 
 
-def _require_json(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json" and not media.endswith("+json"):
-        raise HTTPException(415, "send a JSON body (Content-Type: application/json)")
-
-
-async def read_json(request: Request) -> dict:
-    """The JSON object of the request (415 for another media type); large bodies are parsed in a thread."""
-    _require_json(request)
-    body = await request.body()
-    return await run_in_threadpool(inference.decode_json, body) if len(body) > INLINE_JSON else \
-        inference.decode_json(body)
-
-
 async def read_input(request: Request, options: type[BaseModel]) -> inference.Input:
     """A JSON body (parsed and validated later, off the event loop) or a multipart upload with field
     `image` and the fields of `options`."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        _require_json(request)
+        require_json(request)
         return inference.Input(body=await request.body())
     async with request.form(max_files=1, max_fields=4) as form:
         upload, top = form.get("image"), form.get("top")

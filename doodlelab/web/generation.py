@@ -18,6 +18,7 @@ from doodlelab.web import schemas
 from doodlelab.web.batching import Busy
 from doodlelab.web.inference import error_answer
 from doodlelab.web.jobs import ABANDONED, KEEP, Cancelled, Generation, Job
+from doodlelab.web.limits import read_json
 
 # Samples x steps of one diffusion request. DDIM through ONNX took 1.2 s for 16 samples x 50 steps on the
 # 2-core host when idle (1.5 ms a sample-step; a lone sample costs ~1.5x that per step), so 2,000 keeps a
@@ -122,12 +123,6 @@ def status(request: Request, job: Job) -> JobStatus:
 router = APIRouter(prefix="/api")
 GENERATE_BODY = schemas.request_body(schemas.GenerateRequest)
 JOB_ERRORS = {404: {"model": schemas.ErrorResponse}}
-
-
-async def read_json(request: Request) -> dict:
-    from doodlelab.web.app import read_json as read
-
-    return await read(request)
 
 
 @router.post("/generate", response_model=schemas.GenerateResponse, responses=schemas.ERRORS,

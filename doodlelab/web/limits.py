@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 import re
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doodlelab.data.limits import MAX_JSON_BYTES, MAX_UPLOAD_BYTES
+from doodlelab.web.inference import decode_json
 
 log = logging.getLogger("doodlelab.web")
 
@@ -75,3 +77,20 @@ class BodyLimit:
 def error(status: int, detail: str) -> JSONResponse:
     """A JSON error answer {"detail": detail} with HTTP status `status`."""
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
+
+
+def require_json(request: Request) -> None:
+    """415 unless the request says its body is JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise HTTPException(415, "send a JSON body (Content-Type: application/json)")
+
+
+async def read_json(request: Request) -> dict:
+    """The JSON object of the request (415 for another media type); large bodies are parsed in a thread."""
+    require_json(request)
+    body = await request.body()
+    return await run_in_threadpool(decode_json, body) if len(body) > INLINE_JSON else decode_json(body)
