@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from doodlelab import modelfile
-from doodlelab.classifier.export import export_matches, save_onnx_card, sha256, write_onnx
+from doodlelab.onnx_export import export_matches, save_onnx_card, sha256, write_onnx
 
 MAX_BATCH = 2 * 1024  # both guidance branches of the largest request (generator.MAX_N)
 SERVING_THREADS = 1  # intra-op threads of a server's session (see `OnnxUNet.for_serving`)
