@@ -50,8 +50,11 @@ def free_port() -> int:
 
 def test_serve_answers_on_the_port_it_checked_and_stops_on_ctrl_c():
     port = free_port()
+    # as from a shell: ^C's default action, even if this test process (or an earlier test) ignores SIGINT,
+    # which the child would inherit and uvicorn would restore before re-raising the ^C it caught
     proc = subprocess.Popen([sys.executable, "-m", "doodlelab", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while True:
