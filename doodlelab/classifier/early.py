@@ -4,7 +4,6 @@ them, else time approximated by ink length), classify what the canvas held at ea
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from doodlelab import modelfile
+from doodlelab import plots
 from doodlelab.data import strokes as pipeline
 from doodlelab.data.prefix import ink_prefix, time_prefix
 
@@ -125,12 +124,7 @@ def evaluate_early(recognizers: dict, images: np.ndarray, labels: np.ndarray,
 
 def curve_png(reports: dict[str, dict], path: Path, title: str) -> None:
     """Top-1 against the share of the drawing, one line per model, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plots.pyplot().subplots(figsize=(6.4, 4.2))
     for name, r in reports.items():
         median = r["median_share_first_stable"]
         label = f"{name} (median share to a stable guess: {median if median is not None else 'never'})"
@@ -138,8 +132,4 @@ def curve_png(reports: dict[str, dict], path: Path, title: str) -> None:
     ax.set(xlabel="share of the drawing (%)", ylabel="top-1 (%)", title=title, xlim=(0, 100), ylim=(0, 100))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    modelfile.write_atomically(path, lambda f: f.write(buffer.getvalue()))
+    plots.save(fig, path, dpi=110)
