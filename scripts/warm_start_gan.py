@@ -19,7 +19,7 @@ from pathlib import Path
 
 from doodlelab import modelfile
 from doodlelab.classifier.config import ConfigError
-from doodlelab.generative import gan
+from doodlelab.generative import gan_training
 from doodlelab.generative.config import GANConfig
 
 LOSS_SETTINGS = ("aux_weight", "twin", "mode_seeking", "pair_weight", "lr", "d_lr")
@@ -44,11 +44,11 @@ def main() -> int:
         meta = modelfile.load(args.source)[1]
         if meta.get("format") == "doodlelab-gan/1":  # a generator file: its config is in the metadata
             config = GANConfig.from_dict(meta["config"] | changes | fresh_d)
-            target = gan.start_from_generator(args.source, args.out, config)
+            target = gan_training.start_from_generator(args.source, args.out, config)
         elif fresh_d:
             parser.error(f"{', '.join(fresh_d)}: only when starting from a generator file (a new D)")
         else:
-            target = gan.warm_start(args.source, args.out, **changes)
+            target = gan_training.warm_start(args.source, args.out, **changes)
     except (modelfile.ModelFileError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -113,16 +113,17 @@ def recognizability_probe(names: list[str] | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from doodlelab.generative import diffusion, gan, training
+    from doodlelab.generative import diffusion, gan_training, training
 
     config = config_from_args(args.config_class, args)
     resume = not args.no_resume
     if args.init is not None and not (resume and (args.out / training.LAST).exists()):
-        start = diffusion.start_from_model if args.generator == "diffusion" else gan.start_from_generator
+        diffusion_run = args.generator == "diffusion"
+        start = diffusion.start_from_model if diffusion_run else gan_training.start_from_generator
         start(args.init, args.out, config)
         resume = True
     measure = None if args.no_measure else recognizability_probe(list(config.categories) or None)
-    train = diffusion.train if args.generator == "diffusion" else gan.train
+    train = diffusion.train if args.generator == "diffusion" else gan_training.train
     state = train(config, args.out, progress=progress_enabled(), resume=resume, measure=measure)
     print(
         f"{state['step']} steps in {state['seconds']:.0f} s; "

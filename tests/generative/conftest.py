@@ -36,7 +36,8 @@ def _trained(kind: str, config, data_dirs, tmp_path_factory):
 
     data, cache = data_dirs
     out = tmp_path_factory.mktemp(kind)
-    importlib.import_module(f"doodlelab.generative.{kind}").train(
+    module = "diffusion" if kind == "diffusion" else "gan_training"
+    importlib.import_module(f"doodlelab.generative.{module}").train(
         config, out, root=data / "quickdraw", cache_root=cache, progress=False)
     return out / f"{kind}.safetensors"
 

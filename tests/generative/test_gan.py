@@ -9,7 +9,7 @@ import torch
 
 from doodlelab import modelfile
 from doodlelab.classifier.config import ConfigError
-from doodlelab.generative import gan, training
+from doodlelab.generative import gan, gan_training, training
 from doodlelab.generative.generator import DoodleGenerator
 from tests.generative.conftest import tiny_gan
 
@@ -48,8 +48,8 @@ def test_training_and_resume(shapes_data, tmp_path, gan_file):
     assert (gan_file.parent / "curves.png").is_file() and (gan_file.parent / "samples_000006.png").is_file()
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
-    gan.train(tiny_gan(), tmp_path, until_step=3, **kw)
-    gan.train(tiny_gan(), tmp_path, **kw)
+    gan_training.train(tiny_gan(), tmp_path, until_step=3, **kw)
+    gan_training.train(tiny_gan(), tmp_path, **kw)
     a, _ = modelfile.load(gan_file)
     b, _ = modelfile.load(tmp_path / "gan.safetensors")
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -61,7 +61,7 @@ def test_augmentation_changes_what_d_sees(shapes_data, tmp_path):
     weights = {}
     for augment in (True, False):
         out = tmp_path / str(augment)
-        state = gan.train(tiny_gan(steps=2, checkpoint_every=2, augment=augment), out, **kw)
+        state = gan_training.train(tiny_gan(steps=2, checkpoint_every=2, augment=augment), out, **kw)
         assert state["step"] == 2 and np.isfinite(state["history"]["loss_d"]).all()
         assert modelfile.load_card(out / "gan.safetensors")["config"]["augment"] is augment
         weights[augment] = modelfile.load(out / "gan.safetensors")[0]
@@ -82,12 +82,12 @@ def test_mode_seeking_loss_weighs_a_collapsed_pair():
     x1 = torch.zeros(4, 1, 28, 28)
     x2 = torch.full((4, 1, 28, 28), 0.5)
     x2[3] = 0.01  # the last pair is almost one drawing twice
-    loss, ratio = gan.mode_seeking(x1, x2, z1, z2)
+    loss, ratio = gan_training.mode_seeking(x1, x2, z1, z2)
     assert ratio == pytest.approx(1.51 / 4)
     assert loss == pytest.approx((3 / 0.55 + 1 / 0.06) / 4)  # mean of 1 / (r + 0.05) over the pairs
     assert loss > 2 / ratio  # 1/r of the batch's mean ratio (MSGAN's form) barely notices the collapsed pair
     x2.requires_grad_(True)
-    gan.mode_seeking(x1, x2, z1, z2)[0].backward()
+    gan_training.mode_seeking(x1, x2, z1, z2)[0].backward()
     assert x2.grad[3].abs().sum() > 10 * x2.grad[0].abs().sum()  # the collapsed pair is pushed apart hardest
 
 
@@ -96,17 +96,18 @@ def test_warm_start_from_a_run_without_a_twin(shapes_data, tmp_path, gan_file):
     old = {k: v for k, v in stored.items() if not k.startswith("twin.")}  # as runs before the twin
     groups = {k: v for k, v in meta["param_groups"].items() if k != "opt_twin"}
     modelfile.save(tmp_path / "old.safetensors", old, metadata=meta | {"param_groups": groups})
-    target = gan.warm_start(tmp_path / "old.safetensors", tmp_path / "new", mode_seeking=2.0, twin=0.5)
+    target = gan_training.warm_start(tmp_path / "old.safetensors", tmp_path / "new", mode_seeking=2.0,
+                                     twin=0.5)
     data, cache = shapes_data
-    state = gan.train(tiny_gan(steps=9, mode_seeking=2.0, twin=0.5), target.parent, root=data / "quickdraw",
-                      cache_root=cache, progress=False)
+    state = gan_training.train(tiny_gan(steps=9, mode_seeking=2.0, twin=0.5), target.parent,
+                               root=data / "quickdraw", cache_root=cache, progress=False)
     assert state["step"] == 9 and state["history"]["step"] == [3, 6, 9]
     card = modelfile.load_card(target.parent / "gan.safetensors")
     was, now = {"mode_seeking": 1.0, "twin": 0.0}, {"mode_seeking": 2.0, "twin": 0.5}
     source = str(tmp_path / "old.safetensors")
     assert card["warm_starts"] == [{"step": 6, "from": source, "was": was, "now": now}]
     with pytest.raises(modelfile.ModelFileError, match="not a gan training checkpoint"):
-        gan.warm_start(gan_file, tmp_path / "other")  # a model file, not a checkpoint
+        gan_training.warm_start(gan_file, tmp_path / "other")  # a model file, not a checkpoint
 
 
 def test_diff_augment_shifts_and_blanks_without_stopping_gradients():
@@ -114,17 +115,17 @@ def test_diff_augment_shifts_and_blanks_without_stopping_gradients():
     x = -torch.ones(64, 1, 28, 28)
     x[:, :, 12:16, 12:16] = 1  # a 4x4 ink square in the middle of every image
     x.requires_grad_(True)
-    shifted = gan.diff_augment(x, shift=3, cut=0)
+    shifted = gan_training.diff_augment(x, shift=3, cut=0)
     rows, cols = (shifted[:, 0] > 0).nonzero()[:, 1:].T.reshape(2, 64, 16)
     assert (shifted > 0).sum((1, 2, 3)).eq(16).all()  # moved whole: nothing falls off the edge
     assert rows.min(1).values.sub(12).abs().max() == 3 and cols.min(1).values.sub(12).abs().max() == 3
     assert len(set(zip(rows.min(1).values.tolist(), cols.min(1).values.tolist()))) > 20  # per image
-    blanked = gan.diff_augment(x, shift=0, cut=14)
+    blanked = gan_training.diff_augment(x, shift=0, cut=14)
     changed = (blanked != x).sum((1, 2, 3))
     assert changed.max() == 16 and changed.min() == 0  # the square is blanked wholly, partly or not
     assert ((blanked == x) | (blanked == -1)).all()  # blanking paints background only
     ink = torch.ones(32, 1, 28, 28, requires_grad=True)
-    out = gan.diff_augment(ink, shift=0, cut=14)
+    out = gan_training.diff_augment(ink, shift=0, cut=14)
     holes = (out < 0).sum((1, 2, 3))
     assert holes.max() == 14 * 14 and holes.min() < 14 * 14  # a 14x14 square, clipped at the edges
     out.sum().backward()
@@ -157,15 +158,15 @@ def test_truncation_is_stored_and_used_by_the_generator(gan_file, tmp_path):
 def test_packed_discriminator_judges_pairs_of_one_label():
     torch.manual_seed(0)
     x = torch.randn(6, 1, 28, 28)
-    pairs = gan.packed(x, 2)
+    pairs = gan_training.packed(x, 2)
     assert pairs.shape == (3, 2, 28, 28)
     assert torch.equal(pairs[1, 0], x[1, 0]) and torch.equal(pairs[1, 1], x[4, 0])  # rows i and i + B/2
-    assert gan.packed(x, 1) is x
+    assert gan_training.packed(x, 1) is x
     d = gan.Discriminator(5, width=8, pack=2)
     y = torch.tensor([0, 3, 4])
     assert d(pairs, y).shape == (3,)
     twice = torch.cat([x[:3], x[:3]])  # a "pair" that is one drawing twice looks different to D
-    assert not torch.allclose(d(gan.packed(twice, 2), y), d(pairs, y))
+    assert not torch.allclose(d(gan_training.packed(twice, 2), y), d(pairs, y))
     with pytest.raises(ConfigError, match="pack"):
         tiny_gan(pack=3)
 
@@ -173,7 +174,7 @@ def test_packed_discriminator_judges_pairs_of_one_label():
 def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, gan_file):
     """The shipped GAN keeps no D: a run starts from its G alone; D (of pairs) learns alone for d_warmup."""
     config = tiny_gan(pack=2, d_warmup=3, steps=6)
-    target = gan.start_from_generator(gan_file, tmp_path / "run", config)
+    target = gan_training.start_from_generator(gan_file, tmp_path / "run", config)
     before, _ = modelfile.load(gan_file)
     stored, meta = modelfile.load(target)
     assert all(np.array_equal(stored["g." + k], v) and np.array_equal(stored["ema.model." + k], v)
@@ -181,14 +182,14 @@ def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, 
     assert stored["d.convs.0.parametrizations.weight.original"].shape[1] == 2  # D's input: two drawings
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
-    gan.train(config, target.parent, until_step=3, **kw)
+    gan_training.train(config, target.parent, until_step=3, **kw)
     after_warmup, _ = modelfile.load(target)
     weights = [k for k in before if "running" not in k and "num_batches" not in k]  # not BN statistics
     assert all(np.array_equal(after_warmup["g." + k], before[k]) for k in weights)  # G waited
     assert all(np.array_equal(after_warmup["ema.model." + k], v) for k, v in before.items())
     assert not np.array_equal(after_warmup["d.psi.parametrizations.weight.original"],
                               stored["d.psi.parametrizations.weight.original"])  # D learnt
-    state = gan.train(config, target.parent, **kw)
+    state = gan_training.train(config, target.parent, **kw)
     assert state["step"] == 6 and np.isfinite(state["history"]["loss_g"]).all()
     tuned, _ = modelfile.load(target.parent / "gan.safetensors")
     assert any(not np.array_equal(tuned[k], before[k]) for k in before)  # then G learnt too
@@ -198,7 +199,7 @@ def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, 
     assert start["from"] == str(gan_file) and start["steps_trained"] == 6
     assert start["was"]["pack"] == 1 and start["now"]["pack"] == 2
     with pytest.raises(modelfile.ModelFileError, match="g_width"):
-        gan.start_from_generator(gan_file, tmp_path / "other", tiny_gan(g_width=32))
+        gan_training.start_from_generator(gan_file, tmp_path / "other", tiny_gan(g_width=32))
 
 
 def test_pair_head_judges_how_far_apart_two_drawings_of_a_label_are():
@@ -223,14 +224,14 @@ def test_training_with_the_pair_head_learns_it_and_resumes(shapes_data, tmp_path
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
     config = tiny_gan(pair_weight=1.0)
-    gan.train(config, tmp_path / "a", until_step=3, **kw)
+    gan_training.train(config, tmp_path / "a", until_step=3, **kw)
     first, _ = modelfile.load(tmp_path / "a" / training.LAST)
-    state = gan.train(config, tmp_path / "a", **kw)
+    state = gan_training.train(config, tmp_path / "a", **kw)
     assert state["step"] == 6 and np.isfinite(state["history"]["loss_d"]).all()
     last, _ = modelfile.load(tmp_path / "a" / training.LAST)
     key = "d.pair_psi.parametrizations.weight.original"
     assert not np.array_equal(first[key], last[key])  # the head learnt
-    gan.train(config, tmp_path / "b", **kw)
+    gan_training.train(config, tmp_path / "b", **kw)
     again, _ = modelfile.load(tmp_path / "b" / "gan.safetensors")
     final, _ = modelfile.load(tmp_path / "a" / "gan.safetensors")
     assert all(np.array_equal(final[k], again[k]) for k in final)
@@ -240,11 +241,11 @@ def test_training_with_the_pair_head_learns_it_and_resumes(shapes_data, tmp_path
 def test_warm_start_reweighs_the_pair_head_but_cannot_add_it(shapes_data, tmp_path, gan_file):
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
-    gan.train(tiny_gan(pair_weight=0.3, steps=3), tmp_path / "a", **kw)
-    target = gan.warm_start(tmp_path / "a" / training.LAST, tmp_path / "b", pair_weight=1.0)
-    state = gan.train(tiny_gan(pair_weight=1.0, steps=6), target.parent, **kw)
+    gan_training.train(tiny_gan(pair_weight=0.3, steps=3), tmp_path / "a", **kw)
+    target = gan_training.warm_start(tmp_path / "a" / training.LAST, tmp_path / "b", pair_weight=1.0)
+    state = gan_training.train(tiny_gan(pair_weight=1.0, steps=6), target.parent, **kw)
     assert state["step"] == 6
     card = modelfile.load_card(target.parent / "gan.safetensors")
     assert card["warm_starts"][0]["was"] == {"pair_weight": 0.3} and card["config"]["pair_weight"] == 1.0
     with pytest.raises(ConfigError, match="pair head"):  # the run behind gan_file has no head to reweigh
-        gan.warm_start(gan_file.parent / training.LAST, tmp_path / "c", pair_weight=1.0)
+        gan_training.warm_start(gan_file.parent / training.LAST, tmp_path / "c", pair_weight=1.0)
