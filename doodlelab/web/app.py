@@ -88,15 +88,20 @@ def _check_onnx_card(weights: Path, onnx: Path) -> None:
                                  "(doodlelab export onnx) or restore the file")
 
 
-def browser_model(recognizer, name: str) -> Path:
-    """The file served at /models/NAME for doodlelab.js: an ONNX export of the served classifier
-    (classifier.int8.onnx, classifier.onnx) or its card (NAME.json); 404 when there is none."""
+def browser_model(state, name: str, digits_weights: str | Path | None = None) -> Path:
+    """The file served at /models/NAME for recognition in the browser: an ONNX export of the served
+    classifier (classifier.int8.onnx, classifier.onnx) or its card (NAME.json) for doodlelab.js, the
+    served digits network (mlp_digits.npz) for mlp.js; 404 when there is none."""
     from doodlelab.classifier.export import exports_of, onnx_card_path
 
-    files = {}
+    files, recognizer = {}, getattr(state, "recognizer", None)
     for path in exports_of(recognizer.weights).values() if recognizer is not None else ():
         served = "classifier" + path.name.removeprefix(recognizer.weights.stem)
         files[served], files[served + ".json"] = path, onnx_card_path(path)
+    if getattr(state, "digits", None) is not None:
+        from doodlelab.scratch.digits import WEIGHTS
+
+        files["mlp_digits.npz"] = Path(digits_weights) if digits_weights is not None else WEIGHTS
     if name not in files or not files[name].is_file():
         raise HTTPException(404, f"no model file {name!r}")
     return files[name]
@@ -190,7 +195,7 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
     @app.get("/models/{name}", include_in_schema=False)
     def model_file(name: str) -> FileResponse:  # for recognition in the browser (static/doodlelab.js)
         kind = "application/json" if name.endswith(".json") else "application/octet-stream"
-        return FileResponse(browser_model(getattr(app.state, "recognizer", None), name), media_type=kind)
+        return FileResponse(browser_model(app.state, name, digits_weights), media_type=kind)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:  # FastAPI's own page, with Swagger UI from the package instead of a CDN
