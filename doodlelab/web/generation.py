@@ -20,12 +20,12 @@ from doodlelab.web.inference import error_answer
 from doodlelab.web.jobs import ABANDONED, KEEP, Cancelled, Generation, Job
 from doodlelab.web.limits import read_json
 
-# Samples x steps of one diffusion request. DDIM through ONNX took 1.2 s for 16 samples x 50 steps on the
-# 2-core host when idle (1.5 ms a sample-step; a lone sample costs ~1.5x that per step), so 2,000 keeps a
-# request near 3 s: 16 x 125, 2 x 1000.
-MAX_WORK = 2000
+# Samples x steps of one diffusion request. In the server's one-thread ONNX session DDIM took 12.9 s for
+# 16 samples x 125 steps on the 2-core Xeon host when idle (6.5 ms a sample-step), so 400 keeps one request
+# under ~3 s: 16 x 25, 4 x 100, 1 x 400.
+MAX_WORK = 400
 # Priors of the backlog estimate, in seconds per (samples + 1) x steps, until the server measures its own.
-SECONDS_PER_UNIT = {"diffusion": 1.4e-3, "gan": 2e-4}
+SECONDS_PER_UNIT = {"diffusion": 6e-3, "gan": 2e-4}  # diffusion: 12.9 s / (17 x 125), above
 WAITING = 4  # requests queued per model behind the running one
 NICE = {"diffusion": 10}  # the expensive model's thread yields the CPU to the cheap ones (jobs.ModelQueue)
 GAN_HAS_NO = {"steps": "sampling steps", "guidance": "guidance scale"}

@@ -72,7 +72,7 @@ def test_diffusion_returns_denoising_frames(client):
     ({"n": 17}, 422, "n"),
     ({"frames": 51}, 422, "frames"),
     ({"category": "katt"}, 400, "unknown category"),
-    ({"n": 16, "steps": 126}, 422, "n x steps must be at most 2,000 per request (got 16 x 126 = 2,016)"),
+    ({"n": 16, "steps": 26}, 422, "n x steps must be at most 400 per request (got 16 x 26 = 416)"),
     ({"model": "gan", "steps": 10}, 422, "steps: the GAN draws in one pass and has no sampling steps"),
     ({"model": "gan", "guidance": 2}, 422, "guidance: the GAN draws in one pass"),
 ])
@@ -83,7 +83,7 @@ def test_bad_arguments_get_a_clear_4xx(client, change, status, message):
 
 
 def test_limits_are_published(client):
-    assert client.get("/api/generate/limits").json() == {"max_n": 16, "max_steps": 1000, "max_work": 2000}
+    assert client.get("/api/generate/limits").json() == {"max_n": 16, "max_steps": 1000, "max_work": 400}
 
 
 def poll(client: httpx.Client, job_id: str, until: set[str]) -> list[dict]:

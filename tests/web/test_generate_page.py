@@ -29,13 +29,13 @@ def fill(page, model: str, n: int, steps: int | None = None) -> None:
 
 
 def test_progress_disabled_button_and_cancel(page):
-    fill(page, "diffusion", 16, 125)
+    fill(page, "diffusion", 1, 400)  # the cap in the most steps: the longest progress bar
     button, cancel = page.get_by_test_id("generate"), page.get_by_test_id("generate-cancel")
     expect(cancel).to_be_disabled()
     button.click()
     expect(button).to_be_disabled()
     status = page.get_by_test_id("generate-status")
-    expect(status).to_contain_text("of 125", timeout=LONG)  # "step 3 of 125", counted by the server
+    expect(status).to_contain_text("of 400", timeout=LONG)  # "step 3 of 400", counted by the server
     page.wait_for_function("document.querySelector('[data-testid=generate-progress]').value >= 2",
                            timeout=LONG)
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
@@ -52,7 +52,7 @@ def test_a_request_over_the_cap_is_explained_before_sending(page):
     page.on("request", lambda r: sent.append(r.url) if "/api/generate" in r.url else None)
     page.get_by_test_id("generate").click()
     error = page.get_by_test_id("generate-error")
-    expect(error).to_contain_text("at most 2000 per request")
+    expect(error).to_contain_text("at most 400 per request")
     assert error.get_attribute("role") == "alert"
     page.wait_for_timeout(300)
     assert sent == []  # refused by the page, not by a round trip

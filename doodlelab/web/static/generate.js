@@ -26,7 +26,7 @@
     })
     .catch(() => {});
 
-  let limits = { max_n: 16, max_steps: 1000, max_work: 2000 }; // replaced by the server's own
+  let limits = { max_n: 16, max_steps: 1000, max_work: 400 }; // replaced by the server's own
   fetch("/api/generate/limits").then((r) => r.json()).then((l) => { limits = l; }).catch(() => {});
 
   const FRAMES = 12; // denoising frames asked of the diffusion model
