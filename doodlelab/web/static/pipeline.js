@@ -66,25 +66,30 @@ export function resample(xs, ys, spacing = 1) {
  * Returns [xs, ys] of the kept points. An explicit stack instead of recursion: long strokes cannot overflow.
  */
 export function rdp(xs, ys, epsilon = RDP_EPSILON) {
-  const keep = new Uint8Array(xs.length);
-  if (xs.length === 0) return [[], []];
-  keep[0] = keep[xs.length - 1] = 1;
-  const open = [[0, xs.length - 1]];
+  const n = xs.length;
+  if (n === 0) return [[], []];
+  const x = Float64Array.from(xs), y = Float64Array.from(ys); // typed arrays: the inner loop stays fast
+  const keep = new Uint8Array(n);
+  keep[0] = keep[n - 1] = 1;
+  const open = [0, n - 1]; // pairs (a, b) of polyline pieces still to examine
   while (open.length) {
-    const [a, b] = open.pop();
+    const b = open.pop(), a = open.pop();
     if (b - a < 2) continue;
-    const abx = xs[b] - xs[a], aby = ys[b] - ys[a];
+    const abx = x[b] - x[a], aby = y[b] - y[a];
     const norm = Math.hypot(abx, aby);
     let far = -1, farthest = -1;
     for (let i = a + 1; i < b; i++) {
-      const dx = xs[i] - xs[a], dy = ys[i] - ys[a];
+      const dx = x[i] - x[a], dy = y[i] - y[a];
       // distance to the line a-b; to the point a itself when the stroke returns to where it started
       const d = norm === 0 ? Math.sqrt(dx * dx + dy * dy) : Math.abs(abx * dy - aby * dx) / norm;
-      if (d > farthest) [far, farthest] = [i, d];
+      if (d > farthest) {
+        far = i;
+        farthest = d;
+      }
     }
     if (farthest > epsilon) {
       keep[far] = 1;
-      open.push([a, far], [far, b]);
+      open.push(a, far, far, b);
     }
   }
   return [xs.filter((_, i) => keep[i]), ys.filter((_, i) => keep[i])];
