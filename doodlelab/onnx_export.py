@@ -1,5 +1,6 @@
 """ONNX files of any doodlelab network: export with torch's dynamo exporter (weights optionally float16),
-written atomically, and a JSON card beside each holding the hashes that tie the export to its weights."""
+written atomically, and a JSON card beside each holding the hashes that tie the export to its weights.
+torch (the `[train]` extra) is imported only to export; checking an export needs none."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from doodlelab import modelfile
+
+if TYPE_CHECKING:
+    import torch
 
 
 def onnx_card_path(path: str | Path) -> Path:
@@ -51,6 +54,8 @@ def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[
     weights as float16 if asked (`exact_only`: only those float16 holds exactly); the bytes written (their
     hash goes into the card)."""
     import logging
+
+    import torch
 
     model = model.eval()
     with warnings.catch_warnings(), _quiet(logging.getLogger("torch.onnx")):

@@ -14,8 +14,7 @@ from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.model import new_model
 
 FORMAT = "doodlelab-classifier/1"
-# Settings that may change when a run resumes (the stopping point, the loader and the hardware):
-MUTABLE = frozenset({"epochs", "patience", "workers", "threads", "device", "max_steps", "checkpoint_every"})
+MUTABLE = frozenset({"epochs", "patience", "workers", "threads"})  # may change when a run resumes
 
 
 def save_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

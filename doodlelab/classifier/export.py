@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from doodlelab.onnx_export import (  # noqa: F401 (re-exported: older imports keep working)
     export_matches,
@@ -17,6 +16,9 @@ from doodlelab.onnx_export import (  # noqa: F401 (re-exported: older imports ke
     sha256,
     write_onnx,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_BATCH = 4096
 
@@ -33,6 +35,8 @@ def exports_of(weights: str | Path) -> dict[str, Path]:
 def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28,
                 float16: bool = False) -> Path:
     """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
+    import torch
+
     path = Path(path)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     data = write_onnx(model, (torch.zeros(2, 1, size, size),), path, ["images"], ["logits"],

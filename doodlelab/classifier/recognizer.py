@@ -2,7 +2,8 @@
 
 Inference runs through ONNX Runtime when the weights have a matching export beside them (several times
 faster than eager PyTorch on a small CPU): the 8-bit `.int8.onnx` first (about 3x faster again, same
-accuracy on the test split: its card holds the comparison), then the float `.onnx`; else PyTorch.
+accuracy on the test split: its card holds the comparison), then the float `.onnx`; else PyTorch (the
+`[train]` extra: the shipped weights need none).
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ class Recognizer:
                 self.backend = engine
                 break
         else:
-            from doodlelab.classifier.checkpoint import load_model
-
-            self._model = load_model(self.weights)[0]
+            self._model = _torch_model(self.weights)
             self.backend = "torch"
 
     def _onnx_matches(self, onnx_path: Path) -> bool:
@@ -91,6 +90,19 @@ class Recognizer:
             return []
         probs = self.probabilities(np.stack([self.rasterize(d) for d in drawings]))
         return [self.top(p, k) for p in probs]
+
+
+def _torch_model(weights: Path):
+    """The network in PyTorch, for weights without a matching ONNX export beside them (or when asked)."""
+    try:
+        import torch  # noqa: F401 (the [train] extra)
+    except ImportError:
+        raise modelfile.ModelFileError(
+            f"{weights}: no ONNX export of these weights beside them, and PyTorch is not installed to run "
+            "them (export them with doodlelab export onnx, or pip install 'doodlelab[train]')") from None
+    from doodlelab.classifier.checkpoint import load_model
+
+    return load_model(weights)[0]
 
 
 def _onnx_session(path: Path, threads: int = 0):

@@ -59,14 +59,12 @@ def register(groups: dict) -> None:
     early.add_argument("--curve", type=Path, metavar="PNG", help="with --early: write the top-1 curve")
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    export = groups["_top"].add_parser("export", help="export a model to another format",
-                                       description="export a model to another format")
-    formats = export.add_subparsers(dest="model", metavar="FORMAT", parser_class=type(export))
-    onnx = formats.add_parser("onnx", help="the classifier or the diffusion U-Net as ONNX, with a JSON card",
-                              description="Export classifier weights to ONNX (input images (B, 1, 28, 28) "
-                              "float in [0, 1], output logits (B, 345)); card: classes, temperature. Given "
-                              "a diffusion file, export its U-Net (inputs x, t, y; output eps): written "
-                              "beside the weights as NAME.onnx, generate and serve sample through it.")
+    onnx = groups["export"].add_parser(
+        "onnx", help="the classifier or the diffusion U-Net as ONNX, with a JSON card",
+        description="Export classifier weights to ONNX (input images (B, 1, 28, 28) float in [0, 1], "
+        "output logits (B, 345)); card: classes, temperature. Given a diffusion file, export its U-Net "
+        "(inputs x, t, y; output eps): written beside the weights as NAME.onnx, generate and serve sample "
+        "through it.")
     onnx.add_argument("--weights", type=Path, default=None,
                       help="classifier or diffusion weights (default: the shipped classifier)")
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
@@ -92,10 +90,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         dist.destroy_process_group()
         if rank != 0:
             return 0
-    if result.stopped_at_step:
-        print(f"paused after {result.stopped_at_step} steps (--max-steps); run again with a larger "
-              f"--max-steps (0: no limit) to continue from {args.out}")
-        return 0
     card = finish(args.out, args.out / MODEL_NAME, export=not args.no_export)
     test = card["test"]
     print(f"best epoch {result.best_epoch} (val accuracy {result.best_val_accuracy:.4f}) after "

@@ -13,6 +13,17 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# The top-level commands in `doodlelab --help` order, with their line of help.
+HELP = {
+    "train": "train a model",
+    "evaluate": "evaluate a model and print its metrics",
+    "export": "export a model to another format",
+    "data": "inspect, render, download and cache the Quick, Draw! data",
+    "serve": "run the web app's API server",
+    "predict": "name drawings or images with a trained model",
+    "generate": "draw new doodles of a category with the diffusion model or the GAN",
+}
+
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from doodlelab import settings
-from doodlelab.cli.common import Parser, progress_enabled
+from doodlelab.cli.common import HELP, Parser, progress_enabled
 from doodlelab.errors import DataError, DoodleError
 
 FORMATS = ("simplified", "raw", "numpy_bitmap", "binary")
@@ -17,7 +17,7 @@ BITMAP_SIDE = 28  # Google's numpy_bitmap files hold 28x28 images, and 28 is the
 
 
 def register(groups: dict) -> None:
-    data = groups["_top"].add_parser("data", help="inspect, render, download and cache the Quick, Draw! data")
+    data = groups["_top"].add_parser("data", help=HELP["data"])
     sub = data.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
 
     info = sub.add_parser("info", help="where the data was found, and drawings per category and format")
@@ -55,8 +55,6 @@ def register(groups: dict) -> None:
     cache.add_argument("categories", nargs="*", help="category names (default: all with data)")
     cache.add_argument("--size", type=int, default=28, help="bitmap size in pixels (default: 28)")
     cache.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    cache.add_argument("--max-per-category", type=int, default=0, metavar="N",
-                       help="at most N drawings of each source per category (default: 0, all)")
     cache.set_defaults(handler=cmd_cache)
 
 
@@ -215,10 +213,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if not 8 <= args.size <= 512:
         raise DoodleError("--size must be in 8..512")
     names = [resolve(c) for c in args.categories] or None
-    if args.max_per_category < 0:
-        raise DoodleError("--max-per-category must be >= 0")
     counts = build_cache(names, size=args.size, root=_quickdraw_root(), workers=args.workers,
-                         progress=progress_enabled(), max_per_category=args.max_per_category)
+                         progress=progress_enabled())
     print(f"cached {sum(counts.values()):,} drawings of {len(counts)} categories at {args.size}px "
           f"in {settings.cache_dir()}")
     return 0

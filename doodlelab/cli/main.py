@@ -1,4 +1,6 @@
-"""Entry point of the `doodlelab` command: builds the parser from each command module."""
+"""Entry point of the `doodlelab` command. Only the parser of the command named on the command line is
+built (its modules imported), so `doodlelab --help` and `doodlelab serve` start without the training code.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +9,62 @@ import os
 import sys
 
 from doodlelab import __version__
-from doodlelab.cli.common import Parser
+from doodlelab.cli.common import HELP, Parser
 from doodlelab.errors import DoodleError
 
-# Each module defines `register(groups)`, adding its commands to the shared sub-command groups.
-COMMAND_MODULES = (
-    "doodlelab.cli.data",
-    "doodlelab.cli.mlp",
-    "doodlelab.cli.classifier",
-    "doodlelab.cli.serve",
-    "doodlelab.cli.predict",
-    "doodlelab.cli.generate",
-)
-GROUPS = {
-    "train": "train a model",
-    "evaluate": "evaluate a model and print its metrics",
+# Each module defines `register(groups)`, adding its commands to the shared sub-command groups. By the
+# command's first word, the modules that build its parser.
+COMMAND_MODULES = {
+    "train": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
+    "evaluate": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
+    "export": ("doodlelab.cli.classifier",),
+    "data": ("doodlelab.cli.data",),
+    "serve": ("doodlelab.cli.serve",),
+    "predict": ("doodlelab.cli.predict",),
+    "generate": ("doodlelab.cli.generate",),
 }
+GROUPS = {"train": "MODEL", "evaluate": "MODEL", "export": "FORMAT"}  # words followed by a second word
 
 
-def build_parser() -> Parser:
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The whole command tree; given `argv`, only the branch it names is complete (the other commands
+    are listed with their help line, and their modules are not imported)."""
     parser = Parser(prog="doodlelab", description="Recognize and generate Quick, Draw! doodles.")
     parser.add_argument("--version", action="version", version=f"doodlelab {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     groups = {"_top": top}
-    for name, help_text in GROUPS.items():
-        sub = top.add_parser(name, help=help_text, description=help_text)
-        groups[name] = sub.add_subparsers(dest="model", metavar="MODEL", parser_class=Parser)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(groups)
+    for name, metavar in GROUPS.items():
+        sub = top.add_parser(name, help=HELP[name], description=HELP[name])
+        groups[name] = sub.add_subparsers(dest="model", metavar=metavar, parser_class=Parser)
+    everything = list(dict.fromkeys(m for modules in COMMAND_MODULES.values() for m in modules))
+    if argv is None:
+        chosen = set(everything)
+    else:
+        word = next((arg for arg in argv if not arg.startswith("-")), None)
+        chosen = set(COMMAND_MODULES.get(word, ()))
+    commands = [name for name in COMMAND_MODULES if name not in GROUPS]
+    built: set[str] = set()
+
+    def build(modules: list[str]) -> None:
+        for module in modules:
+            if module in chosen and module not in built:
+                importlib.import_module(module).register(groups)
+                built.add(module)
+
+    # First the modules that only add models to the groups, then the other commands in order: built when
+    # chosen, else listed with their help line only.
+    build([m for m in everything if not any(m in COMMAND_MODULES[name] for name in commands)])
+    for name in commands:
+        if chosen & set(COMMAND_MODULES[name]):
+            build(list(COMMAND_MODULES[name]))
+        else:
+            top.add_parser(name, help=HELP[name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

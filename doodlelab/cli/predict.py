@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from doodlelab.cli.common import require_weights
+from doodlelab.cli.common import HELP, require_weights
 from doodlelab.data.limits import MAX_LINE_BYTES
 from doodlelab.errors import DataError, DoodleError
 
@@ -24,7 +24,7 @@ CHUNK = 512  # drawings rasterized and classified together
 def register(groups: dict) -> None:
     parser = groups["_top"].add_parser(
         "predict",
-        help="name drawings or images with a trained model",
+        help=HELP["predict"],
         description="Classify each drawing (ndjson line) or image, in input order. Errors for one item are "
         "reported on stderr and the rest go on; an .ndjson input without drawings counts as one that failed. "
         "Exit code 2 when nothing could be read, 1 when some items could not.",

@@ -10,7 +10,7 @@ import errno
 import socket
 from pathlib import Path
 
-from doodlelab.cli.common import require_weights
+from doodlelab.cli.common import HELP, require_weights
 from doodlelab.errors import DoodleError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -20,7 +20,7 @@ DEFAULT_PORT = 8000
 def register(groups: dict) -> None:
     parser = groups["_top"].add_parser(
         "serve",
-        help="run the web app's API server",
+        help=HELP["serve"],
         description="Serve the JSON API (documented at /docs) that names drawings, images and digits. "
         "The address is checked first (one line and exit code 2 when it is taken or does not resolve), "
         "then the models are loaded, once.",

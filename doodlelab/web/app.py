@@ -135,6 +135,8 @@ def predictor(recognizer, workers: int) -> MicroBatcher:
 def load_generators(weights: dict[str, str | Path] | None) -> dict:
     """name -> DoodleGenerator: the given files, or (None) every shipped generator that is present.
     Given files that cannot be loaded raise ModelFileError."""
+    if weights == {}:
+        return {}  # none asked for: the generators' code is not even imported
     from doodlelab.generative.generator import MODELS, DoodleGenerator, shipped
 
     if weights is None:
