@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -60,8 +61,11 @@ def model_files(weights: Path | None) -> dict[str, Path]:
 
 
 def page(index: str) -> str:
-    """The server's index.html with its /static/ URLs made relative, so the folder works under any path."""
-    return index.replace('="/static/', '="static/')
+    """The server's index.html for a static site: its /static/ URLs made relative (so the folder works under
+    any path), and the generate panel hidden, its script left out (generation runs on the server)."""
+    index = index.replace('="/static/', '="static/')
+    index = index.replace('<script src="static/generate.js"></script>', "")
+    return re.sub(r'<section class="panel"( aria-labelledby="gen-title")', r"<section hidden\1", index)
 
 
 def export_web(out: Path, weights: Path | None = None, force: bool = False) -> list[Path]:
