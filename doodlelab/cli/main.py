@@ -17,7 +17,7 @@ from doodlelab.errors import DoodleError
 COMMAND_MODULES = {
     "train": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
     "evaluate": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
-    "export": ("doodlelab.cli.classifier",),
+    "export": ("doodlelab.cli.classifier", "doodlelab.cli.export_web"),
     "data": ("doodlelab.cli.data",),
     "serve": ("doodlelab.cli.serve",),
     "predict": ("doodlelab.cli.predict",),

@@ -1,0 +1,123 @@
+"""`doodlelab export web OUT_DIR`: the folder, served by `python -m http.server` (a real subprocess, no
+doodlelab server) to real Chromium with every /api/ request blocked: doodlelab.js loaded from it names a
+test-split drawing as the Python Recognizer does; the example page; the command's errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.web.pagekit import ROOT, TIMEOUT, draw, require_browser
+
+WEIGHTS = ROOT / "doodlelab" / "weights"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from doodlelab.cli.main import main
+
+    out = tmp_path_factory.mktemp("export") / "site"
+    assert main(["export", "web", str(out)]) == 0
+    return out
+
+
+@contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """`folder` served by Python's own static file server in its own process; its URL."""
+    server = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+                               "--directory", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    try:
+        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 41234 (http://...) ..."
+        port = re.search(r"port (\d+)", line)
+        assert port, f"http.server said {line!r}"
+        yield f"http://127.0.0.1:{port.group(1)}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site_url(site) -> Iterator[str]:
+    with static_server(site) as url:
+        yield url
+
+
+@pytest.fixture
+def offline_page(browser, site_url):
+    """A page of the static site in which every /api/ request fails (as with no doodlelab server)."""
+    require_browser()
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    blocked: list[str] = []
+
+    def block(route):
+        blocked.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r".*/api/.*"), block)
+    page = context.new_page()
+    page.blocked = blocked
+    yield page
+    context.close()
+
+
+def test_export_writes_the_page_the_module_and_the_models(site):
+    assert (site / "index.html").is_file() and 'src="static/engine.js"' in (site / "index.html").read_text()
+    for name in ("doodlelab.js", "recognizer-worker.js", "pipeline.js",
+                 "vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm", "vendor/onnxruntime-web/LICENSE"):
+        assert (site / "static" / name).is_file(), name
+    assert (site / "models" / "classifier.int8.onnx").read_bytes() == \
+        (WEIGHTS / "classifier.int8.onnx").read_bytes()
+    assert (site / "models" / "classifier.int8.onnx.json").is_file()
+    assert not (site / "static" / "vendor" / "swagger-ui").exists()  # the API docs need the server
+    assert not list(site.glob(".export-*"))  # the temporary folder is gone
+
+
+def test_the_module_alone_names_a_drawing_from_the_static_folder(offline_page, site_url, bicycle, recognizer):
+    page = offline_page
+    page.goto(site_url + "models/classifier.int8.onnx.json")  # any page of the site's origin
+    drawing = [[[float(x) for x in s[:, 0]], [float(y) for y in s[:, 1]]] for s in bicycle]
+    guesses = page.evaluate("""async (drawing) => {
+        const { Recognizer } = await import("/static/doodlelab.js");
+        const r = await Recognizer.load("/models/", {worker: true});
+        return r.classify(drawing, {top: 3});
+    }""", drawing)
+    assert [g["category"] for g in guesses] == [c for c, _ in recognizer.classify([bicycle], k=3)[0]]
+
+
+def test_the_example_page_names_a_drawing(offline_page, bicycle, recognizer):
+    """examples/recognize.html, served from the repository's root as its README says, with only the module."""
+    from playwright.sync_api import expect
+
+    with static_server(ROOT) as url:
+        page = offline_page
+        page.goto(url + "examples/recognize.html")
+        expect(page.locator("#status")).to_have_text("ready", timeout=30_000)
+        draw(page, bicycle)
+        expect(page.get_by_test_id("guesses").locator("li")).to_have_count(3, timeout=TIMEOUT)
+        expect(page.get_by_test_id("guesses").locator("li").first).to_contain_text(
+            recognizer.classify([bicycle], k=1)[0][0][0], timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("case", ["not empty", "a file"])
+def test_export_refuses_a_folder_in_use(tmp_path, capsys, case):
+    from doodlelab.cli.main import main
+
+    out = tmp_path / "out"
+    if case == "a file":
+        out.write_text("mine")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    assert main(["export", "web", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an empty folder" in err[0]
+    if case == "not empty":  # --force replaces what an export writes and keeps the rest
+        assert main(["export", "web", "--force", str(out)]) == 0
+        assert (out / "notes.txt").read_text() == "mine" and (out / "index.html").is_file()
