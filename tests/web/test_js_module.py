@@ -214,3 +214,12 @@ def test_bad_input_throws_a_clear_error(module_page, drawings, worker):
     for call, pattern in cases.items():
         assert errors[call] is not None, f"{call} did not throw"
         assert re.search(pattern, errors[call], re.IGNORECASE), (call, errors[call])
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["main-thread", "worker"])
+def test_load_from_a_folder_without_the_model_fails_clearly(module_page, worker):
+    message = run_js(module_page, """
+        try { await doodlelab.Recognizer.load("/nowhere/", {worker: arg}); return null; }
+        catch (e) { return e.message; }""", worker)
+    assert message is not None and "cannot load" in message and "/nowhere/classifier.int8.onnx" in message
+    assert "404" in message
