@@ -204,7 +204,8 @@ function normalizeAngles(start, end) {
   if (f32(end - start) >= 360) return [0, 360];
   const fmod = (x, m) => x % m; // JS % on numbers is C fmod
   start = f32(fmod(start < 0 ? 360 - fmod(-start, 360) : start, 360));
-  end = f32(start + fmod(end < start ? 360 - fmod(start - end, 360) : end - start, 360));
+  // the differences of two C floats are C floats (rounded) before fmod sees them
+  end = f32(start + fmod(end < start ? 360 - fmod(f32(start - end), 360) : f32(end - start), 360));
   return [start, end];
 }
 
