@@ -90,14 +90,15 @@ def canvas_points(page, stroke: np.ndarray, testid: str = "canvas") -> list[tupl
              box["y"] + box["height"] * (0.1 + 0.8 * y / 255)) for x, y in stroke]
 
 
-def draw(page, strokes: list[np.ndarray], testid: str = "canvas") -> None:
-    """Replay simplified strokes (0..255) with the mouse on the canvas of that data-testid."""
+def draw(page, strokes: list[np.ndarray], testid: str = "canvas", steps: int = 3) -> None:
+    """Replay simplified strokes (0..255) with the mouse on the canvas of that data-testid, `steps` mouse
+    moves from each point to the next."""
     for stroke in strokes:
         points = canvas_points(page, stroke, testid)
         page.mouse.move(*points[0])
         page.mouse.down()
         for x, y in points[1:]:
-            page.mouse.move(x, y, steps=3)
+            page.mouse.move(x, y, steps=steps)
         page.mouse.up()
 
 

@@ -21,6 +21,14 @@ from doodlelab.cli.main import main  # noqa: E402
 from doodlelab.data import strokes as pipeline  # noqa: E402
 
 
+@pytest.fixture
+def page(page, base_url):
+    """The page asking the server for every guess (?engine=server): these tests watch its API requests and
+    compare with `doodlelab predict`; test_page_engine.py tests the in-browser engine."""
+    page.goto(base_url + "/?engine=server")
+    return page
+
+
 def test_drawing_a_bicycle_names_it_as_doodlelab_predict_does(page, bicycle, recognizer, tmp_path, capsys):
     draw(page, bicycle)
     wait_for_strokes(page, len(bicycle))

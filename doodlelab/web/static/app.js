@@ -1,6 +1,6 @@
-// doodlelab page: draw on a canvas (Pointer Events), live recognition through /api/predict or /api/digits,
-// undo / clear, image upload (a button, drop, paste); guesses.js shows the answers and errors. The generate
-// panel is generate.js. Plain JS, no build step.
+// doodlelab page: draw on a canvas (Pointer Events), live recognition (engine.js: in the browser, else on
+// the server), undo / clear, image upload (a button, drop, paste; named by the server's /api/predict or
+// /api/digits); guesses.js shows the answers and errors. The generate panel is generate.js. No build step.
 "use strict";
 
 (() => {
@@ -124,10 +124,6 @@
 
   // ---- recognition ---------------------------------------------------------------------------------
 
-  function endpoint() {
-    return state.mode === "digits" ? "/api/digits" : "/api/predict";
-  }
-
   function drawingSoFar() {
     const all = state.strokes.slice();
     if (state.current && state.current[0].length) all.push(state.current);
@@ -156,7 +152,7 @@
       return;
     }
     state.lastSent = drawing;
-    send(JSON.stringify({ drawing, top: TOP }), { "Content-Type": "application/json" });
+    ask(drawing);
   }
 
   function predictImage(file) {
@@ -173,9 +169,31 @@
     state.applied = state.seq;
   }
 
-  async function send(body, headers) {
+  async function ask(drawing) {
+    // The drawing's guesses from engine.js: in the browser, or from the server when it cannot.
     const seq = ++state.seq;
-    const url = endpoint();
+    state.lastPredict = performance.now();
+    try {
+      const answer = await window.doodlelabEngine.classify(state.mode === "digits" ? "digits" : "doodles",
+                                                           drawing, TOP);
+      if (seq <= state.applied) return; // stale: a newer answer is already shown
+      state.applied = seq;
+      clearError();
+      showPredictions(answer.predictions);
+      setStatus("");
+    } catch (err) {
+      if (seq <= state.applied) return;
+      if (err.name !== "InputError") return showError(`cannot reach the server (${err.message})`);
+      state.applied = seq; // bad input: its message replaces the guesses
+      showPredictions([]);
+      showError(err.message);
+    }
+  }
+
+  async function send(body, headers) {
+    // An uploaded image, named by the server.
+    const seq = ++state.seq;
+    const url = state.mode === "digits" ? "/api/digits" : "/api/predict";
     state.lastPredict = performance.now();
     try {
       const response = await fetch(url, { method: "POST", body, headers });
@@ -189,7 +207,7 @@
       }
       clearError();
       showPredictions(answer.predictions || []);
-      setStatus(`${Math.round(answer.server_ms)} ms on the server`);
+      setStatus(`the image was named on the server in ${Math.round(answer.server_ms)} ms`);
     } catch (err) {
       if (seq > state.applied) showError(`cannot reach the server (${err.message})`);
     }
@@ -325,6 +343,7 @@
     get strokes() { return state.strokes.map((s) => s.map((v) => v.slice())); },
     get lastSent() { return state.lastSent; },
     get mode() { return state.mode; },
+    get settled() { return state.applied === state.seq; }, // the latest drawing's answer is shown
     clear, undo, setMode,
   };
 

@@ -85,7 +85,7 @@
 
   async function loadSettings() {
     if (!settings) settings = await (await fetch("/static/game.json")).json();
-    if (!allCategories) allCategories = (await (await fetch("/api/categories")).json()).categories;
+    if (!allCategories) allCategories = await window.doodlelabEngine.categories(); // engine.js
   }
 
   // A seeded generator (mulberry32) so ?game-seed=N draws the same categories every time.
@@ -294,11 +294,9 @@
     const round = r, seq = ++round.seq;
     round.lastSent = performance.now();
     try {
-      const body = JSON.stringify({ drawing, top: allCategories.length }); // every category's probability
-      const response = await fetch("/api/predict", { method: "POST", body,
-                                                     headers: { "Content-Type": "application/json" } });
-      const answer = await response.json();
-      if (round !== r || !game.live || seq <= round.applied || !response.ok) return;
+      // every category's probability, in the browser or from the server (engine.js)
+      const answer = await window.doodlelabEngine.classify("doodles", drawing, allCategories.length);
+      if (round !== r || !game.live || seq <= round.applied) return;
       round.applied = seq;
       heard(answer.predictions);
     } catch {
