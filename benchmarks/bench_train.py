@@ -19,7 +19,7 @@ import time
 import torch
 
 from doodlelab.classifier.config import ClassifierConfig
-from doodlelab.classifier.data import AugmentedBatches, epoch_batches
+from doodlelab.classifier.data import BLOCK, AugmentedBatches, EpochPlan
 from doodlelab.classifier.model import to_input
 from doodlelab.classifier.train import new_model, train, train_step
 from doodlelab.data import cache
@@ -28,10 +28,10 @@ from doodlelab.data.categories import categories
 
 def augmentation(data: cache.SplitArrays, config: ClassifierConfig, batches: int) -> float:
     """Images per second of augmented batches rendered in this process."""
-    plan = epoch_batches(len(data.images), config.batch_size, config.seed, 0, 0, 1)[:batches]
-    loader = AugmentedBatches(data, plan, config.augment, config.seed, 0)
+    plan = EpochPlan(data.blocks(BLOCK), config.batch_size, 1, config.seed, 0)
+    loader = AugmentedBatches(data, plan, config.augment)
     start = time.perf_counter()
-    images = sum(len(loader[b][0]) for b in range(len(plan)))
+    images = sum(len(loader[b][0]) for b in range(min(batches, plan.steps)))
     return images / (time.perf_counter() - start)
 
 

@@ -56,4 +56,4 @@ def test_a_test_writes_nothing_under_home(tmp_path, test_cache):
     assert not (home / ".cache" / "doodlelab").exists()
     used = Path(next(line for line in done.stdout.splitlines() if line.startswith("CACHE ")).split(" ", 1)[1])
     assert used == chosen if test_cache else not used.is_relative_to(home)
-    assert any(chosen.rglob("cat.npz")) == test_cache
+    assert any(chosen.rglob("manifest.json")) == test_cache

@@ -14,7 +14,8 @@ from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.model import new_model
 
 FORMAT = "doodlelab-classifier/1"
-MUTABLE = frozenset({"epochs", "patience", "workers", "threads"})  # may change when a run resumes
+# Settings that may change when a run resumes (the stopping point, the loader and the hardware):
+MUTABLE = frozenset({"epochs", "patience", "workers", "threads", "device", "max_steps", "checkpoint_every"})
 
 
 def save_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

@@ -9,6 +9,7 @@ from doodlelab.config import Config, ConfigError
 from doodlelab.data.augment import Augment
 
 ARCHS = ("resnet", "sketcher")  # see classifier.model
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -37,7 +38,12 @@ class ClassifierConfig(Config):
     prefix: float = 0.0  # augmentation: probability of cutting a stroke drawing to a prefix of its ink
     prefix_min: float = 0.15  # augmentation: a prefix keeps a share of the ink drawn from U(prefix_min, 1)
     init: str = ""  # start from this classifier model file's weights (a fine-tune; empty: random init)
-    bf16: bool = True  # bfloat16 autocast for training (CPU with AVX-512 BF16, or GPU)
+    bf16: bool = True  # bfloat16 autocast for training (AVX-512 BF16 CPU or GPU; float16 on older GPUs)
+    device: str = "auto"  # cpu, cuda or auto (cuda when present); a torchrun process uses GPU LOCAL_RANK
+    max_per_category: int = 0  # data: at most this many drawings of each source per category (0: all)
+    shuffle_window: int = 65536  # drawings shuffled together, from blocks of 64 visited in a seeded order
+    max_steps: int = 0  # stop after this many optimizer steps in all, resumable mid-epoch (0: no limit)
+    checkpoint_every: int = 0  # also save the resumable checkpoint every N steps of an epoch (0: at its end)
     workers: int = 1  # processes rendering augmented batches (0: in the training process)
     threads: int = 0  # torch CPU threads (0: torch's default)
     seed: int = 0  # seed of initialisation, shuffling, augmentation and dropout
@@ -62,6 +68,10 @@ class ClassifierConfig(Config):
         check(min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,
               "augmentation strengths must be >= 0")
         check(self.workers >= 0 and self.threads >= 0, "workers and threads must be >= 0")
+        check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        check(min(self.max_per_category, self.max_steps, self.checkpoint_every) >= 0,
+              "max_per_category, max_steps and checkpoint_every must be >= 0")
+        check(self.shuffle_window >= 1, "shuffle_window must be >= 1")
 
     @property
     def augment(self) -> Augment:

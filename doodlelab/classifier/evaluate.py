@@ -85,8 +85,10 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
 
     model, config, best_card = load_model(run_dir / BEST)
     names = list(config.categories) or None
-    val = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root)
-    test = cache.load_split_arrays("test", names, config.size, root=root, cache_root=cache_root)
+    val = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root,
+                                  max_per_category=config.max_per_category)
+    test = cache.load_split_arrays("test", names, config.size, root=root, cache_root=cache_root,
+                                  max_per_category=config.max_per_category)
     with torch.inference_mode():
         x = torch.from_numpy(val.images).unsqueeze(1).float() / 255
         val_logits = torch.cat([model(b) for b in x.split(512)]).numpy()

@@ -1,6 +1,6 @@
 """Train the classifier: AdamW with warm-up and cosine decay, label smoothing, early stopping on validation
-accuracy, a checkpoint per epoch (atomic, resumable) and training curves. Runs as one process or as
-several under `torchrun` (DistributedDataParallel; gloo on CPU, nccl on GPUs).
+accuracy, a checkpoint per epoch (atomic, resumable, also mid-epoch) and training curves, streaming from
+the shard cache. Runs on a CPU or a GPU, as one process or under `torchrun` on one or many nodes (DDP).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from torch.utils.data import DataLoader
 from doodlelab import plots
 from doodlelab.classifier import checkpoint
 from doodlelab.classifier.config import ClassifierConfig
-from doodlelab.classifier.data import AugmentedBatches, epoch_batches
+from doodlelab.classifier.data import BLOCK, AugmentedBatches, EpochPlan
 from doodlelab.classifier.model import new_model, to_input
-from doodlelab.data import cache
+from doodlelab.config import ConfigError
+from doodlelab.data import stream
 from doodlelab.lr_schedules import lr_at
 
 LAST, BEST, CURVES = "last.safetensors", "best.safetensors", "curves.png"
@@ -36,6 +37,7 @@ class TrainResult:
     best_epoch: int = 0
     best_val_accuracy: float = 0.0
     stopped_early: bool = False
+    stopped_at_step: int = 0  # config.max_steps paused the run after this many steps (0: it did not)
     seconds: float = 0.0
 
 
@@ -50,12 +52,35 @@ def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
     model.load_state_dict(start.state_dict())
 
 
-def _world() -> tuple[int, int]:
-    """(rank, world size), joining the process group when launched by torchrun."""
+def pick_device(name: str) -> torch.device:
+    """`config.device` as a torch device: auto is cuda when a GPU is present; under torchrun each process
+    on a node takes the GPU numbered by its LOCAL_RANK."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")
+
+
+def _world(device: torch.device) -> tuple[int, int]:
+    """(rank, world size), joining the process group when launched by torchrun (nccl on GPUs, else gloo)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def autocast_dtype(device: torch.device, bf16: bool) -> torch.dtype | None:
+    """The autocast type of training: bfloat16 when `bf16` (float16 on a GPU without bfloat16), else None."""
+    if not bf16:
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.Optimizer:
@@ -66,33 +91,50 @@ def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, rank: int = 0,
-             world: int = 1, batch: int = 1024) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on un-augmented images, each rank taking a share."""
+def validate(model: torch.nn.Module, data, rank: int = 0, world: int = 1, batch: int = 1024,
+             device: torch.device | None = None) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on un-augmented drawings of `data` (a `stream.ShardedSplit` or
+    `cache.SplitArrays`), read in order a batch at a time, each rank taking a share."""
+    device = device or torch.device("cpu")
     model.eval()
-    total = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
-    for start in range(rank * batch, len(images), batch * world):
-        x = to_input(torch.from_numpy(images[start : start + batch]))
-        y = torch.from_numpy(labels[start : start + batch])
-        logits = model(x.contiguous(memory_format=torch.channels_last))
-        total += torch.tensor([F.cross_entropy(logits, y, reduction="sum").item(),
-                               (logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+    total = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
+    for start in range(rank * batch, len(data), batch * world):
+        images, labels = data.take(np.arange(start, min(start + batch, len(data))))
+        x = to_input(torch.from_numpy(images)).to(device).contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(labels).to(device)
+        logits = model(x).float()
+        total += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(),
+                              (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), device=device)])
     if world > 1:
         dist.all_reduce(total)
     return float(total[0] / total[2]), float(total[1] / total[2])
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
-               config: ClassifierConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step on images x (B, 1, S, S) and labels (B,): bfloat16 autocast when configured,
-    label-smoothed cross-entropy, AdamW. Returns (loss, logits (B, C))."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+               config: ClassifierConfig, scaler: torch.amp.GradScaler | None = None,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on images x (B, 1, S, S) and labels (B,) on x's device: autocast as
+    `autocast_dtype`, label-smoothed cross-entropy, AdamW (float16: with loss scaling by `scaler`).
+    Returns (loss, logits (B, C))."""
+    dtype = autocast_dtype(x.device, config.bf16)
+    with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         logits = net(x)
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
     return loss, logits
+
+
+def _save(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: ClassifierConfig,
+          state: dict, partial: list[float], step: int) -> None:
+    """The resumable checkpoint in the middle of an epoch: `step` batches done, their running sums."""
+    checkpoint.save_training(out / LAST, model, optimizer, config, state | {"step": step, "partial": partial})
 
 
 def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = None,
@@ -100,16 +142,19 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
           until_epoch: int | None = None) -> TrainResult:
     """Train (or resume from `out_dir/last.safetensors`) and keep the best epoch in `out_dir/best.*`.
 
-    `until_epoch` pauses the run after that epoch (as a stop would); calling again resumes it."""
+    Data streams from the shard cache (built or repaired first). `until_epoch` pauses the run after that
+    epoch, `config.max_steps` after that many steps in all (mid-epoch); calling again resumes it exactly."""
     from tqdm import tqdm
 
-    rank, world = _world()
+    device = pick_device(config.device)
+    rank, world = _world(device)
     out = Path(out_dir)
     if config.threads:
         torch.set_num_threads(config.threads)
     names = list(config.categories) or None
-    train_set = cache.load_split_arrays("train", names, config.size, root=root, cache_root=cache_root)
-    val_set = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root)
+    train_set, val_set = (stream.open_split(split, names, config.size, root=root, cache_root=cache_root,
+                                            max_per_category=config.max_per_category)
+                          for split in ("train", "val"))
     torch.manual_seed(config.seed)
     model = new_model(config).to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
@@ -120,40 +165,60 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
         state = checkpoint.load_training(out / LAST, model, optimizer, config)
     elif config.init:
         start_from(model, config)
+    model.to(device)
+    optimizer.load_state_dict(optimizer.state_dict())  # moves a restored optimizer state to the device
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device, config.bf16) == torch.float16)
     per_rank = config.batch_size // world
-    steps_per_epoch = len(epoch_batches(len(train_set.images), per_rank, config.seed, 0, rank, world))
+    blocks = train_set.blocks(BLOCK)
+    steps_per_epoch = EpochPlan(blocks, per_rank, world, config.seed, 0, config.shuffle_window).steps
     if steps_per_epoch == 0:
-        raise checkpoint.CheckpointError(f"only {len(train_set.images)} training drawings: "
+        raise checkpoint.CheckpointError(f"only {len(train_set)} training drawings: "
                                          f"fewer than one batch of {config.batch_size}")
     total_steps, warmup = steps_per_epoch * config.epochs, round(steps_per_epoch * config.warmup_epochs)
     history: dict[str, list[float]] = state["history"]
     started = time.perf_counter() - state["seconds"]
     done = config.patience > 0 and state["bad_epochs"] >= config.patience  # a resumed run that had stopped
     last = state["epoch"] if done else min(config.epochs, until_epoch or config.epochs)
+    first, partial = state.pop("step", 0), state.pop("partial", [0, 0, 0.0])
+    if config.max_steps and state["epoch"] * steps_per_epoch + first >= config.max_steps:
+        last = state["epoch"]  # a resumed run that had reached its step budget
     for epoch in range(state["epoch"], last):
-        torch.manual_seed(config.seed * 1000 + epoch * world + rank)  # dropout: reproducible on resume
-        batches = epoch_batches(len(train_set.images), per_rank, config.seed, epoch, rank, world)
-        loader = DataLoader(AugmentedBatches(train_set, batches, config.augment, config.seed, epoch),
+        plan = EpochPlan(blocks, per_rank, world, config.seed, epoch, config.shuffle_window)
+        loader = DataLoader(AugmentedBatches(train_set, plan, config.augment, rank, first),
                             batch_size=None, num_workers=config.workers)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   disable=not progress or rank != 0, dynamic_ncols=True)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", initial=first,
+                   total=steps_per_epoch, disable=not progress or rank != 0, dynamic_ncols=True)
         net.train()
-        seen = correct = 0
-        loss_sum = 0.0
-        for i, (images, labels) in enumerate(bar):
-            lr = lr_at(epoch * steps_per_epoch + i, total_steps, config.lr, "cosine", warmup)
+        seen, correct, loss_sum = partial
+        paused = False
+        for i, (images, labels) in enumerate(bar, start=first):
+            step = epoch * steps_per_epoch + i
+            torch.manual_seed(config.seed * 1_000_003 + step * world + rank)  # dropout: exact on resume
+            lr = lr_at(step, total_steps, config.lr, "cosine", warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x = to_input(images).contiguous(memory_format=torch.channels_last)
-            loss, logits = train_step(net, optimizer, x, labels, config)
+            x = to_input(images).to(device).contiguous(memory_format=torch.channels_last)
+            labels = labels.to(device)
+            loss, logits = train_step(net, optimizer, x, labels, config, scaler)
             seen += len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             loss_sum += float(loss.detach()) * len(labels)
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{lr:.2e}")
+            pause = config.max_steps and step + 1 >= config.max_steps and i + 1 < steps_per_epoch
+            if rank == 0 and (pause or (config.checkpoint_every and (i + 1) % config.checkpoint_every == 0)):
+                state["seconds"] = time.perf_counter() - started
+                _save(out, model, optimizer, config, state, [seen, correct, loss_sum], i + 1)
+            if pause:
+                paused = True
+                break
         bar.close()
-        val_loss, val_acc = validate(model, val_set.images, val_set.labels, rank, world)
+        first, partial = 0, [0, 0, 0.0]
+        if paused:
+            result.stopped_at_step = config.max_steps
+            break
+        val_loss, val_acc = validate(model, val_set, rank, world, device=device)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                "val_loss": val_loss, "val_accuracy": val_acc, "seconds": time.perf_counter() - started}
         for key, value in row.items():
@@ -175,11 +240,14 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
                 print(f"epoch {epoch + 1}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
                       f" | val loss {val_loss:.3f} acc {val_acc:.4f}{' (best)' if improved else ''}",
                       flush=True)
-        if stop:
-            result.stopped_early = True
+        budget = config.max_steps and (epoch + 1) * steps_per_epoch >= config.max_steps
+        if stop or budget:
+            result.stopped_early = stop
+            result.stopped_at_step = config.max_steps if budget and epoch + 1 < config.epochs else 0
             break
     if world > 1:
         dist.barrier()
     result.history, result.seconds = history, state["seconds"]
     result.best_epoch, result.best_val_accuracy = state["best_epoch"], state["best_val_accuracy"]
+    model.cpu()
     return result

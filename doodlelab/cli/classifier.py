@@ -90,6 +90,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         dist.destroy_process_group()
         if rank != 0:
             return 0
+    if result.stopped_at_step:
+        print(f"paused after {result.stopped_at_step} steps (--max-steps); run again with a larger "
+              f"--max-steps (0: no limit) to continue from {args.out}")
+        return 0
     card = finish(args.out, args.out / MODEL_NAME, export=not args.no_export)
     test = card["test"]
     print(f"best epoch {result.best_epoch} (val accuracy {result.best_val_accuracy:.4f}) after "

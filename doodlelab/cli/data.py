@@ -55,6 +55,8 @@ def register(groups: dict) -> None:
     cache.add_argument("categories", nargs="*", help="category names (default: all with data)")
     cache.add_argument("--size", type=int, default=28, help="bitmap size in pixels (default: 28)")
     cache.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    cache.add_argument("--max-per-category", type=int, default=0, metavar="N",
+                       help="at most N drawings of each source per category (default: 0, all)")
     cache.set_defaults(handler=cmd_cache)
 
 
@@ -213,8 +215,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if not 8 <= args.size <= 512:
         raise DoodleError("--size must be in 8..512")
     names = [resolve(c) for c in args.categories] or None
+    if args.max_per_category < 0:
+        raise DoodleError("--max-per-category must be >= 0")
     counts = build_cache(names, size=args.size, root=_quickdraw_root(), workers=args.workers,
-                         progress=progress_enabled())
+                         progress=progress_enabled(), max_per_category=args.max_per_category)
     print(f"cached {sum(counts.values()):,} drawings of {len(counts)} categories at {args.size}px "
           f"in {settings.cache_dir()}")
     return 0

@@ -1,30 +1,35 @@
-"""A cache of rendered Quick, Draw! arrays: each category is rendered once, so an epoch never re-renders.
-
-One `.npz` per category and image size under `settings.cache_dir()`, rebuilt when its source files,
-the renderer or the split configuration change.
+"""A cache of rendered Quick, Draw! drawings: each category is rendered once into fixed-size shards on disk
+(`shards.py`, built streaming by `shards_build.py`) under `settings.cache_dir()`, rebuilt when its source
+files, the renderer, the split or the cap change, or a shard is truncated or corrupt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from doodlelab import settings
-from doodlelab.data import formats, splits, strokes
+from doodlelab.data import formats, shards, splits, strokes
 from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import category_index
+from doodlelab.data.shards_build import build_category
 from doodlelab.errors import DataError
 
-CACHE_VERSION = 2  # bump when the renderer or the layout of the cache files changes
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; build the cache with one process before training
+    fcntl = None
+
+CACHE_VERSION = 3  # bump when the renderer or the layout of the cache files changes
 SOURCES = ("strokes", "bitmaps")  # source codes 0 and 1 in CategoryArrays.source
-STROKE_FORMATS = ("simplified", "binary", "raw")  # first one present is used
 
 
 @dataclass(frozen=True)
@@ -67,78 +72,64 @@ def unpack(points: np.ndarray, stroke_ends: np.ndarray, drawing_ends: np.ndarray
     return out
 
 
-def _fingerprint(files: dict[str, Path], size: int, config: splits.SplitConfig) -> str:
+def _fingerprint(files: dict[str, Path], size: int, config: splits.SplitConfig, max_per_category: int) -> str:
     stats = {k: [str(p), p.stat().st_size, p.stat().st_mtime_ns] for k, p in sorted(files.items())}
-    return json.dumps({"v": CACHE_VERSION, "size": size, "split": asdict(config), "files": stats})
+    return json.dumps({"v": CACHE_VERSION, "size": size, "split": asdict(config), "max": max_per_category,
+                       "files": stats})
 
 
-def cache_file(category: str, size: int, cache_root: Path | None = None) -> Path:
-    return (cache_root or settings.cache_dir()) / f"quickdraw-v{CACHE_VERSION}-{size}px" / f"{category}.npz"
+def category_dir(category: str, size: int = 28, cache_root: Path | None = None,
+                 max_per_category: int = 0) -> Path:
+    """The folder of one category's shards and manifest."""
+    cap = f"-max{max_per_category}" if max_per_category else ""
+    return (cache_root or settings.cache_dir()) / f"quickdraw-v{CACHE_VERSION}-{size}px{cap}" / category
 
 
-def render_category(category: str, root: Path, size: int, config: splits.SplitConfig) -> CategoryArrays:
-    """Read, render and split one category from every source found under `root` (no caching)."""
+def cache_file(category: str, size: int = 28, cache_root: Path | None = None,
+               max_per_category: int = 0) -> Path:
+    """The manifest of one category's cache (it exists once the category is cached)."""
+    return category_dir(category, size, cache_root, max_per_category) / shards.MANIFEST
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (ranks and nodes sharing a cache build each category once)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_category(
+    category: str,
+    size: int = 28,
+    config: splits.SplitConfig = splits.DEFAULT_SPLIT,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    max_per_category: int = 0,
+    verify: bool = True,
+) -> tuple[Path, dict, str | None]:
+    """(folder, manifest, why it was rebuilt or None) of one category, building its shards when missing,
+    made from other source files or settings, truncated, or (with `verify`) failing their checksums."""
+    root = root or settings.quickdraw_dir()
     files = formats.category_files(root, category)
-    stroke_fmt = next((f for f in STROKE_FORMATS if f in files), None)
-    images, qd, keys, simple = [], [], [], []
-    report = formats.ReadReport()
-    if stroke_fmt is not None:
-        seen: set[str] = set()
-        for d in formats.iter_drawings(files[stroke_fmt], on_error="skip", report=report):
-            if d.key_id is not None:
-                if d.key_id in seen:  # the same drawing listed twice
-                    continue
-                seen.add(d.key_id)
-            simplified = strokes.simplify(d.strokes) if d.is_raw else d.strokes
-            simple.append(simplified)
-            images.append(strokes.render(simplified, size))
-            qd.append(-1 if d.qd_index is None else d.qd_index)
-            keys.append(d.key_id)
-    n_strokes = len(images)
-    stroke_images = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
-    qd_index = np.array(qd, dtype=np.int64)
-    bitmaps = np.zeros((0, size, size), np.uint8)
-    if "numpy_bitmap" in files and size == 28:  # Google's bitmaps exist only at 28x28
-        rows = formats.read_bitmaps(files["numpy_bitmap"])
-        unknown = np.flatnonzero(qd_index < 0)
-        flat = stroke_images[unknown].reshape(len(unknown), 28 * 28)
-        qd_index[unknown] = splits.link_to_bitmaps(flat, rows)
-        bitmaps = np.asarray(rows, dtype=np.uint8).reshape(-1, 28, 28)
-    ids = [splits.identity(category, int(q), k) for q, k in zip(qd_index, keys)]
-    ids += [splits.identity(category, r) for r in range(len(bitmaps))]
-    return CategoryArrays(
-        images=np.concatenate([stroke_images, bitmaps]),
-        split=splits.assign_splits(ids, config),
-        source=np.repeat(np.array([0, 1], np.uint8), [n_strokes, len(bitmaps)]),
-        qd_index=np.concatenate([qd_index, np.arange(len(bitmaps), dtype=np.int64)]),
-        skipped=report.skipped,
-        **dict(zip(("points", "stroke_ends", "drawing_ends"), pack(simple))),
-    )
-
-
-_FIELDS = [f.name for f in fields(CategoryArrays)]
-
-
-def _save_atomic(path: Path, arrays: CategoryArrays, meta: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{f: getattr(arrays, f) for f in _FIELDS}, meta=np.array(meta))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _load(path: Path, meta: str) -> CategoryArrays | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["meta"]) != meta:
-                return None
-            return CategoryArrays(**{f: z[f] for f in _FIELDS} | {"skipped": int(z["skipped"])})
-    except (OSError, ValueError, KeyError, EOFError):  # missing, stale or corrupt: rebuild
-        return None
+    if not files:
+        raise DataError(f"no data for category {category!r}", root)
+    meta = _fingerprint(files, size, config, max_per_category)
+    folder = category_dir(category, size, cache_root, max_per_category)
+    with _locked(folder):
+        manifest = shards.read_manifest(folder)
+        if manifest is None:
+            why = None  # a first build is no news
+        elif manifest.get("fingerprint") != meta:
+            why = "its source files or cache settings changed"
+        else:
+            why = next((p for e in manifest["shards"] if (p := shards.problem(folder, e, verify))), None)
+            if why is None:
+                return folder, manifest, None
+        manifest = build_category(category, root, size, config, folder, max_per_category, meta)
+    return folder, manifest, why
 
 
 def load_category(
@@ -147,24 +138,32 @@ def load_category(
     config: splits.SplitConfig = splits.DEFAULT_SPLIT,
     root: Path | None = None,
     cache_root: Path | None = None,
+    max_per_category: int = 0,
 ) -> CategoryArrays:
-    """One category's arrays from the cache, rendering and caching them first if needed."""
-    root = root or settings.quickdraw_dir()
-    files = formats.category_files(root, category)
-    if not files:
-        raise DataError(f"no data for category {category!r}", root)
-    meta = _fingerprint(files, size, config)
-    path = cache_file(category, size, cache_root)
-    arrays = _load(path, meta)
-    if arrays is None:
-        arrays = render_category(category, root, size, config)
-        _save_atomic(path, arrays, meta)
-    return arrays
+    """One category's arrays, in reading order, read from its shards (built first if needed)."""
+    folder, manifest, _ = ensure_category(category, size, config, root, cache_root, max_per_category)
+    parts = [shards.Shard(folder, e, verify=False) for e in manifest["shards"]]
+    item = np.concatenate([p.item for p in parts]) if parts else np.zeros(0, np.int64)
+    order = np.argsort(item, kind="stable")
+
+    def gather(name: str, empty: np.ndarray) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])[order] if parts else empty
+
+    drawings = [p.strokes_of(r) for p in parts for r in range(p.n)]
+    stroke_drawings = [drawings[i] for i in order.tolist() if drawings[i] is not None]
+    return CategoryArrays(
+        images=gather("images", np.zeros((0, size, size), np.uint8)),
+        split=gather("split", np.zeros(0, np.uint8)),
+        source=gather("source", np.zeros(0, np.uint8)),
+        qd_index=gather("qd_index", np.zeros(0, np.int64)),
+        skipped=manifest["skipped"],
+        **dict(zip(("points", "stroke_ends", "drawing_ends"), pack(stroke_drawings))),
+    )
 
 
-def _worker(job: tuple) -> tuple[str, int, int]:
-    arrays = load_category(*job)
-    return job[0], len(arrays.images), arrays.skipped
+def _worker(job: tuple) -> tuple[str, int, str | None]:
+    _, manifest, why = ensure_category(*job)
+    return job[0], manifest["drawings"], why
 
 
 def build_cache(
@@ -175,23 +174,26 @@ def build_cache(
     cache_root: Path | None = None,
     workers: int | None = None,
     progress: bool = True,
+    max_per_category: int = 0,
 ) -> dict[str, int]:
-    """Render and cache every category that has data (in parallel); returns drawings per category."""
+    """Shard every category that has data (in parallel), checking existing shards' checksums and
+    rebuilding bad or stale ones (one line on stderr each); returns drawings per category."""
     from tqdm import tqdm
 
     root = root or settings.quickdraw_dir()
     names = [c for c in (names or all_categories()) if formats.category_files(root, c)]
-    jobs = [(c, size, config, root, cache_root) for c in names]
+    jobs = [(c, size, config, root, cache_root, max_per_category, True) for c in names]
     workers = workers or min(len(jobs), os.cpu_count() or 1) or 1
-    counts, skipped = {}, 0
+    counts = {}
     bar = tqdm(total=len(jobs), desc=f"caching {size}px", unit="category", disable=not progress)
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
-        for name, n, s in (pool.map if pool else map)(_worker, jobs):
+        for name, n, why in (pool.map if pool else map)(_worker, jobs):
             counts[name] = n
-            skipped += s
+            if why:
+                bar.write(f"rebuilt {name!r}: {why}", file=sys.stderr)
             bar.update()
-            bar.set_postfix(drawings=sum(counts.values()), skipped=skipped)
+            bar.set_postfix(drawings=sum(counts.values()))
     finally:
         bar.close()
         if pool:
@@ -211,10 +213,39 @@ class SplitArrays:
     stroke_ends: np.ndarray  # (S,) int64
     drawing_ends: np.ndarray  # (D,) int64
 
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(images (B, S, S) uint8, labels (B,) int64) of items `index` (B,), as `stream.ShardedSplit`."""
+        return self.images[index], self.labels[index]
+
+    def blocks(self, size: int) -> np.ndarray:
+        """(K, 2) int64 [start, stop) ranges of at most `size` consecutive items, as `stream.ShardedSplit`."""
+        starts = np.arange(0, len(self), size, dtype=np.int64)
+        return np.stack([starts, np.minimum(starts + size, len(self))], axis=1)
+
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of item i, or None when it is a bitmap."""
         d = int(self.drawing[i])
         return None if d < 0 else unpack(self.points, self.stroke_ends, self.drawing_ends, d)
+
+
+def split_shards(split: str, names: Sequence[str] | None = None, size: int = 28,
+                 config: splits.SplitConfig = splits.DEFAULT_SPLIT, root: Path | None = None,
+                 cache_root: Path | None = None, max_per_category: int = 0, verify: bool = True,
+                 ) -> list[tuple[Path, dict, int]]:
+    """(folder, manifest entry, official category index) of every shard of one split, categories in the
+    order of `names` (default: all with data); builds or rebuilds categories as `ensure_category` does."""
+    if split not in splits.SPLITS:
+        raise DataError(f"unknown split {split!r} (choose from {', '.join(splits.SPLITS)})")
+    root = root or settings.quickdraw_dir()
+    names = [c for c in (names or all_categories()) if formats.category_files(root, c)]
+    out = []
+    for name in names:
+        folder, manifest, _ = ensure_category(name, size, config, root, cache_root, max_per_category, verify)
+        out += [(folder, e, category_index(name)) for e in manifest["shards"] if e["group"] == split]
+    return out
 
 
 def load_split_arrays(
@@ -225,32 +256,27 @@ def load_split_arrays(
     config: splits.SplitConfig = splits.DEFAULT_SPLIT,
     root: Path | None = None,
     cache_root: Path | None = None,
+    max_per_category: int = 0,
 ) -> SplitArrays:
-    """All cached drawings of one split, each drawing once: a Google bitmap that is also present as
-    strokes (same qd_index) is dropped in favour of the strokes."""
-    if split not in splits.SPLITS:
-        raise DataError(f"unknown split {split!r} (choose from {', '.join(splits.SPLITS)})")
+    """All cached drawings of one split in memory, each drawing once: a Google bitmap that is also present
+    as strokes (same qd_index) is dropped in favour of the strokes. (Training streams instead: stream.py.)"""
     unknown = set(sources) - set(SOURCES)
     if unknown:
         raise DataError(f"unknown source {sorted(unknown)} (choose from {', '.join(SOURCES)})")
-    root = root or settings.quickdraw_dir()
-    names = [c for c in (names or all_categories()) if formats.category_files(root, c)]
     wanted = np.array([s in sources for s in SOURCES])
     parts: dict[str, list] = {k: [] for k in ("images", "labels", "drawing", "drawings")}
     n_drawings = 0
-    for name in names:
-        a = load_category(name, size, config, root, cache_root)
-        n = len(a.drawing_ends)  # stroke drawings come first
-        duplicate = (a.source == 1) & np.isin(a.qd_index, a.qd_index[:n][a.qd_index[:n] >= 0])
-        keep = np.flatnonzero((a.split == splits.SPLIT_CODE[split]) & wanted[a.source] & ~duplicate)
-        strokes_kept = keep[keep < n]
-        parts["images"].append(a.images[keep])
-        parts["labels"].append(np.full(len(keep), category_index(name), dtype=np.int64))
+    for folder, entry, label in split_shards(split, names, size, config, root, cache_root, max_per_category):
+        shard = shards.Shard(folder, entry, verify=False)
+        keep = np.flatnonzero(wanted[shard.source])
+        drawings = [d for d in map(shard.strokes_of, keep.tolist()) if d is not None]
+        parts["images"].append(np.asarray(shard.images[keep]))
+        parts["labels"].append(np.full(len(keep), label, dtype=np.int64))
         index = np.full(len(keep), -1, dtype=np.int64)
-        index[: len(strokes_kept)] = np.arange(n_drawings, n_drawings + len(strokes_kept))
+        index[: len(drawings)] = np.arange(n_drawings, n_drawings + len(drawings))  # strokes come first
         parts["drawing"].append(index)
-        parts["drawings"].extend(a.strokes_of(int(i)) for i in strokes_kept)
-        n_drawings += len(strokes_kept)
+        parts["drawings"].extend(drawings)
+        n_drawings += len(drawings)
     if not parts["images"]:
         parts["images"] = [np.zeros((0, size, size), np.uint8)]
     packed = pack(parts.pop("drawings"))

@@ -152,3 +152,79 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(shapes_data, tmp_pat
     assert histories[0] | {"seconds": None} == histories[1] | {"seconds": None}  # all but wall-clock times
     leftovers = [p.name for p in (tmp_path / "killed").iterdir() if p.name.endswith(".tmp")]
     assert not leftovers  # no half-written file (writes go to a temporary file, then one rename)
+
+
+def _plan_split(shapes_data):
+    from doodlelab.data import stream
+
+    data, cache = shapes_data
+    return stream.open_split("train", list(SHAPES), root=data / "quickdraw", cache_root=cache)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_each_rank_takes_a_disjoint_share_and_together_the_whole_epoch(shapes_data, world):
+    from doodlelab.classifier.data import BLOCK, EpochPlan
+
+    split = _plan_split(shapes_data)
+    plan = EpochPlan(split.blocks(BLOCK), 16 // world, world, seed=5, epoch=1, window=200)
+    per_batch = (16 // world) * world
+    assert plan.n == len(split) and plan.steps == len(split) // per_batch
+    order = plan.positions(0, plan.n)
+    assert sorted(order.tolist()) == list(range(len(split)))  # a permutation of the split
+    taken = [plan.batch(b, r) for b in range(plan.steps) for r in range(world)]
+    flat = np.concatenate(taken)
+    assert len(set(flat.tolist())) == len(flat) == plan.steps * per_batch  # disjoint
+    assert np.array_equal(flat, order[: len(flat)])  # and complete, in the epoch's order
+    labels = split.take(order)[1]
+    assert len(np.unique(labels[:200])) == len(SHAPES)  # a window mixes categories (shards are per category)
+    other = EpochPlan(split.blocks(BLOCK), 16 // world, world, seed=5, epoch=2, window=200)
+    assert not np.array_equal(other.positions(0, plan.n), order)  # each epoch has its own order
+
+
+def test_loader_workers_each_take_their_own_batches_and_together_all(shapes_data):
+    from torch.utils.data import DataLoader
+
+    from doodlelab.classifier.data import BLOCK, AugmentedBatches, EpochPlan
+
+    split = _plan_split(shapes_data)
+    plan = EpochPlan(split.blocks(BLOCK), 32, 1, seed=0, epoch=0, window=128)
+    aug = tiny_config().augment
+    alone = [(x.numpy(), y.numpy()) for x, y in AugmentedBatches(split, plan, aug)]
+    loader = DataLoader(AugmentedBatches(split, plan, aug), batch_size=None, num_workers=2)
+    shared = [(x.numpy(), y.numpy()) for x, y in loader]
+    assert len(shared) == len(alone) == plan.steps
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(alone, shared))
+    later = AugmentedBatches(split, plan, aug, first=3)  # a resumed epoch starts at its batch 3
+    assert len(later) == plan.steps - 3 and np.array_equal(later[0][0].numpy(), alone[3][0])
+
+
+def test_a_run_paused_by_max_steps_mid_epoch_resumes_to_the_same_weights(shapes_data, tmp_path):
+    root, cache = _root(shapes_data)
+    whole = train(tiny_config(), tmp_path / "whole", root=root, cache_root=cache, progress=False)
+    paused = train(tiny_config(max_steps=5), tmp_path / "split", root=root, cache_root=cache, progress=False)
+    assert paused.stopped_at_step == 5 and paused.history == {}  # paused inside epoch 1
+    meta = modelfile.load(tmp_path / "split" / LAST)[1]
+    assert meta["state"]["epoch"] == 0 and meta["state"]["step"] == 5
+    resumed = train(tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False)
+    assert resumed.history | {"seconds": None} == whole.history | {"seconds": None}
+    a, _ = modelfile.load(tmp_path / "whole" / LAST)
+    b, _ = modelfile.load(tmp_path / "split" / LAST)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_device_choice_and_autocast_types():
+    import torch
+
+    from doodlelab.classifier.train import autocast_dtype, pick_device
+    from doodlelab.config import ConfigError
+
+    assert autocast_dtype(torch.device("cpu"), True) == torch.bfloat16
+    assert autocast_dtype(torch.device("cpu"), False) is None
+    if torch.cuda.is_available():
+        assert pick_device("auto").type == "cuda"
+    else:  # this machine: the CPU path, and a clear error when a GPU is asked for
+        assert pick_device("auto") == torch.device("cpu")
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            pick_device("cuda")
+    with pytest.raises(ConfigError, match="device must be one of"):
+        tiny_config(device="tpu")
