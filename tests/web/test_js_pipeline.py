@@ -119,6 +119,35 @@ def test_other_sizes_render_like_python(page, paired_root):
         assert np.array_equal(js_rasterize(page, drawings, size), python)
 
 
+PIES = """async (cases) => {
+  const { GreyImage, fillPieslice } = await import("/static/pillow-draw.js");
+  return cases.map((c) => {
+    const image = new GreyImage(64, 64);
+    fillPieslice(image, ...c);
+    return Array.from(image.pixels);
+  });
+}"""
+
+
+def test_pie_slices_equal_pillows_pixel_for_pixel(page):
+    """The joints' primitive, with the near-equal angles of nearly straight joints (float rounding)."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(600):
+        start = float(rng.uniform(-400, 400))
+        end = start + float(rng.choice([0, 1e-13, -1e-13, rng.uniform(-200, 200), 90, 180, 360]))
+        x, y, side = (int(v) for v in rng.integers(5, 40, 2).tolist() + [rng.integers(0, 16)])
+        cases.append([x, y, x + side, y + side + int(rng.integers(0, 2)), start, end])
+    js = np.array(page.evaluate(PIES, cases), np.uint8)
+    for case, got in zip(cases, js):
+        image = Image.new("L", (64, 64))
+        draw = ImageDraw.Draw(image).draw
+        draw.draw_pieslice(tuple(case[:4]), case[4], case[5], draw.draw_ink(255), 1)
+        assert np.array_equal(got, np.asarray(image).ravel()), case
+
+
 def test_the_limits_are_those_of_limits_py(page):
     js = page.evaluate('async () => (await import("/static/pipeline.js")).LIMITS')
     assert (js["maxStrokes"], js["maxPoints"], js["maxCoordinate"], js["maxTimestamp"], js["minExtent"],
