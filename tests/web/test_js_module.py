@@ -17,7 +17,7 @@ import pytest
 from tests.web.pagekit import ROOT, require_browser
 
 WEIGHTS = ROOT / "doodlelab" / "weights"
-JS_TIMEOUT = 20_000  # ms: a classify that neither answers nor throws fails the test instead of hanging
+JS_TIMEOUT = 20_000  # ms per call: a classify that neither answers nor throws fails instead of hanging
 
 
 def vendor_script():
@@ -107,11 +107,12 @@ def module_page(browser, base_url):
     context.close()
 
 
-def run_js(page, body: str, arg=None):
-    """Evaluate the async function body `body` (argument `arg`) in the page; fail after JS_TIMEOUT ms."""
+def run_js(page, body: str, arg=None, calls: int = 1):
+    """Evaluate the async function body `body` (argument `arg`) in the page; fail after JS_TIMEOUT ms for
+    each of its `calls` calls (a busy host slows them all)."""
     return page.evaluate(f"""async (arg) => {{
         const work = (async () => {{ {body} }})();
-        const late = new Promise((_, no) => setTimeout(() => no(new Error("hung")), {JS_TIMEOUT}));
+        const late = new Promise((_, no) => setTimeout(() => no(new Error("hung")), {JS_TIMEOUT * calls}));
         return Promise.race([work, late]);
     }}""", arg)
 
@@ -135,7 +136,7 @@ def test_module_names_test_drawings_as_the_server(module_page, drawings, expecte
     guesses = run_js(module_page, """
         const out = [];
         for (const d of arg) out.push(await recognizer.classify(d, {top: 5}));
-        return out;""", drawings)
+        return out;""", drawings, calls=len(drawings))
     assert all(len(g) == 5 for g in guesses)
     first = [g[0]["category"] for g in guesses]
     agree = np.mean([f == recognizer.classes[i] for f, i in zip(first, expected.argmax(axis=1))])
@@ -159,7 +160,7 @@ def test_worker_answers_as_the_main_thread(module_page, drawings):
             main.push(await recognizer.classify(d, {top: 3}));
         }
         await inWorker.close();
-        return {worker, main, flag: inWorker.inWorker};""", sample)
+        return {worker, main, flag: inWorker.inWorker};""", sample, calls=len(sample))
     assert result["flag"] is True
     for w, m in zip(result["worker"], result["main"]):
         assert [g["category"] for g in w] == [g["category"] for g in m]
@@ -209,7 +210,7 @@ def test_bad_input_throws_a_clear_error(module_page, drawings, worker):
             catch (e) {{ out[call] = (e instanceof Error) ? e.message : "not an Error: " + String(e); }}
         }}
         out.after = (await r.classify(arg, {{top: 1}})).length;  // still answers
-        return out;""", drawings[0])
+        return out;""", drawings[0], calls=len(cases) + 2)
     assert errors.pop("after") == 1
     for call, pattern in cases.items():
         assert errors[call] is not None, f"{call} did not throw"
