@@ -1,6 +1,6 @@
 """`doodlelab export web OUT_DIR`: the folder, served by `python -m http.server` (a real subprocess, no
-doodlelab server) to real Chromium with every /api/ request blocked: doodlelab.js loaded from it names a
-test-split drawing as the Python Recognizer does; the example page; the command's errors."""
+doodlelab server) to real Chromium with every /api/ request blocked, names a test-split drawing drawn with the
+mouse as the Python Recognizer does, and so does doodlelab.js loaded from it alone; the command's errors."""
 
 from __future__ import annotations
 
@@ -89,6 +89,27 @@ def test_the_module_alone_names_a_drawing_from_the_static_folder(offline_page, s
         return r.classify(drawing, {top: 3});
     }""", drawing)
     assert [g["category"] for g in guesses] == [c for c, _ in recognizer.classify([bicycle], k=3)[0]]
+
+
+def test_the_page_names_a_drawing_with_no_server(offline_page, site_url, bicycle, recognizer):
+    from playwright.sync_api import expect
+
+    from doodlelab.web.inference import parse_drawing
+
+    page = offline_page
+    page.goto(site_url)
+    expect(page.get_by_test_id("engine")).to_contain_text("in your browser", timeout=30_000)
+    draw(page, bicycle)
+    expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)
+    sent = page.evaluate("window.doodlelab.lastSent")  # the strokes the page named, as drawn (raw)
+    strokes, raw = parse_drawing(sent)
+    probs = recognizer.probabilities(recognizer.rasterize(strokes, raw=raw)[None])[0]
+    first = page.get_by_test_id("prediction").locator(".name").first
+    expect(first).to_have_text(recognizer.top(probs, 1)[0][0], timeout=TIMEOUT)
+    expect(page.get_by_test_id("engine")).to_contain_text("in your browser")
+    expect(page.get_by_test_id("generate")).to_be_hidden()  # generation needs the server
+    assert not any("/api/generate" in url for url in page.blocked)
+    assert page.evaluate("fetch('/api/health').then(() => 'answered', () => 'blocked')") == "blocked"
 
 
 def test_the_example_page_names_a_drawing(offline_page, bicycle, recognizer):
