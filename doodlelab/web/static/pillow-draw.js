@@ -50,10 +50,12 @@ function fillPolygon(im, edges, ink) {
   ymin = Math.max(ymin, 0);
   ymax = Math.min(ymax, im.height);
   const xAt = (e, y) => f32(f32((y - e.y0) * e.dx) + e.x0); // where edge e crosses row y
+  const xx = []; // where the edges cross the current row
   for (let y = ymin; y <= ymax; y++) {
-    const xx = [];
-    table.forEach((current, i) => {
-      if (y < current.ymin || y > current.ymax) return;
+    xx.length = 0;
+    for (let i = 0; i < table.length; i++) {
+      const current = table[i];
+      if (y < current.ymin || y > current.ymax) continue;
       xx.push(xAt(current, y));
       if (y === current.ymax && y < ymax) {
         xx.push(xx[xx.length - 1]); // Pillow: "needed to draw consistent polygons"
@@ -77,7 +79,7 @@ function fillPolygon(im, edges, ink) {
           }
         }
       }
-    });
+    }
     xx.sort((a, b) => a - b);
     for (let i = 1; i < xx.length; i += 2) im.hline(roundUpF(xx[i - 1]), y, roundDownF(xx[i]), ink);
   }
@@ -163,7 +165,10 @@ export function fillEllipse(im, x0, y0, x1, y1, ink = 255) {
   }
 }
 
-/** Cut the run l..r of row y by a clipping tree (Draw.c clip_tree_do_clip): a sorted list of [x, ±1] ends. */
+/**
+ * Cut the run l..r of row y by a clipping tree (Draw.c clip_tree_do_clip). Returns the ends of the runs
+ * left, sorted, as a flat list [x, kind, x, kind, ...] with kind 1 for a run's start and -1 for its end.
+ */
 function clipRun(node, l, y, r) {
   if (node.op === "clip") {
     const { a, b, c } = node; // keep the half-plane a x + b y + c >= 0
@@ -174,27 +179,30 @@ function clipRun(node, l, y, r) {
       if (a * l + b * y + c < 1e-9) l = roundF(Math.max(l, ix));
       if (a * r + b * y + c < 1e-9) r = roundF(Math.min(r, ix));
     }
-    return l <= r ? [[l, 1], [r, -1]] : [];
+    return l <= r ? [l, 1, r, -1] : [];
   }
+  // merge the two children's sorted ends, keeping those where the union ("or") / intersection ("and") changes
   const left = clipRun(node.l, l, y, r), right = clipRun(node.r, l, y, r);
   const out = [];
   let k1 = 0, k2 = 0, i = 0, j = 0;
   while (i < left.length || j < right.length) {
-    let t;
+    let x, kind;
     if (j >= right.length || (i < left.length &&
-        (left[i][0] < right[j][0] || (left[i][0] === right[j][0] && left[i][1] > right[j][1])))) {
-      t = left[i++];
-      k1 += t[1];
+        (left[i] < right[j] || (left[i] === right[j] && left[i + 1] > right[j + 1])))) {
+      [x, kind] = [left[i], left[i + 1]];
+      k1 += kind;
+      i += 2;
     } else {
-      t = right[j++];
-      k2 += t[1];
+      [x, kind] = [right[j], right[j + 1]];
+      k2 += kind;
+      j += 2;
     }
-    const tail = out[out.length - 1];
-    const opens = t[1] === 1 && (!tail || tail[1] === -1);
+    const tail = out.length ? out[out.length - 1] : 0; // kind of the last end kept (0: none yet)
+    const opens = kind === 1 && tail !== 1;
     const keep = node.op === "or"
-      ? opens || (t[1] === -1 && k1 === 0 && k2 === 0)
-      : (opens && k1 > 0 && k2 > 0) || (t[1] === -1 && tail && tail[1] === 1 && (k1 === 0 || k2 === 0));
-    if (keep) out.push(t);
+      ? opens || (kind === -1 && k1 === 0 && k2 === 0)
+      : (opens && k1 > 0 && k2 > 0) || (kind === -1 && tail === 1 && (k1 === 0 || k2 === 0));
+    if (keep) out.push(x, kind);
   }
   return out;
 }
@@ -228,9 +236,9 @@ export function fillPieslice(im, x0, y0, x1, y1, start, end, ink = 255) {
   if (f32(end - start) < 90) root = { op: "and", l: root, r: { op: "clip", a: (xl + xr) / 2, b: (yl + yr) / 2, c: 0 } };
   for (const [l, y, r] of ellipseRuns(a, b)) {
     const ends = clipRun(root, l, y, r);
-    for (let i = 0; i < ends.length; i += 2) {
-      im.hline(x0 + Math.trunc((ends[i][0] + a) / 2), y0 + Math.trunc((y + b) / 2),
-        x0 + Math.trunc((ends[i + 1][0] + a) / 2), ink);
+    for (let i = 0; i < ends.length; i += 4) {
+      im.hline(x0 + Math.trunc((ends[i] + a) / 2), y0 + Math.trunc((y + b) / 2),
+        x0 + Math.trunc((ends[i + 2] + a) / 2), ink);
     }
   }
   return undefined;

@@ -158,10 +158,14 @@ export function render(strokes, size = 28, supersample = undefined) {
 function downsample(pixels, size, k) {
   const side = size * k, sums = new Uint32Array(size * size);
   for (let y = 0; y < side; y++) {
-    const row = Math.floor(y / k) * size;
-    for (let x = 0; x < side; x++) sums[row + Math.floor(x / k)] += pixels[y * side + x];
+    const out = Math.floor(y / k) * size; // the output row this image row adds to
+    for (let bx = 0, p = y * side; bx < size; bx++) {
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += pixels[p++];
+      sums[out + bx] += sum;
+    }
   }
-  return Uint8Array.from(sums, (s) => roundHalfEven(s / (k * k)));
+  return Uint8Array.from(sums, (sum) => roundHalfEven(sum / (k * k)));
 }
 
 /**
