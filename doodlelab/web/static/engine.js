@@ -20,7 +20,8 @@ const engine = {
   where: "loading", // "browser" once the models are loaded, "server" for good after a failure
   reason: "", // why the server computes the guesses
   doodles: null, // doodlelab.js's Recognizer
-  digits: null, // mlp.js's DigitReader
+  mlp: null, // mlp.js
+  digits: null, // a promise of mlp.js's DigitReader, loaded when the Digits tab is first used (1 MB)
   pipeline: null, // pipeline.js
   classes: null, // the classifier's category names
   times: [], // ms of each guess answered, in order (for the benchmark and the curious)
@@ -60,12 +61,9 @@ async function load() {
   try {
     const [module, pipeline, mlp] = await Promise.all(
       [import("./doodlelab.js"), import("./pipeline.js"), import("./mlp.js")]);
-    const [doodles, digits] = await Promise.all([
-      module.Recognizer.load(MODELS, { worker: true }),
-      mlp.DigitReader.load(`${MODELS}mlp_digits.npz`),
-    ]);
+    const doodles = await module.Recognizer.load(MODELS, { worker: true });
     await doodles.classify(WARM_UP, { top: 1 });
-    Object.assign(engine, { doodles, digits, pipeline, classes: doodles.classes || null, where: "browser" });
+    Object.assign(engine, { doodles, pipeline, mlp, classes: doodles.classes || null, where: "browser" });
     engine.reason = "";
     show();
   } catch (err) {
@@ -73,10 +71,12 @@ async function load() {
   }
 }
 
-function readDigit(drawing, top) {
+async function readDigit(drawing, top) {
+  engine.digits ??= engine.mlp.DigitReader.load(`${MODELS}mlp_digits.npz`);
+  const reader = await engine.digits;
   const bitmap = engine.pipeline.rasterize(drawing, 28);
   if (!bitmap.some((v) => v > 0)) throw new InputError("cannot draw these strokes (no ink)");
-  return engine.digits.classify(bitmap, { top });
+  return reader.classify(bitmap, { top });
 }
 
 async function inBrowser(mode, drawing, top) {
@@ -85,8 +85,7 @@ async function inBrowser(mode, drawing, top) {
   } catch (err) {
     throw new InputError(err.message);
   }
-  return stall(mode === "digits" ? Promise.resolve().then(() => readDigit(drawing, top))
-    : engine.doodles.classify(drawing, { top }));
+  return stall(mode === "digits" ? readDigit(drawing, top) : engine.doodles.classify(drawing, { top }));
 }
 
 async function onServer(mode, drawing, top) {
