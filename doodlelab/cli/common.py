@@ -22,6 +22,7 @@ HELP = {
     "serve": "run the web app's API server",
     "predict": "name drawings or images with a trained model",
     "generate": "draw new doodles of a category with the diffusion model or the GAN",
+    "complete": "finish drawings with the stroke model",
 }
 
 

@@ -54,7 +54,11 @@ def register(groups: dict) -> None:
     gen.add_argument("--category", required=True, help="category name (case-insensitive, _ for spaces)")
     gen.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     gen.add_argument("--seed", type=int, default=0, help="random seed: same seed, same doodles (default 0)")
-    gen.add_argument("--out", type=Path, required=True, help="PATH.npy, PATH.png or a folder")
+    gen.add_argument("--out", type=Path, required=True, help="PATH.npy, PATH.png or a folder (sketch: also "
+                     ".ndjson, .svg; a folder of SVGs)")
+    from doodlelab.cli import sketch
+
+    sketch.add_sampling_args(gen, model=False)  # --model sketch: the stroke model
     gen.set_defaults(handler=cmd_generate)
 
     ev = groups["evaluate"].add_parser(
@@ -79,7 +83,8 @@ def register(groups: dict) -> None:
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     """--model and the diffusion sampler's settings, shared by `generate` and `evaluate generator`."""
-    parser.add_argument("--model", default="diffusion", help="diffusion, gan, or a generator weights file")
+    parser.add_argument("--model", default="diffusion",
+                        help="diffusion, gan, sketch (generate only), or a generator weights file")
     parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="diffusion: guidance scale w >= 0 (default: the model's)")
@@ -157,9 +162,12 @@ def write_samples(images, out: Path, category: str) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from doodlelab.cli import sketch
     from doodlelab.data.categories import resolve
     from doodlelab.generative.generator import load
 
+    if sketch.is_sketch(args.model):
+        return sketch.cmd_generate(args)
     if args.out.suffix.lower() not in (".npy", ".png", "") or (args.out.suffix and args.out.is_dir()):
         raise DataError(f"--out must end in .npy or .png, or name a folder; got {args.out}")
     generator = load(args.model)

@@ -15,13 +15,15 @@ from doodlelab.errors import DoodleError
 # Each module defines `register(groups)`, adding its commands to the shared sub-command groups. By the
 # command's first word, the modules that build its parser.
 COMMAND_MODULES = {
-    "train": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
+    "train": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate",
+              "doodlelab.cli.sketch"),
     "evaluate": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
     "export": ("doodlelab.cli.classifier", "doodlelab.cli.export_web"),
     "data": ("doodlelab.cli.data",),
     "serve": ("doodlelab.cli.serve",),
     "predict": ("doodlelab.cli.predict",),
     "generate": ("doodlelab.cli.generate",),
+    "complete": ("doodlelab.cli.sketch",),
 }
 GROUPS = {"train": "MODEL", "evaluate": "MODEL", "export": "FORMAT"}  # words followed by a second word
 

@@ -1,0 +1,147 @@
+"""`doodlelab train sketch`, `doodlelab complete` and `doodlelab generate --model sketch` (stroke model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from doodlelab.cli.common import add_config_args, config_from_args, progress_enabled
+from doodlelab.errors import DataError
+
+MAX_N = 64  # completions per line, and doodles per `generate` call
+COMPLETE_HELP = "finish drawings with the stroke model"
+
+
+def register(groups: dict) -> None:
+    from doodlelab.generative.sketch_config import SketchConfig
+
+    if "train" in groups:
+        train = groups["train"].add_parser(
+            "sketch", help="train the class-conditional stroke model (transformer over pen moves)",
+            description="Train the stroke model on the train split's stroke drawings. Every "
+            "--checkpoint-every "
+            "steps: a checkpoint, the validation loss, a sample grid and the curves in --out (rerun the same "
+            "command to resume). Ends with sketch.safetensors.")
+        train.add_argument("--out", type=Path, default=Path("runs") / "sketch",
+                           help="output folder (runs/sketch)")
+        train.add_argument("--no-resume", action="store_true",
+                           help="start afresh even if --out has a checkpoint")
+        add_config_args(train, SketchConfig)
+        train.set_defaults(handler=cmd_train)
+    comp = groups["_top"].add_parser(
+        "complete", help=COMPLETE_HELP,
+        description="Each line of INPUT (an ndjson drawing, raw or simplified, detected per line) gets --n "
+        "completions, written in input order as {word, key_id, drawing}: the input's strokes unchanged, then "
+        "the new strokes in the input's coordinates. Category: --category, else the line's word, else none.")
+    comp.add_argument("input", type=Path, metavar="INPUT", help=".ndjson file of drawings (.gz too)")
+    comp.add_argument("--out", type=Path, required=True, help="OUT.ndjson")
+    comp.add_argument("--category", default=None, help="category for every line (default: each line's word)")
+    comp.add_argument("--n", type=int, default=1, help=f"completions per line, 1..{MAX_N} (default 1)")
+    add_sampling_args(comp)
+    comp.set_defaults(handler=cmd_complete)
+
+
+def add_sampling_args(parser: argparse.ArgumentParser, model: bool = True) -> None:
+    """--seed, --temperature, --top-p (and --model) of the stroke model."""
+    if model:
+        parser.add_argument("--model", default="sketch", help="sketch (shipped) or a sketch.safetensors file")
+        parser.add_argument("--seed", type=int, default=0,
+                            help="random seed: same seed, same strokes (default 0)")
+    parser.add_argument("--temperature", type=float, default=None, help="sketch: sampling temperature > 0 "
+                        "(default: the model's)")
+    parser.add_argument("--top-p", type=float, default=None, help="sketch: nucleus size in (0, 1] "
+                        "(default: the model's)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from doodlelab.generative.sketch_config import SketchConfig
+    from doodlelab.generative.sketch_train import train
+
+    config = config_from_args(SketchConfig, args)
+    state = train(config, args.out, progress=progress_enabled(), resume=not args.no_resume)
+    print(f"{state['step']} steps in {state['seconds']:.0f} s; wrote {args.out / 'sketch.safetensors'}")
+    return 0
+
+
+def check_n(n: int) -> None:
+    if not 1 <= n <= MAX_N:
+        raise DataError(f"--n must be from 1 to {MAX_N}, got {n}")
+
+
+def is_sketch(model: str | Path) -> bool:
+    """True for "sketch" or a stroke model file (read from its header), for `generate --model`."""
+    from doodlelab import modelfile
+
+    if str(model) == "sketch":
+        return True
+    try:
+        return Path(model).is_file() and modelfile.load(model)[1].get("kind") == "sketch"
+    except modelfile.ModelFileError:
+        return False
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """`doodlelab generate --model sketch --category C [--n N] [--seed S] [--temperature T] --out OUT`."""
+    from doodlelab.data.categories import resolve
+    from doodlelab.generative import sketch_io
+    from doodlelab.generative.sketch_sample import load
+
+    sketch_io.check_out(args.out)
+    check_n(args.n)
+    category = resolve(args.category)
+    sketcher = load(args.model)
+    drawings = sketcher.generate(category, args.n, args.seed, args.temperature, args.top_p)
+    sketch_io.write_drawings(drawings, args.out, category)
+    print(f"wrote {len(drawings)} {category} doodles to {args.out}", file=sys.stderr)
+    return 0
+
+
+def read_lines(path: Path) -> list[tuple[list, list, bool | None, str | None, str | None]]:
+    """Every drawing of an ndjson file: (JSON drawing, parsed strokes, raw?, word, key_id), each line checked
+    as `predict` checks it; the first bad line raises DataError naming the file and line, so nothing is
+    written for a bad input."""
+    from doodlelab.cli.predict import _lines, parse_line
+
+    out = []
+    for number, line in _lines(str(path)):
+        try:
+            strokes, key_id, raw = parse_line(line)
+        except DataError as exc:
+            raise DataError(exc.reason, path, number) from None
+        record = json.loads(line)
+        word = record.get("word") if isinstance(record, dict) else None
+        drawing = record["drawing"] if isinstance(record, dict) else record
+        out.append((drawing, strokes, raw, word if isinstance(word, str) else None, key_id))
+    if not out:
+        raise DataError(f"no drawings in {path}")
+    return out
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from doodlelab.data.categories import resolve
+    from doodlelab.data.strokes import to_json
+    from doodlelab.generative import sketch_io
+    from doodlelab.generative.sketch_config import check_sampling
+    from doodlelab.generative.sketch_sample import load
+
+    if args.out.suffix.lower() != ".ndjson" or args.out.is_dir():
+        raise DataError(f"--out must end in .ndjson; got {args.out}")
+    check_n(args.n)
+    check_sampling(1.0 if args.temperature is None else args.temperature,
+                   1.0 if args.top_p is None else args.top_p)
+    forced = resolve(args.category) if args.category is not None else None
+    lines = read_lines(args.input)
+    words = [forced or (resolve(w) if w else None) for _, _, _, w, _ in lines]
+    sketcher = load(args.model)
+    for word in dict.fromkeys(words):
+        sketcher.label(word)  # every category known before any work
+    records = []
+    for i, ((drawing, strokes, raw, _, key_id), word) in enumerate(zip(lines, words)):
+        seed = [args.seed, i]  # one stream per line: a line's completions do not depend on the others
+        for new in sketcher.complete(strokes, raw, word, args.n, seed, args.temperature, args.top_p):
+            records.append(sketch_io.record(word, list(drawing) + to_json(new), key_id))
+    sketch_io.write_ndjson(args.out, records)
+    print(f"wrote {len(records)} completions of {len(lines)} drawings to {args.out}", file=sys.stderr)
+    return 0

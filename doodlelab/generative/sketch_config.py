@@ -1,0 +1,67 @@
+"""Settings of the stroke model (`doodlelab train sketch`): one dataclass, each field a flag, stored in
+checkpoints and in the model card so that sampling rebuilds the network without flags."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from doodlelab.config import Config, ConfigError
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"bad sketch setting: {message}")
+
+
+@dataclass
+class SketchConfig(Config):
+    """Token grid, transformer size, augmentation, optimisation and sampling defaults of one run."""
+
+    categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    grid_size: int = 64  # pen positions per axis are 0..grid_size across the 0..255 box (64: ~4 units)
+    max_len: int = 128  # most points in a drawing: longer ones are left out of training; the sampling bound
+    width: int = 192  # transformer width d (embeddings, attention, residual stream)
+    layers: int = 4  # transformer blocks
+    heads: int = 4  # attention heads per block (width must divide by heads)
+    dropout: float = 0.1  # dropout on attention weights and residual branches
+    p_uncond: float = 0.1  # probability of training a drawing under the "no category" class
+    aug_rotate: float = 8.0  # augmentation: largest random rotation, degrees
+    aug_stretch: float = 0.1  # augmentation: largest log-stretch of x against y (random anisotropic scale)
+    steps: int = 20000  # optimizer steps in the whole run
+    batch_size: int = 64  # drawings per optimizer step
+    lr: float = 1e-3  # peak learning rate of AdamW (linear warm-up, then cosine decay to 10%)
+    warmup: int = 500  # linear warm-up steps
+    weight_decay: float = 0.1  # AdamW decoupled weight decay of the weight matrices
+    ema: float = 0.999  # decay of the exponential moving average of the weights (the shipped weights)
+    temperature: float = 0.7  # default sampling temperature tau (Ha & Eck 2017 sample at 0.1 .. 1)
+    top_p: float = 0.95  # default nucleus: sample from the smallest set of values holding this probability
+    val_size: int = 512  # validation drawings whose loss is measured at each checkpoint
+    checkpoint_every: int = 1000  # steps between checkpoints (and sample grids and validation loss)
+    bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    seed: int = 0  # seed of initialisation, batches, augmentation and dropout
+
+    def __post_init__(self) -> None:
+        self.categories = tuple(self.categories)
+        _check(8 <= self.grid_size <= 255, "grid_size must be in [8, 255]")
+        _check(8 <= self.max_len <= 1024, "max_len must be in [8, 1024]")
+        _check(self.width >= 8 and self.layers >= 1 and self.heads >= 1, "width >= 8, layers and heads >= 1")
+        _check(self.width % self.heads == 0, "width must be a multiple of heads")
+        _check(0 <= self.dropout < 1 and 0 <= self.p_uncond < 1, "dropout and p_uncond must be in [0, 1)")
+        _check(0 <= self.aug_rotate <= 45 and 0 <= self.aug_stretch <= 1,
+               "aug_rotate must be in [0, 45], aug_stretch in [0, 1]")
+        _check(self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be >= 1")
+        _check(self.lr > 0 and self.warmup >= 0 and self.weight_decay >= 0, "lr > 0, warmup and decay >= 0")
+        _check(0 <= self.ema < 1, "ema must be in [0, 1)")
+        check_sampling(self.temperature, self.top_p)
+        _check(self.val_size >= 1 and self.checkpoint_every >= 1, "val_size and checkpoint_every >= 1")
+        _check(self.threads >= 0, "threads must be >= 0")
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    """ConfigError unless 0 < temperature <= 10 and 0 < top_p <= 1 (NaN fails both)."""
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 < temperature <= 10):
+        raise ConfigError(f"temperature must be > 0 and <= 10, got {temperature}")
+    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ConfigError(f"top_p must be > 0 and <= 1, got {top_p}")

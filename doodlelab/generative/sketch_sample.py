@@ -1,0 +1,176 @@
+"""Drawing with the stroke model: row by row with temperature and nucleus (top-p) sampling from a seeded
+NumPy Generator; new doodles in the simplified schema; completions of strokes in their own frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from doodlelab import modelfile
+from doodlelab.data import strokes as pipeline
+from doodlelab.generative import sketch_data as sd
+from doodlelab.generative.sketch_config import SketchConfig, check_sampling
+from doodlelab.generative.sketch_model import SketchTransformer
+
+SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"
+FORMAT = "doodlelab-sketch/1"
+
+
+def draw(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> np.ndarray:
+    """One value per row of logits (N, V) (-inf: forbidden): softmax(logits / tau) (Ha & Eck 2017, eq. 8),
+    cut to the nucleus, the most probable values holding top_p of the mass (Holtzman et al. 2020), then
+    drawn by inverse CDF with one uniform number per row from `rng`. Returns (N,) int64."""
+    z = logits.astype(np.float64) / temperature
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    order = np.argsort(-p, axis=1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=1)
+    ranked = np.where(np.cumsum(ranked, axis=1) - ranked < top_p, ranked, 0.0)  # the first always stays
+    cdf = np.cumsum(ranked, axis=1)
+    u = rng.random(len(p)) * cdf[:, -1]
+    pick = np.minimum((cdf < u[:, None]).sum(axis=1), p.shape[1] - 1)
+    return order[np.arange(len(p)), pick]
+
+
+def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model inputs for predicting the row after `rows` (N, T, 3): (inputs, where) as in `sketch_data.batch`,
+    the last max_len positions only (a long prefix is seen through a sliding window)."""
+    n = len(rows)
+    start = np.tile(np.array([[[grid_size, grid_size, sd.PEN_START]]]), (n, 1, 1))
+    shifted = rows.copy()
+    shifted[..., :2] += grid_size
+    inputs = np.concatenate([start, shifted], axis=1)[:, -max_len:]
+    moved = np.cumsum(rows[..., :2], axis=1)
+    where = np.concatenate([np.zeros((n, 1, 2), np.int64), moved], axis=1)[:, -max_len:]
+    return torch.from_numpy(inputs), torch.from_numpy(np.clip(where, 0, grid_size))
+
+
+@torch.no_grad()
+def sample_rows(model: SketchTransformer, label: int, context: np.ndarray, n: int, rng: np.random.Generator,
+                temperature: float, top_p: float, max_new: int, bounds: tuple[int, int]) -> list[np.ndarray]:
+    """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`: the new rows
+    [(t_i, 3)], each ending with PEN_END (forced at `max_new`). Offsets that would take the pen outside
+    `bounds` (lo, hi grid positions, both axes) are forbidden, and so is what training drawings never do:
+    a zero move within a stroke (repeated points are dropped) and PEN_END before two new points."""
+    g = model.grid_size
+    rows = np.repeat(np.asarray(context, np.int64).reshape(1, -1, 3), n, axis=0)
+    here = np.cumsum(rows[..., :2], axis=1)[:, -1] if rows.shape[1] else np.zeros((n, 2), np.int64)
+    labels = torch.full((n,), label, dtype=torch.long)
+    steps = np.arange(-g, g + 1)
+    pen_before = np.full(n, rows[0, -1, 2] if rows.shape[1] else sd.PEN_START)
+    finished = np.zeros(n, bool)
+    length = np.zeros(n, np.int64)
+    for step in range(max_new):
+        inputs, where = _window(rows, g, model.max_len)
+        h = model.hidden(inputs, where, labels)[:, -1].float()
+        chosen = []
+        for axis in (0, 1):  # dx given the state, then dy given dx
+            logits = model.heads(h, *[torch.from_numpy(c) for c in chosen])[axis].float().numpy()
+            target = here[:, axis, None] + steps[None]
+            logits[(target < bounds[0]) | (target > bounds[1])] = -np.inf
+            if axis == 1:  # no (0, 0) move while the pen is down
+                logits[(chosen[0] == g) & (pen_before == sd.PEN_DOWN), g] = -np.inf
+            chosen.append(draw(logits, temperature, top_p, rng))
+        pen_logits = model.heads(h, *[torch.from_numpy(c) for c in chosen])[2].float().numpy()
+        if step == 0:
+            pen_logits[:, sd.PEN_END] = -np.inf
+        pen = draw(pen_logits, temperature, top_p, rng)
+        if step == max_new - 1:
+            pen[:] = sd.PEN_END
+        row = np.column_stack([chosen[0] - g, chosen[1] - g, pen])
+        row[finished] = (0, 0, sd.PEN_END)
+        rows = np.concatenate([rows, row[:, None]], axis=1)
+        here, pen_before = here + row[:, :2], row[:, 2]
+        length += ~finished
+        finished |= pen == sd.PEN_END
+        if finished.all():
+            break
+    return [r[len(context):len(context) + k] for r, k in zip(rows, length)]
+
+
+@dataclass
+class Sketcher:
+    """A trained stroke model file, ready to draw: network (float32, eval), config and its categories."""
+
+    model: SketchTransformer
+    config: SketchConfig
+    classes: list[str]
+    path: Path
+
+    def label(self, category: str | None) -> int:
+        """The class index of `category` (None: "no category"); DataError when the model lacks it."""
+        from doodlelab.errors import DataError
+
+        if category is None:
+            return len(self.classes)
+        if category not in self.classes:
+            raise DataError(f"the sketch model {self.path.name} does not know {category!r}")
+        return self.classes.index(category)
+
+    def generate(self, category: str | None, n: int, seed: int, temperature: float | None = None,
+                 top_p: float | None = None) -> list[list[np.ndarray]]:
+        """n new drawings in the simplified schema: [[(m, 2) integer strokes in 0..255]] (the pipeline's
+        `simplify` of the decoded rows, so every tool reads them as simplified)."""
+        temperature, top_p = self._sampling(temperature, top_p)
+        rng = np.random.default_rng(seed)
+        new = sample_rows(self.model, self.label(category), np.zeros((0, 3), np.int64), n, rng, temperature,
+                          top_p, self.config.max_len, (0, self.config.grid_size))
+        return [pipeline.simplify(sd.from_grid(sd.decode(r), self.config.grid_size)) for r in new]
+
+    def complete(self, drawing: list[np.ndarray], raw: bool | None, category: str | None, n: int, seed: int,
+                 temperature: float | None = None, top_p: float | None = None) -> list[list[np.ndarray]]:
+        """n continuations of `drawing` (parsed strokes in the input's own coordinates; `raw` as
+        `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame."""
+        temperature, top_p = self._sampling(temperature, top_p)
+        g, max_len = self.config.grid_size, self.config.max_len
+        origin, scale, boxed, raw = frame(drawing, raw)
+        cells = sd.to_grid(boxed, g)
+        context = sd.encode(cells, end=False)
+        bounds = (-(g // 2), g + g // 2) if raw else (0, g)  # simplified input: stay in the 0..255 box
+        rng = np.random.default_rng(seed)
+        new = sample_rows(self.model, self.label(category), context, n, rng, temperature, top_p,
+                          max(max_len - len(context), max_len // 2), bounds)
+        last = tuple(int(v) for v in cells[-1][-1])
+        out = []
+        for rows in new:
+            mapped = [s / scale + origin for s in sd.from_grid(sd.decode(rows, last), g)]
+            out.append([np.round(s) if not raw else np.round(s, 2) for s in mapped])
+        return out
+
+    def _sampling(self, temperature: float | None, top_p: float | None) -> tuple[float, float]:
+        temperature = self.config.temperature if temperature is None else temperature
+        top_p = self.config.top_p if top_p is None else top_p
+        check_sampling(temperature, top_p)
+        return float(temperature), float(top_p)
+
+
+def frame(drawing: list[np.ndarray], raw: bool | None) -> tuple[np.ndarray, float, list[np.ndarray], bool]:
+    """(origin (2,), scale, strokes in the 0..255 box, raw) of a drawing: simplified input is its own frame
+    (origin 0, scale 1); raw input is aligned and scaled as `strokes.simplify` does, and simplified by it."""
+    raw = (not pipeline.is_simplified(drawing)) if raw is None else raw
+    if not raw:
+        return np.zeros(2), 1.0, [np.asarray(s, np.float64) for s in drawing], False
+    points = np.concatenate(drawing)
+    origin = points.min(axis=0)
+    extent = float((points.max(axis=0) - origin).max())
+    dot = extent <= 1e-9 * max(1.0, float(np.abs(points).max()))  # as in strokes.simplify
+    return origin, 1.0 if dot else pipeline.SIMPLIFIED_MAX / extent, pipeline.simplify(drawing), True
+
+
+def load(model: str | Path = "sketch") -> Sketcher:
+    """The shipped model ("sketch") or a `sketch.safetensors` file written by `doodlelab train sketch`."""
+    path = SHIPPED if str(model) == "sketch" else Path(model)
+    if str(model) == "sketch" and not path.is_file():
+        raise modelfile.ModelFileError("no sketch model is shipped yet: train one with `doodlelab train "
+                                       "sketch` and pass --model runs/sketch/sketch.safetensors")
+    arrays, meta = modelfile.load_float32(path)
+    if meta.get("format") != FORMAT:
+        raise modelfile.ModelFileError(f"{path}: not a doodlelab sketch model file")
+    config = SketchConfig.from_dict(meta["config"])
+    classes = list(modelfile.load_card(path)["classes"])
+    net = SketchTransformer(config, len(classes))
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+    return Sketcher(net.eval(), config, classes, path)

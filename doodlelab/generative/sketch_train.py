@@ -1,0 +1,143 @@
+"""`doodlelab train sketch`: AdamW with warm-up and cosine decay, bf16 autocast, EMA, batches and augmentation
+drawn from (seed, step) so a killed run resumes to the same weights; checkpoints, curves, sample grids."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from doodlelab import checkpoints, lr_schedules, plots
+from doodlelab.data import strokes as pipeline
+from doodlelab.data.categories import categories as all_categories
+from doodlelab.data.categories import resolve
+from doodlelab.generative import files, sketch_data, training
+from doodlelab.generative.sketch_config import SketchConfig
+from doodlelab.generative.sketch_model import SketchTransformer
+from doodlelab.generative.sketch_sample import Sketcher
+
+KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"
+
+
+def class_names(config: SketchConfig, root: Path | None) -> list[str]:
+    """The run's categories in the official order (all that have data when none are named)."""
+    from doodlelab import settings
+    from doodlelab.data import formats
+
+    root = root or settings.quickdraw_dir()
+    wanted = {resolve(c) for c in config.categories} if config.categories else None
+    chosen = [c for c in all_categories() if wanted is None or c in wanted]
+    return [c for c in chosen if formats.category_files(root, c)]
+
+
+def tensors(arrays: dict[str, np.ndarray], dev: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v).to(dev) for k, v in arrays.items()}
+
+
+def train_batch(data: sketch_data.SketchSet, config: SketchConfig, step: int, n_classes: int) -> dict:
+    """The batch of `step`: drawings from `training.batch_indices`, augmentation and "no category" labels
+    (probability p_uncond) from a NumPy Generator seeded by (seed, step)."""
+    idx = training.batch_indices(len(data), config.batch_size, config.seed, step)
+    rng = np.random.default_rng([config.seed, step, 2])
+    aug = sketch_data.augmentation(config.aug_rotate, config.aug_stretch)
+    rows = [data.rows(int(i), rng, aug) for i in idx]
+    labels = np.where(rng.random(len(idx)) < config.p_uncond, n_classes, data.labels[idx])
+    return sketch_data.batch(rows, labels, config.grid_size)
+
+
+@torch.no_grad()
+def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, config: SketchConfig) -> float:
+    """Mean loss per point (nats) of the first val_size validation drawings, with their category."""
+    model.eval()
+    count, total = min(len(data), config.val_size), 0.0
+    for first in range(0, count, config.batch_size):
+        idx = np.arange(first, min(count, first + config.batch_size))
+        arrays = sketch_data.batch([data.rows(int(i)) for i in idx], data.labels[idx], config.grid_size)
+        loss, _ = model.loss(**tensors(arrays, next(model.parameters()).device))
+        total += float(loss) * len(idx)
+    return total / max(1, count)
+
+
+def sample_grid(model: SketchTransformer, config: SketchConfig, names: list[str], path: Path) -> None:
+    """8 rows of 8 samples (up to 7 categories spread over the run's, then "no category"), rendered to
+    28 x 28 by the one pipeline, saved as a PNG."""
+    sketcher = Sketcher(model.eval(), config, names, path)
+    picks = [names[i] for i in np.linspace(0, len(names) - 1, min(7, len(names))).round().astype(int)]
+    images = [pipeline.render(d) for c in [*picks, None] for d in sketcher.generate(c, 8, seed=0)]
+    files.save_png(files.grid(np.stack(images), 8), path)
+
+
+def train(config: SketchConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,
+          progress: bool = True, resume: bool = True, until_step: int | None = None) -> dict:
+    """Train up to `config.steps` (or pause after `until_step`) in `out_dir`; rerunning resumes from its
+    last.safetensors. Ends with sketch.safetensors (EMA weights) and its card. Returns the run state."""
+    from tqdm import tqdm
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = class_names(config, root)
+    if not names:
+        raise checkpoints.CheckpointError("no category of this run has data")
+    data = sketch_data.SketchSet("train", names, config.grid_size, config.max_len, root, cache_root)
+    val = sketch_data.SketchSet("val", names, config.grid_size, config.max_len, root, cache_root)
+    if len(data) < config.batch_size:
+        raise checkpoints.CheckpointError(f"only {len(data)} training drawings: fewer than one batch")
+    dev = training.device()
+    torch.manual_seed(config.seed)
+    model = SketchTransformer(config, len(names)).to(dev)
+    ema = training.EMA(model, config.ema)
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] != 1]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
+    parts = {"model": model, "ema": ema, "optimizer": optimizer}
+    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names}
+    if resume and (out / LAST).exists():
+        state = checkpoints.load(out / LAST, KIND, parts, config)
+    history, start = state["history"], state["step"]
+    stop = min(config.steps, until_step or config.steps)
+    started = time.perf_counter() - state["seconds"]
+    sums: dict[str, float] = {}
+    bar = tqdm(range(start, stop), initial=start, total=config.steps, desc="train sketch", unit="step",
+               disable=not progress, dynamic_ncols=True)
+    for step in bar:
+        torch.manual_seed(config.seed * 1_000_003 + step)  # dropout: the same after a resume
+        lr = lr_schedules.lr_at(step, config.steps, config.lr, "cosine", config.warmup, 0.1 * config.lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        with training.autocast(config.bf16):
+            loss, logged = model.loss(**tensors(train_batch(data, config, step, len(names)), dev))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        ema.update(model)
+        for k, v in logged.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{logged['loss']:.3f}", lr=f"{lr:.2e}")
+        done = step + 1
+        if done % config.checkpoint_every == 0 or done == stop:
+            count = done - (history["step"][-1] if history["step"] else start)
+            history["step"].append(done)
+            for k, v in sums.items():
+                history.setdefault(k, []).append(v / max(1, count))
+            sums = {}
+            history.setdefault("val_loss", []).append(validation_loss(ema.model, val, config))
+            sample_grid(ema.model, config, names, out / f"samples_{done:06d}.png")
+            state.update(step=done, seconds=time.perf_counter() - started, history=history)
+            checkpoints.save(out / LAST, KIND, parts, config, state)
+            plots.step_curves(history, out / CURVES)
+            if progress:
+                tqdm.write(f"step {done}: loss {history['loss'][-1]:.4f}, "
+                           f"val_loss {history['val_loss'][-1]:.4f}")
+    bar.close()
+    card = {"classes": names, "steps_trained": state["step"], "history": state["history"],
+            "left_out_longer_than_max_len": data.left_out, "seconds": state["seconds"]}
+    files.save_model(out / f"{KIND}.safetensors", KIND, ema.model, config, card)
+    return state
