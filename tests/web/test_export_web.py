@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.pagekit import ROOT, TIMEOUT, draw, require_browser
+from tests.web.test_page_engine import open_page, server_top, settle, test_drawings  # noqa: F401
 
 WEIGHTS = ROOT / "doodlelab" / "weights"
 
@@ -124,6 +125,31 @@ def test_the_example_page_names_a_drawing(offline_page, bicycle, recognizer):
         expect(page.get_by_test_id("guesses").locator("li")).to_have_count(3, timeout=TIMEOUT)
         expect(page.get_by_test_id("guesses").locator("li").first).to_contain_text(
             recognizer.classify([bicycle], k=1)[0][0][0], timeout=TIMEOUT)
+
+
+@pytest.mark.slow  # about 2.5 min on the busy 2-core host
+def test_the_exported_page_names_test_drawings_as_the_server(browser, site_url, base_url,
+                                                             test_drawings):  # noqa: F811 (the fixture)
+    """test_page_engine's test on the exported folder: every /api/ request blocked, 60 test-split drawings
+    drawn with the mouse; the first guess the page shows is the doodlelab server's for >= 97% of them."""
+    from playwright.sync_api import expect
+
+    page, tried = open_page(browser, site_url.rstrip("/"))
+    try:
+        expect(page.get_by_test_id("engine")).to_contain_text("in your browser")
+        misses = []
+        for category, strokes in test_drawings:
+            page.get_by_test_id("clear").click()
+            draw(page, strokes, steps=1)
+            shown = settle(page, len(strokes))
+            expected = server_top(base_url, page.evaluate("window.doodlelab.lastSent"))
+            if shown[0] != expected[0]:
+                misses.append((category, shown[0], expected[0]))
+        assert 1 - len(misses) / len(test_drawings) >= 0.97, misses
+        assert not tried  # it needed no /api/, and any it asked would have failed:
+        assert page.evaluate("fetch('/api/health').then(() => 'answered', () => 'blocked')") == "blocked"
+    finally:
+        page.context.close()
 
 
 @pytest.mark.parametrize("case", ["not empty", "a file"])
