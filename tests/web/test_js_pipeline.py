@@ -155,6 +155,16 @@ def test_the_limits_are_those_of_limits_py(page):
                                     limits.MAX_TIMESTAMP, limits.MIN_EXTENT, limits.MAX_INK_LENGTH)
 
 
+def test_a_bitmap_size_out_of_range_is_refused(page):
+    answers = page.evaluate("""async () => {
+      const { rasterize } = await import("/static/pipeline.js");
+      return [0, 2.5, 5000, "28"].map((size) => {
+        try { return rasterize([[[0, 255], [0, 255]]], size).length; } catch (e) { return e.message; }
+      });
+    }""")
+    assert answers == ["size must be an integer from 1 to 1024"] * 4
+
+
 # Each bad drawing goes to a module worker that calls rasterize; a watchdog answers "no answer" if the worker
 # has not replied within a minute (a hang fails the test instead of stalling it).
 IN_A_WORKER = """async (drawings) => {
