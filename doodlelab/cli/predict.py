@@ -22,6 +22,8 @@ CHUNK = 512  # drawings rasterized and classified together
 
 
 def register(groups: dict) -> None:
+    from doodlelab.classifier.recognizer import BACKENDS
+
     parser = groups["_top"].add_parser(
         "predict",
         help=HELP["predict"],
@@ -33,6 +35,9 @@ def register(groups: dict) -> None:
                         help="classifier (345 doodle categories, default) or digits (the NumPy network; "
                         "images only)")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped weights)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="classifier engine (auto: the 8-bit ONNX export beside the weights, else the "
+                        "float one, else PyTorch, which only the [train] extra installs)")
     parser.add_argument("--top", type=_positive, default=3, metavar="K", help="guesses per item (default: 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per item")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images, .ndjson files, - for stdin")
@@ -156,7 +161,7 @@ def run_classifier(args: argparse.Namespace) -> tuple[int, int]:
     from doodlelab.classifier.recognizer import Recognizer
 
     require_weights(args.weights)
-    recognizer = Recognizer(args.weights)
+    recognizer = Recognizer(args.weights, backend=args.backend)
     done = failed = 0
     pending: list[tuple[dict, str | None, np.ndarray]] = []
 

@@ -160,17 +160,17 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.recognizer = load_classifier(classifier_weights)
-        state.digits = load_digits(digits_weights)
-        # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
-        state.generators = generation.serving(load_generators(generators))
-        state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
-        state.predictor = state.digits_batcher = None
-        if state.recognizer is not None:
+        state.predictor = state.digits_batcher = state.generation = None
+        if state.recognizer is not None:  # the workers start now, and load while this process goes on
             state.predictor = predictor(state.recognizer, default_workers() if workers is None else workers)
-        if state.digits is not None:
-            state.digits_batcher = MicroBatcher(partial(inference.digits_batch, state.digits),
-                                                lambda: ThreadPoolExecutor(1))
         try:
+            state.digits = load_digits(digits_weights)
+            # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
+            state.generators = generation.serving(load_generators(generators))
+            state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
+            if state.digits is not None:
+                state.digits_batcher = MicroBatcher(partial(inference.digits_batch, state.digits),
+                                                    lambda: ThreadPoolExecutor(1))
             if state.predictor is not None:
                 await state.predictor.warm_up(inference.worker_ready)  # models loaded before serving
             yield
@@ -178,7 +178,8 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
             for batcher in (state.predictor, state.digits_batcher):
                 if batcher is not None:
                     batcher.close()
-            state.generation.close()
+            if state.generation is not None:
+                state.generation.close()
 
     app = FastAPI(title="doodlelab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Recognize Quick, Draw! doodles and handwritten digits.")
