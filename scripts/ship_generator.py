@@ -3,8 +3,9 @@
     python scripts/ship_generator.py runs/diffusion/diffusion.safetensors [--per-category 10] [--guidance W]
         [--guidance-interval LO HI] [--eta ETA]
     python scripts/ship_generator.py runs/gan/gan.safetensors [--truncation T]
-A diffusion model also gets its U-Net's ONNX export beside it (the engine generate and serve use). Runs
-`evaluate_generator` (all 345 categories) on the shipped files and stores the report in the card.
+Each gets its network's ONNX export beside it (the U-Net or G: the engine generate and serve use, no
+PyTorch needed). Runs `evaluate_generator` (all 345 categories) on the shipped files and stores the report
+in the card.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 
 from doodlelab import modelfile
-from doodlelab.generative import files, onnx_unet
+from doodlelab.generative import files, onnx_nets
 from doodlelab.generative.evaluate import evaluate_generator
 from doodlelab.generative.generator import DoodleGenerator, shipped
 
@@ -45,8 +46,8 @@ def main() -> None:
         k: v for k, v in trained.card.items() if k not in ("format", "kind", "classes", "config", "dtype")
     }
     files.save_model(target, trained.kind, trained.net, trained.config, card, dtype=torch.float16)
-    if trained.kind == "diffusion":
-        onnx_unet.export(target, DoodleGenerator(target, engine="torch").net)
+    export = onnx_nets.export_unet if trained.kind == "diffusion" else onnx_nets.export_gan
+    export(target, DoodleGenerator(target, engine="torch").net)
     generator = DoodleGenerator(target)
     print(f"{target}: sampling through {generator.engine}", file=sys.stderr)
     report = evaluate_generator(

@@ -229,18 +229,17 @@ def _generator_kind(weights: Path) -> str | None:
 
 
 def _export_generator(weights: Path, args: argparse.Namespace) -> int:
-    """The diffusion U-Net as ONNX (float16 weights kept float16, the rest float32); generate and serve use
-    it when it sits beside the weights."""
+    """The diffusion U-Net or the GAN's generator as ONNX (float16 weights kept float16, the rest float32);
+    generate and serve use it, without PyTorch, when it sits beside the weights."""
     from doodlelab.errors import DoodleError
-    from doodlelab.generative import onnx_unet
+    from doodlelab.generative import onnx_nets
     from doodlelab.generative.generator import DoodleGenerator
 
     generator = DoodleGenerator(weights, engine="torch")
-    if generator.kind != "diffusion":
-        raise DoodleError("only the diffusion model has an ONNX export (the GAN is one fast forward pass)")
     if args.int8 or args.float16:
-        raise DoodleError("--int8 and --float16 are for the classifier (the U-Net export chooses itself)")
-    path = onnx_unet.export(weights, generator.net, args.out)
+        raise DoodleError("--int8 and --float16 are for the classifier (a generator export chooses itself)")
+    export = onnx_nets.export_unet if generator.kind == "diffusion" else onnx_nets.export_gan
+    path = export(weights, generator.net, args.out)
     where = "beside the weights: generate and serve use it" if path == weights.with_suffix(".onnx") else \
         f"generate and serve use it only as {weights.with_suffix('.onnx').name} beside the weights"
     print(f"wrote {path} and {path.name}.json ({where})", file=sys.stderr)

@@ -1,5 +1,5 @@
-"""The diffusion model's two short loops: training (predict the added noise, Ho et al. 2020 Algorithm 1,
-with labels dropped for classifier-free guidance) and sampling (scheduler steps with guided noise)."""
+"""Training the diffusion model: predict the added noise (Ho et al. 2020 Algorithm 1), with labels dropped
+for classifier-free guidance. Its sampling loop, on NumPy arrays without PyTorch, is `sampling`."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import torch.nn.functional as F
 
 from doodlelab import checkpoints
 from doodlelab.data.categories import categories
-from doodlelab.generative import files, training
+from doodlelab.generative import files, sampling, training
 from doodlelab.generative.config import DiffusionConfig
 from doodlelab.generative.scheduler import NoiseScheduler
 from doodlelab.generative.unet import UNet
 from doodlelab.lr_schedules import lr_at
-
-SAMPLERS = ("ddim", "ddpm")
 
 
 def build(config: DiffusionConfig) -> tuple[UNet, NoiseScheduler]:
@@ -41,53 +39,6 @@ def start_from_model(weights: str | Path, out_dir: str | Path, config: Diffusion
     keep = ("widths", "blocks", "emb_dim", "schedule", "timesteps", "categories")
     parts, _ = build_parts(config)
     return training.start_from_file("diffusion", weights, out_dir, config, parts, "unet", keep)
-
-
-def guided_eps(unet: torch.nn.Module, x: torch.Tensor, t: int, labels: torch.Tensor, guidance: float,
-               bf16: bool = False) -> torch.Tensor:
-    """Classifier-free guidance (Ho & Salimans 2022 eq. 6): eps~ = (1 + w) eps(x, c) - w eps(x, no label).
-    Both branches run as one batch of 2B. x: (B, 1, H, W), labels: (B,) -> (B, 1, H, W)."""
-    b = len(x)
-    tt = torch.full((b,), t, dtype=torch.long, device=x.device)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        if guidance == 0:
-            return unet(x, tt, labels).float()
-        null = torch.full_like(labels, unet.num_classes)
-        eps = unet(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).float()
-    cond, uncond = eps.chunk(2)
-    return (1 + guidance) * cond - guidance * uncond
-
-
-@torch.no_grad()
-def sample(unet: torch.nn.Module, scheduler: NoiseScheduler, labels: torch.Tensor, steps: int = 50,
-           guidance: float = 2, sampler: str = "ddim", eta: float = 0.0, seed: int = 0,
-           bf16: bool | None = None, callback: Callable[[int, torch.Tensor], None] | None = None,
-           interval: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
-    """Images (B, 1, 28, 28) in [-1, 1] for `labels` (B,). DDIM with `steps` steps (eta = 0: deterministic),
-    or DDPM: ancestral sampling over all T steps (`steps` ignored). `callback(i, x0)` sees each step's
-    predicted clean image (the denoising animation). The same seed gives the same images.
-
-    Guidance applies only while lo <= t/T <= hi for `interval` (lo, hi) (Kynkäänniemi et al. 2024,
-    "Applying guidance in a limited interval"): at the noisiest steps it pulls every sample of a class
-    towards one layout, at the cleanest it only sharpens; elsewhere the conditional model runs alone
-    (one batch of B instead of 2B)."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
-    if sampler == "ddpm":
-        steps, eta = scheduler.num_steps, 1.0
-    dev = next((p.device for p in unet.parameters()), torch.device("cpu"))  # OnnxUNet: none, the CPU
-    bf16 = training.bf16_supported(dev.type) if bf16 is None else bf16
-    generator = torch.Generator().manual_seed(seed)
-    unet.eval()
-    labels = labels.to(dev)
-    x = torch.randn((len(labels), 1, 28, 28), generator=generator).to(dev)  # x_T ~ N(0, I)
-    lo, hi = interval[0] * scheduler.num_steps, interval[1] * scheduler.num_steps
-    for i, (t, t_prev) in enumerate(scheduler.timesteps(steps)):
-        eps = guided_eps(unet, x, t, labels, guidance if lo <= t <= hi else 0.0, bf16)
-        x, x0 = scheduler.step(eps, t, t_prev, x, eta=eta, generator=generator)
-        if callback is not None:
-            callback(i, x0)
-    return x.clamp(-1, 1)
 
 
 def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None,
@@ -121,9 +72,10 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
         return {"loss": float(loss.detach())}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
-        x = sample(ema.model, scheduler, torch.from_numpy(labels), steps=25, guidance=config.guidance,
-                   eta=config.eta, seed=0, interval=config.guidance_interval)
-        return files.to_uint8(x.cpu())
+        x = sampling.sample_diffusion(training.OnNumpy(ema.model), scheduler, labels, steps=25,
+                                      guidance=config.guidance, eta=config.eta, seed=0,
+                                      interval=config.guidance_interval)
+        return files.to_uint8(x)
 
     return training.fit("diffusion", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
                         progress, resume, until_step, measure)

@@ -1,41 +1,50 @@
 """Generator files: shipped model files (EMA weights + card) and the sample-grid PNG; training checkpoints
-are `doodlelab.checkpoints`. No pickle anywhere."""
+are `doodlelab.checkpoints`. No pickle anywhere; reading needs NumPy only, writing weights needs PyTorch."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from doodlelab import checkpoints, modelfile
+from doodlelab import modelfile
+
+if TYPE_CHECKING:
+    import torch
 
 
 def save_model(path: Path, kind: str, model: torch.nn.Module, config, card: dict | None = None,
-               dtype: torch.dtype = torch.float32) -> Path:
-    """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
+               dtype: torch.dtype | None = None) -> Path:
+    """Weights (as trained, or `dtype`, e.g. torch.float16 to ship) and a card with classes, config,
+    provenance and `card`."""
+    from doodlelab import checkpoints
+
     header = {"format": f"doodlelab-{kind}/1", "kind": kind}
     arrays = checkpoints.arrays(model.state_dict(), "", dtype)
     return modelfile.save_model(path, arrays, header, config.to_dict(), "train split", card)
 
 
-def load_state(path: str | Path) -> tuple[str, dict, dict[str, torch.Tensor]]:
-    """(kind, config dict, float32 tensors) of a generator model file; refuses anything else."""
+def load_state(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
+    """(kind, config dict, float32 arrays) of a generator model file; refuses anything else."""
     arrays, meta = modelfile.load_float32(path)
     kind = meta.get("kind")
     if kind not in ("diffusion", "gan") or meta.get("format") != f"doodlelab-{kind}/1":
         raise modelfile.ModelFileError(f"{path}: not a doodlelab generator weights file")
-    return kind, meta["config"], {k: torch.from_numpy(v) for k, v in arrays.items()}
+    return kind, meta["config"], arrays
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
+def to_uint8(x: np.ndarray) -> np.ndarray:
     """Model space [-1, 1] (B, 1, H, W) -> numpy_bitmap convention (B, H, W) uint8, 0 background, 255 ink."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0].numpy()
+    x = np.asarray(x, dtype=np.float32)  # also a CPU torch tensor
+    return ((np.clip(x, -1, 1) + 1) * 127.5).round().astype(np.uint8)[:, 0]
 
 
 def from_uint8(images: np.ndarray) -> torch.Tensor:
-    """(B, H, W) uint8 -> (B, 1, H, W) float in [-1, 1] (background -1, ink +1)."""
+    """(B, H, W) uint8 -> (B, 1, H, W) float torch tensor in [-1, 1] (background -1, ink +1), for training."""
+    import torch
+
     return torch.from_numpy(images).float().div(127.5).sub(1).unsqueeze(1)
 
 

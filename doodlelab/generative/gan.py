@@ -103,24 +103,3 @@ class Discriminator(nn.Module):
 
 def build(config: GANConfig) -> Generator:
     return Generator(len(categories()), config.z_dim, config.g_width, config.embed_dim)
-
-
-
-def noise(n: int, z_dim: int, seed: int, truncation: float = 0.0) -> torch.Tensor:
-    """z (n, z_dim) from N(0, 1), each entry beyond ±truncation drawn again (the truncation trick, Brock
-    et al. 2019: a smaller bound trades variety for fidelity; 0 keeps the plain normal)."""
-    rng = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, z_dim), generator=rng)
-    while truncation > 0 and (outside := z.abs() > truncation).any():
-        z = torch.where(outside, torch.randn((n, z_dim), generator=rng), z)
-    return z
-
-
-
-@torch.no_grad()
-def sample(generator: Generator, labels: torch.Tensor, seed: int = 0,
-           truncation: float = 0.0) -> torch.Tensor:
-    """Images (B, 1, 28, 28) in [-1, 1] for labels (B,); the same seed gives the same images."""
-    z = noise(len(labels), generator.z_dim, seed, truncation)
-    dev = next(generator.parameters()).device
-    return generator.eval()(z.to(dev), labels.to(dev)).cpu()

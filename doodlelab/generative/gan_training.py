@@ -14,9 +14,9 @@ from torch import nn
 from doodlelab import checkpoints, modelfile
 from doodlelab.config import ConfigError
 from doodlelab.data.categories import categories
-from doodlelab.generative import files, training
+from doodlelab.generative import files, sampling, training
 from doodlelab.generative.config import GANConfig
-from doodlelab.generative.gan import Discriminator, build, sample
+from doodlelab.generative.gan import Discriminator, build
 
 
 def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
@@ -165,7 +165,8 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         return {k: float(v.detach()) for k, v in losses.items()}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
-        return files.to_uint8(sample(ema.model, torch.from_numpy(labels), seed=0))
+        g = training.OnNumpy(ema.model, bf16=False)
+        return files.to_uint8(sampling.sample_gan(g, config.z_dim, labels, seed=0))
 
     return training.fit("gan", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
                         progress, resume, until_step, measure,

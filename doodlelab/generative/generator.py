@@ -1,5 +1,6 @@
 """Load a shipped or trained generator file and draw doodles of a category: the one entry point used by
-`doodlelab generate`, `doodlelab evaluate generator`, the web app and the benchmarks."""
+`doodlelab generate`, `doodlelab evaluate generator`, the web app and the benchmarks. NumPy and ONNX
+Runtime only when the file has its ONNX export beside it (as the shipped ones do); else PyTorch."""
 
 from __future__ import annotations
 
@@ -7,19 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from doodlelab import modelfile
 from doodlelab.data.categories import categories, resolve
 from doodlelab.errors import DataError
-from doodlelab.generative import diffusion, files, gan, onnx_unet
+from doodlelab.generative import files, onnx_nets, sampling
 from doodlelab.generative.config import DiffusionConfig, GANConfig
+from doodlelab.generative.scheduler import NoiseScheduler
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MODELS = ("diffusion", "gan")
 MAX_N = 1024  # samples per call
 MAX_GUIDANCE = 20.0
-ENGINES = ("auto", "onnx", "torch")  # auto: the ONNX export beside a diffusion file if it matches, else torch
+ENGINES = ("auto", "onnx", "torch")  # auto: the ONNX export beside the file if it matches, else PyTorch
 
 
 def shipped(model: str) -> Path:
@@ -31,35 +32,61 @@ def shipped(model: str) -> Path:
 
 class DoodleGenerator:
     """A generator rebuilt from its file (config inside, no flags): `gen("cat", n=16, seed=0)` ->
-    (16, 28, 28) uint8, 0 background and 255 ink, like Google's numpy bitmaps. A diffusion model samples
-    through ONNX Runtime when `diffusion.onnx` beside its file was exported from it (`engine`)."""
+    (16, 28, 28) uint8, 0 background and 255 ink, like Google's numpy bitmaps. Its network runs through
+    ONNX Runtime when the `.onnx` beside the file was exported from it (`engine` auto or onnx; no PyTorch
+    needed), else through PyTorch (`engine` torch). Both draw their noise with NumPy: the same images."""
 
     def __init__(self, path: str | Path, engine: str = "auto") -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         self.path = Path(path)
-        self.kind, config, tensors = files.load_state(self.path)
+        self.kind, config, self.arrays = files.load_state(self.path)
         self.card = modelfile.load_card(self.path)
-        if self.kind == "diffusion":
-            self.config = DiffusionConfig.from_dict(config)
-            self.net, self.scheduler = diffusion.build(self.config)
-        else:
-            self.config = GANConfig.from_dict(config)
-            self.net = gan.build(self.config)
+        diffusion = self.kind == "diffusion"
+        self.config = DiffusionConfig.from_dict(config) if diffusion else GANConfig.from_dict(config)
+        self.scheduler = NoiseScheduler(self.config.schedule, self.config.timesteps) if diffusion else None
+        self._net = None
+        export = None if engine == "torch" else onnx_nets.matching_export(self.path)
+        if export is None and engine == "onnx":
+            raise modelfile.ModelFileError(f"{self.path}: no ONNX export of these weights beside them")
+        if export is not None:
+            runner = onnx_nets.OnnxUNet if diffusion else onnx_nets.OnnxGAN
+            self.network, self.engine = runner(export, len(categories())), "onnx"
+            return
         try:
-            self.net.load_state_dict(tensors)
-        except RuntimeError as exc:
+            from doodlelab.generative import training
+        except ImportError:  # no PyTorch: the base install
             raise modelfile.ModelFileError(
-                f"{path}: weights do not match the stored config ({exc})"
-            ) from None
-        self.net.eval().requires_grad_(False)
-        self.eps_model, self.engine = self.net, "torch"  # the U-Net sampling calls (diffusion only)
-        if self.kind == "diffusion" and engine != "torch":
-            export = onnx_unet.matching_export(self.path)
-            if export is None and engine == "onnx":
-                raise modelfile.ModelFileError(f"{self.path}: no ONNX export of these weights beside them")
-            if export is not None:
-                self.eps_model, self.engine = onnx_unet.OnnxUNet(export, self.net.num_classes), "onnx"
+                f"{self.path}: no ONNX export of these weights beside them, and running them without one "
+                "needs PyTorch (pip install 'doodlelab[train]')") from None
+        # the U-Net in bfloat16 where the CPU is fast at it (as before the export); G in float32
+        self.network, self.engine = training.OnNumpy(self.net, bf16=None if diffusion else False), "torch"
+
+    @property
+    def net(self):
+        """The PyTorch network rebuilt from the file (on first use; needs PyTorch): to export or fine-tune."""
+        if self._net is None:
+            import torch
+
+            from doodlelab.generative import diffusion, gan
+
+            net = diffusion.build(self.config)[0] if self.kind == "diffusion" else gan.build(self.config)
+            try:
+                net.load_state_dict({k: torch.from_numpy(v) for k, v in self.arrays.items()})
+            except RuntimeError as exc:
+                raise modelfile.ModelFileError(
+                    f"{self.path}: weights do not match the stored config ({exc})") from None
+            self._net = net.eval().requires_grad_(False)
+        return self._net
+
+    @property
+    def eps_model(self) -> sampling.Network:
+        """The network sampling calls (the U-Net's eps or G); `web.generation.serving` swaps its session."""
+        return self.network
+
+    @eps_model.setter
+    def eps_model(self, network: sampling.Network) -> None:
+        self.network = network
 
     @property
     def max_steps(self) -> int:
@@ -89,8 +116,8 @@ class DoodleGenerator:
             raise DataError(f"steps must be an integer from 1 to {self.max_steps}, got {steps!r}")
         if not np.isfinite(guidance) or not 0 <= guidance <= MAX_GUIDANCE:
             raise DataError(f"guidance must be from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
-        if sampler not in diffusion.SAMPLERS:
-            raise DataError(f"sampler must be one of {', '.join(diffusion.SAMPLERS)}, got {sampler!r}")
+        if sampler not in sampling.SAMPLERS:
+            raise DataError(f"sampler must be one of {', '.join(sampling.SAMPLERS)}, got {sampler!r}")
         return label, steps, float(guidance)
 
     def check_interval(self, interval: tuple[float, float] | None) -> tuple[float, float]:
@@ -120,14 +147,15 @@ class DoodleGenerator:
         guidance `interval` (lo, hi) in t/T and DDIM's `eta` (both default to the model's); the GAN
         refuses them (DataError). `frames` may raise to stop sampling between two steps (a cancel)."""
         label, steps, guidance = self.check(category, n, seed, steps, guidance, sampler, interval, eta)
-        labels = torch.full((n,), label, dtype=torch.long)
+        labels = np.full(n, label, dtype=np.int64)
         if self.kind == "gan":
-            return files.to_uint8(gan.sample(self.net, labels, seed, self.config.truncation))
-        callback = (lambda i, x0: frames(i, files.to_uint8(x0.cpu()))) if frames else None
+            z_dim, truncation = self.config.z_dim, self.config.truncation
+            return files.to_uint8(sampling.sample_gan(self.network, z_dim, labels, seed, truncation))
+        callback = (lambda i, x0: frames(i, files.to_uint8(x0))) if frames else None
         interval, eta = self.check_interval(interval), self.check_eta(eta)
-        x = diffusion.sample(self.eps_model, self.scheduler, labels, steps, guidance, sampler or "ddim", eta,
-                             seed, callback=callback, interval=interval)
-        return files.to_uint8(x.cpu())
+        x = sampling.sample_diffusion(self.network, self.scheduler, labels, steps, guidance,
+                                      sampler or "ddim", eta, seed, callback=callback, interval=interval)
+        return files.to_uint8(x)
 
 
 def load(model_or_path: str | Path) -> DoodleGenerator:

@@ -40,6 +40,23 @@ class EMA(torch.nn.Module):
                 ema.copy_(live)
 
 
+class OnNumpy:
+    """A PyTorch network called on NumPy arrays and answering one, the interface of the ONNX Runtime
+    networks (`onnx_nets`), so one sampling loop (`sampling`) serves both: eval mode, no gradients, on the
+    network's device, in bfloat16 autocast when `bf16` (None: where `bf16_supported`, decided per call)."""
+
+    def __init__(self, net: torch.nn.Module, bf16: bool | None = None) -> None:
+        self.net, self.bf16, self.num_classes = net, bf16, net.num_classes
+
+    @torch.no_grad()
+    def __call__(self, *inputs: np.ndarray) -> np.ndarray:
+        dev = next(self.net.parameters()).device
+        bf16 = bf16_supported(dev.type) if self.bf16 is None else self.bf16
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = self.net.eval()(*(torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in inputs))
+        return out.float().cpu().numpy()
+
+
 def device() -> torch.device:
     """Train on the GPU when there is one, else on the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -115,7 +132,8 @@ def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
     `parts` (optimizers, a GAN's D) starts fresh; the start is recorded in the run state (`warm_starts`).
     Refuses another kind of file or another network layout (`keep`: the config fields that shape it).
     Returns the new checkpoint."""
-    file_kind, stored, tensors = files.load_state(weights)
+    file_kind, stored, arrays = files.load_state(weights)
+    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
     old = type(config).from_dict(stored)
     if file_kind != kind or any(getattr(old, k) != getattr(config, k) for k in keep):
         raise checkpoints.CheckpointError(f"{weights}: not a {kind} model with this run's {', '.join(keep)}")

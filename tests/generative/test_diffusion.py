@@ -8,7 +8,7 @@ import torch
 
 from doodlelab import modelfile
 from doodlelab.errors import DataError
-from doodlelab.generative import diffusion, files
+from doodlelab.generative import diffusion, files, sampling, training
 from doodlelab.generative.generator import DoodleGenerator
 from tests.generative.conftest import tiny_diffusion
 
@@ -23,57 +23,59 @@ def _net():
 
 def test_guidance_combines_conditional_and_unconditional():
     unet, _ = _net()
-    x, y = torch.randn(2, 1, 28, 28), torch.tensor([3, 7])
+    x, y = np.random.default_rng(0).standard_normal((2, 1, 28, 28), dtype=np.float32), np.array([3, 7])
     t = torch.full((2,), 20)
     with torch.no_grad():
-        cond, uncond = unet(x, t, y), unet(x, t, torch.full((2,), unet.num_classes))
-        torch.testing.assert_close(diffusion.guided_eps(unet, x, 20, y, 0.0), cond)
-        torch.testing.assert_close(
-            diffusion.guided_eps(unet, x, 20, y, 2.5), 3.5 * cond - 2.5 * uncond, atol=1e-5, rtol=1e-4
-        )
+        cond = unet(torch.from_numpy(x), t, torch.from_numpy(y)).numpy()
+        uncond = unet(torch.from_numpy(x), t, torch.full((2,), unet.num_classes)).numpy()
+    net = training.OnNumpy(unet, bf16=False)
+    np.testing.assert_allclose(sampling.guided_eps(net, x, 20, y, 0.0), cond, atol=1e-6)
+    np.testing.assert_allclose(sampling.guided_eps(net, x, 20, y, 2.5), 3.5 * cond - 2.5 * uncond,
+                               atol=1e-5, rtol=1e-4)
 
 
 def test_sampling_is_deterministic_per_seed():
     unet, sched = _net()
-    y = torch.tensor([1, 2, 3])
-    a = diffusion.sample(unet, sched, y, steps=5, seed=1, bf16=False)
-    assert a.shape == (3, 1, 28, 28) and a.min() >= -1 and a.max() <= 1
-    assert torch.equal(a, diffusion.sample(unet, sched, y, steps=5, seed=1, bf16=False))
-    assert not torch.equal(a, diffusion.sample(unet, sched, y, steps=5, seed=2, bf16=False))
+    net, y = training.OnNumpy(unet, bf16=False), np.array([1, 2, 3])
+    a = sampling.sample_diffusion(net, sched, y, steps=5, seed=1)
+    assert a.shape == (3, 1, 28, 28) and a.dtype == np.float32 and a.min() >= -1 and a.max() <= 1
+    assert np.array_equal(a, sampling.sample_diffusion(net, sched, y, steps=5, seed=1))
+    assert not np.array_equal(a, sampling.sample_diffusion(net, sched, y, steps=5, seed=2))
     seen = []
-    ddpm = diffusion.sample(
-        unet, sched, y, sampler="ddpm", seed=1, bf16=False, callback=lambda i, x0: seen.append(i)
-    )
-    assert len(seen) == sched.num_steps and not torch.equal(ddpm, a)
+    ddpm = sampling.sample_diffusion(net, sched, y, sampler="ddpm", seed=1,
+                                     callback=lambda i, x0: seen.append(i))
+    assert len(seen) == sched.num_steps and not np.array_equal(ddpm, a)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sampling.sample_diffusion(net, sched, y, sampler="euler")
 
 
-class _Counting(torch.nn.Module):
-    """The U-Net, recording the batch size of every call (2B: both guidance branches, B: conditional)."""
+class _Counting:
+    """The U-Net on NumPy arrays, recording the batch size of every call (2B: both guidance branches,
+    B: conditional alone)."""
 
     def __init__(self, unet):
-        super().__init__()
-        self.unet, self.num_classes, self.batches = unet, unet.num_classes, []
+        self.net, self.num_classes, self.batches = training.OnNumpy(unet, bf16=False), unet.num_classes, []
 
-    def forward(self, x, t, y):
+    def __call__(self, x, t, y):
         self.batches.append((int(t[0]), len(x)))
-        return self.unet(x, t, y)
+        return self.net(x, t, y)
 
 
 def test_guidance_applies_only_within_its_interval():
     unet, sched = _net()  # T = 50; 10 DDIM steps: t = 50, 45, ..., 5
-    y = torch.tensor([1, 2, 3])
+    y, net = np.array([1, 2, 3]), training.OnNumpy(unet, bf16=False)
     run = _Counting(unet)
-    full = diffusion.sample(run, sched, y, steps=10, guidance=3, seed=1, bf16=False)
+    full = sampling.sample_diffusion(run, sched, y, steps=10, guidance=3, seed=1)
     assert [b for _, b in run.batches] == [6] * 10
     run.batches.clear()
-    limited = diffusion.sample(run, sched, y, steps=10, guidance=3, seed=1, bf16=False, interval=(0.2, 0.7))
+    limited = sampling.sample_diffusion(run, sched, y, steps=10, guidance=3, seed=1, interval=(0.2, 0.7))
     assert [t for t, b in run.batches if b == 6] == [35, 30, 25, 20, 15, 10]  # 0.2·50 <= t <= 0.7·50
     assert all(b == 3 for t, b in run.batches if not 10 <= t <= 35)  # the conditional model alone
-    assert torch.equal(full, diffusion.sample(unet, sched, y, steps=10, guidance=3, seed=1, bf16=False,
-                                              interval=(0.0, 1.0)))
-    nowhere = diffusion.sample(unet, sched, y, steps=10, guidance=3, seed=1, bf16=False, interval=(0.0, 0.0))
-    assert torch.equal(nowhere, diffusion.sample(unet, sched, y, steps=10, guidance=0, seed=1, bf16=False))
-    assert not torch.equal(limited, full) and not torch.equal(limited, nowhere)
+    assert np.array_equal(full, sampling.sample_diffusion(net, sched, y, steps=10, guidance=3, seed=1,
+                                                          interval=(0.0, 1.0)))
+    nowhere = sampling.sample_diffusion(net, sched, y, steps=10, guidance=3, seed=1, interval=(0.0, 0.0))
+    assert np.array_equal(nowhere, sampling.sample_diffusion(net, sched, y, steps=10, guidance=0, seed=1))
+    assert not np.array_equal(limited, full) and not np.array_equal(limited, nowhere)
 
 
 def test_a_generator_takes_the_interval_from_its_card_or_the_call(diffusion_file, tmp_path):
