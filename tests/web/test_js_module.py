@@ -224,3 +224,15 @@ def test_load_from_a_folder_without_the_model_fails_clearly(module_page, worker)
         catch (e) { return e.message; }""", worker)
     assert message is not None and "cannot load" in message and "/nowhere/classifier.int8.onnx" in message
     assert "404" in message
+
+
+def test_concurrent_guesses_all_answer_as_one_at_a_time(module_page, drawings):
+    """A page that asks again before the last answer came (as while drawing) gets every answer, each the
+    one it would get alone (one ONNX session runs one guess at a time)."""
+    result = run_js(module_page, """
+        const alone = [];
+        for (const d of arg) alone.push((await recognizer.classify(d, {top: 2}))[0].category);
+        const together = (await Promise.all(arg.map((d) => recognizer.classify(d, {top: 2}))))
+            .map((g) => g[0].category);
+        return {alone, together};""", drawings[:12], calls=24)
+    assert result["together"] == result["alone"]

@@ -121,7 +121,7 @@ export class Recognizer {
   }
 }
 
-/** ONNX Runtime in this thread; runs one at a time (a session cannot run twice at once). */
+/** ONNX Runtime in this thread, one guess at a time (ORT Web does not promise concurrent runs of a session). */
 class SessionEngine {
   constructor(ort, session, model) {
     Object.assign(this, { ort, session, model, inWorker: false, queue: Promise.resolve() });
