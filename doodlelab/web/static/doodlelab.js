@@ -52,7 +52,7 @@ export function calibrate(logits, temperature = 1) {
   return e.map((v) => v / sum);
 }
 
-/** The k most likely [{category, probability}], best first (ties: the earlier class, as NumPy's stable sort). */
+/** The k most likely [{category, probability}], best first (ties: the earlier class, as NumPy's sort). */
 export function topGuesses(probabilities, classes, k) {
   const order = classes.map((_, i) => i);
   order.sort((a, b) => probabilities[b] - probabilities[a] || a - b);
@@ -107,7 +107,7 @@ export class Recognizer {
   /** A (size * size) bitmap (0 background, 255 ink, row-major), as pipeline.js draws it -> top guesses. */
   async classifyBitmap(bitmap, { top = 5 } = {}) {
     checkTop(top, this.classes.length);
-    if (this._engine.inWorker) throw new Error("classifyBitmap runs on the main thread (load without worker)");
+    if (this._engine.inWorker) throw new Error("classifyBitmap needs a recognizer loaded without worker");
     if (bitmap?.length !== this.size * this.size) {
       throw new Error(`bitmap must have ${this.size * this.size} values (${this.size} x ${this.size})`);
     }
@@ -121,7 +121,7 @@ export class Recognizer {
   }
 }
 
-/** ONNX Runtime in this thread, one guess at a time (ORT Web does not promise concurrent runs of a session). */
+/** ONNX Runtime in this thread, one guess at a time (ORT Web does not promise concurrent runs). */
 class SessionEngine {
   constructor(ort, session, model) {
     Object.assign(this, { ort, session, model, inWorker: false, queue: Promise.resolve() });
@@ -130,8 +130,8 @@ class SessionEngine {
   logits(bitmap, size) {
     const x = Float32Array.from(bitmap, (v) => v / 255); // (1, 1, size, size), 1 = ink, as the server
     const run = async () => {
-      const output = await this.session.run({ images: new this.ort.Tensor("float32", x, [1, 1, size, size]) });
-      return output.logits.data;
+      const images = new this.ort.Tensor("float32", x, [1, 1, size, size]);
+      return (await this.session.run({ images })).logits.data;
     };
     const result = this.queue.then(run);
     this.queue = result.catch(() => {});

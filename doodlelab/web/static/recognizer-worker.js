@@ -1,6 +1,7 @@
 /**
  * recognizer-worker.js: doodlelab.js's Recognizer in a Web Worker, so the page never waits on the network.
- * Start it as a module worker: new Worker("recognizer-worker.js?models=/models/&model=int8", {type: "module"}).
+ * Start it as a module worker, naming the models' folder and the model:
+ *   new Worker("recognizer-worker.js?models=/models/&model=int8", {type: "module"}).
  * It posts {type: "ready", card: {classes, temperature, config: {size}}, model} once loaded (or
  * {type: "error", error}); then answers each {id, drawing, top} with {id, guesses, ms} or {id, error}.
  * `ms` is the time in the worker: rasterizing the strokes and running the network.
@@ -9,7 +10,8 @@
 import { Recognizer } from "./doodlelab.js";
 
 const params = new URL(self.location.href).searchParams;
-const loading = Recognizer.load(params.get("models") ?? "../models/", { model: params.get("model") ?? "int8" });
+const loading = Recognizer.load(params.get("models") ?? "../models/",
+  { model: params.get("model") ?? "int8" });
 
 loading.then(
   (r) => self.postMessage({ type: "ready", model: r.model,
