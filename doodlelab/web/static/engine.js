@@ -5,6 +5,7 @@
 
 const MODELS = new URL("../models/", import.meta.url).href; // the served models' files (web/app.py)
 const STALL_MS = 4000; // a browser guess slower than this means a stuck worker: the server takes over
+const KEEP_TIMES = 1000; // the last guesses' times kept
 const WARM_UP = [[[10, 100], [10, 100]]]; // one line: the first run compiles the model, before any user's
 const label = document.querySelector('[data-testid="engine"]');
 
@@ -24,7 +25,7 @@ const engine = {
   digits: null, // a promise of mlp.js's DigitReader, loaded when the Digits tab is first used (1 MB)
   pipeline: null, // pipeline.js
   classes: null, // the classifier's category names
-  times: [], // ms of each guess answered, in order (for the benchmark and the curious)
+  times: [], // ms of the last KEEP_TIMES guesses answered, in order (for the benchmark and the curious)
 };
 
 function show(ms) {
@@ -126,6 +127,7 @@ async function classify(mode, drawing, top = 5) {
   const predictions = await answer(mode, drawing, top);
   const ms = performance.now() - t0;
   engine.times.push(ms);
+  if (engine.times.length > KEEP_TIMES) engine.times.shift();
   show(ms);
   return { predictions, ms, where: label.dataset.where };
 }
