@@ -6,9 +6,10 @@ Builds two fresh virtual environments from this repository (kept in --venvs, reu
 (`pip install .`) and `train` (`pip install torch==2.13.0 .[train]`, the CPU build of PyTorch). In each,
 interleaved, `--repeats` times:
 
-- `doodlelab --help`: wall time of the whole process, start to exit;
+- `doodlelab --help`: wall time of the whole process, start to exit, and its CPU time;
 - `doodlelab serve`: from starting the process until /api/health answers (ready) and until the first
-  /api/predict is answered (the worker processes have loaded the classifier);
+  /api/predict is answered (the worker processes have loaded the classifier), and the CPU time of the
+  server and its workers by then (less sensitive than wall time to other work on the machine);
 
 and `du -s` of each environment. Prints a Markdown table and writes benchmarks/results/start.json. On a
 shared machine every time is pessimistic: the load average is recorded with the machine.
@@ -27,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import describe, machine, table, write
+from common import cpu_seconds, describe, machine, table, write
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLS = {"base": ("", []), "train": ("[train]", ["torch==2.13.0"])}  # extras, packages installed first
@@ -55,16 +56,20 @@ def build(venv: Path, install: str) -> float:
 
 def size_mib(path: Path) -> float:
     """`du -s` of `path` in MiB."""
-    kib = int(subprocess.run(["du", "-s", "-k", str(path)], capture_output=True, text=True,
+    kib = int(subprocess.run(["du", "-s", "-k", str(path.resolve())], capture_output=True, text=True,
                              check=True).stdout.split()[0])
     return round(kib / 1024, 1)
 
 
-def help_seconds(venv: Path) -> float:
-    started = time.perf_counter()
+def help_seconds(venv: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `doodlelab --help`."""
+    import resource
+
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([str(venv / "bin" / "doodlelab"), "--help"], check=True, env=ENV,
                    stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def free_port() -> int:
@@ -75,8 +80,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_seconds(venv: Path) -> tuple[float, float]:
-    """(seconds until /api/health answers, seconds until the first /api/predict is answered)."""
+def serve_seconds(venv: Path) -> tuple[float, float, float]:
+    """(seconds until /api/health answers, until the first /api/predict is answered, CPU seconds of the
+    server and its workers by then)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
@@ -96,7 +102,7 @@ def serve_seconds(venv: Path) -> tuple[float, float]:
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as answer:
             assert answer.status == 200
-        return ready, time.perf_counter() - started
+        return ready, time.perf_counter() - started, cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(30)
@@ -118,14 +124,13 @@ def main() -> int:
         venv = args.venvs / name
         seconds = build(venv, name)
         installs[name] = {"venv": str(venv), "pip_install_seconds": round(seconds, 1) or None}
-    times = {name: {"help": [], "serve_ready": [], "first_predict": []} for name in INSTALLS}
+    keys = ("help", "help_cpu", "serve_ready", "first_predict", "serve_cpu")
+    times = {name: {key: [] for key in keys} for name in INSTALLS}
     for _ in range(args.repeats):  # interleaved, so a busy moment hits both installs alike
         for name in INSTALLS:
             venv = args.venvs / name
-            times[name]["help"].append(help_seconds(venv))
-            ready, first = serve_seconds(venv)
-            times[name]["serve_ready"].append(ready)
-            times[name]["first_predict"].append(first)
+            for key, value in zip(keys, help_seconds(venv) + serve_seconds(venv)):
+                times[name][key].append(value)
     rows, report = [], {"repeats": args.repeats, "installs": {}}
     for name in INSTALLS:
         venv = args.venvs / name
@@ -136,8 +141,8 @@ def main() -> int:
                     + [f"{figures[k]['median']:.2f} s (min {figures[k]['min']:.2f})" for k in figures])
     info = machine()
     print(f"{describe(info)}; {args.repeats} runs each, medians\n")
-    print(table(["install", "du -s", "doodlelab --help", "serve: /api/health answers",
-                 "serve: first predict answered"], rows))
+    print(table(["install", "du -s", "doodlelab --help", "its CPU time", "serve: /api/health answers",
+                 "serve: first predict answered", "its CPU time (server and workers)"], rows))
     print(f"\nwrote {write('start', report)}")
     return 0
 

@@ -193,8 +193,7 @@ SERVING = ("doodlelab.api", "doodlelab.cli.main", "doodlelab.cli.serve", "doodle
            "doodlelab.cli.generate", "doodlelab.web.app", "doodlelab.web.inference",
            "doodlelab.classifier.recognizer", "doodlelab.classifier.evaluate", "doodlelab.scratch.digits",
            "doodlelab.generative.generator")
-# Serving modules that may still import torch when imported, while the generators move to ONNX Runtime.
-KNOWN_TORCH: set[str] = {"doodlelab.generative.generator"}
+
 
 
 class _ModuleLevel(ast.NodeVisitor):
@@ -266,18 +265,14 @@ def test_train_only_imports_are_found():
 
 def test_serving_imports_no_training_packages():
     found = {name: train_only_imports(name) for name in SERVING}
-    bad = {name: chains for name, chains in found.items() if chains}
-    new = {name: chains for name, chains in bad.items() if name not in KNOWN_TORCH}
-    assert not new, "serving modules that import the [train] extra when imported: " + "; ".join(
-        f"{package} via {' -> '.join(chain)}" for chains in new.values() for package, chain in chains.items())
+    chains = [f"{package} via {' -> '.join(chain)}" for f in found.values() for package, chain in f.items()]
+    assert not chains, "serving modules that import the [train] extra when imported: " + "; ".join(chains)
 
 
 
 # The same, run: a Python where `import torch` (and the rest of [train]) fails answers --help of each
 # command, predicts drawings and digits and serves the app, with the answers of this (torch) process.
 BLOCK_TRAIN = f"import sys\nsys.modules.update(dict.fromkeys({TRAIN_ONLY!r}))  # import torch: ImportError\n"
-# First words of the commands whose --help may still import torch, while the generators move to ONNX Runtime.
-KNOWN_TORCH_COMMANDS: set[str] = {"train", "evaluate", "generate"}
 
 
 def run_without_training_packages(code: str, *args: str) -> subprocess.CompletedProcess:
@@ -327,14 +322,13 @@ def test_help_of_every_command_without_torch():
             "print(json.dumps({k: v for k, v in failed.items() if v != 0}))\n")
     done = run_without_training_packages(code, json.dumps(command_paths(build_parser())))
     assert done.returncode == 0, done.stderr[-2000:]
-    failed = json.loads(done.stdout.splitlines()[-1])
-    words = {path.split()[0] for path in failed}
-    assert not words - KNOWN_TORCH_COMMANDS, f"--help needs torch: {failed}"
+    assert json.loads(done.stdout.splitlines()[-1]) == {}, "--help needs torch"
 
 
 def test_predict_and_serve_without_torch(tmp_path, capsys):
-    """`predict` (drawings and a digit image) and the app (real uvicorn, in-process workers) in a Python
-    without torch give this process's answers; weights without an ONNX export fail in one line."""
+    """`predict` (drawings and a digit image) and the app with every shipped model (real uvicorn, in-process
+    workers) in a Python without torch give this process's answers; weights without an ONNX export fail
+    in one line."""
     from doodlelab import settings
     from doodlelab.cli.main import main
     from doodlelab.data.mnist import load_mnist
@@ -358,7 +352,8 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
     code = ("import json\nfrom doodlelab.cli.main import main\n"
             "for command in json.loads(sys.argv[1]):\n    assert main(command) == 0\n"
             "from doodlelab.web.app import create_app\nfrom doodlelab.web.local import serving\n"
-            "with serving(create_app(workers=0, generators={})) as client:\n"
+            "with serving(create_app(workers=0)) as client:\n"
+            "    assert all(client.get('/api/health').json()['models'].values())  # generators too\n"
             "    answer = client.post('/api/predict', json={'drawing': json.loads(sys.argv[2])['drawing']})\n"
             "    print(json.dumps(answer.json()['predictions']))\n")
     done = run_without_training_packages(code, json.dumps(commands), lines[0])

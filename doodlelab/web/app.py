@@ -43,6 +43,7 @@ GENERATORS = ("diffusion", "gan")
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
+WORKER_MODULES = ["doodlelab.web.inference", "doodlelab.classifier.recognizer", "onnxruntime"]
 SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored by scripts/vendor_swagger_ui.py: /docs works offline
 
 
@@ -126,8 +127,11 @@ def predictor(recognizer, workers: int) -> MicroBatcher:
     thread of this process when `workers` is 0."""
     if workers == 0:
         return MicroBatcher(partial(inference.predict_batch, recognizer), lambda: ThreadPoolExecutor(1))
-    spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no forked threads or locks
-    pool = partial(ProcessWorkers, workers, mp_context=spawn, initializer=inference.init_worker,
+    # Each worker is forked from Python's fork server, a clean process (no threads, no locks) that imported
+    # the workers' modules once, instead of a fresh interpreter importing them again for every worker.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_MODULES)
+    pool = partial(ProcessWorkers, workers, mp_context=context, initializer=inference.init_worker,
                    initargs=(recognizer.weights,))
     return MicroBatcher(inference.predict_in_worker, pool, concurrency=workers, max_batch=PREDICT_BATCH)
 
