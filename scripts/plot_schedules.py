@@ -21,16 +21,15 @@ def curves() -> list[tuple[str, str, torch.Tensor]]:
             torch.cumprod(1 - 10 * torch.linspace(1e-4, 0.02, 300, dtype=torch.float64).clamp(max=0.0999), 0),
         ]
     )
+    def ab(schedule: str, steps: int) -> torch.Tensor:  # the scheduler's NumPy table as a tensor
+        return torch.from_numpy(NoiseScheduler(schedule, steps).alphas_cumprod)
+
     rows = [
-        ("linear, T=1000 (Ho et al. 2020)", "-", NoiseScheduler("linear", 1000).alphas_cumprod),
-        ("linear, T=300, not rescaled (seed)", "--", NoiseScheduler("linear", 300).alphas_cumprod),
+        ("linear, T=1000 (Ho et al. 2020)", "-", ab("linear", 1000)),
+        ("linear, T=300, not rescaled (seed)", "--", ab("linear", 300)),
         ("linear, T=300, betas x10 (seed's report)", ":", seed_10x),
-        ("rescaled-linear, T=300", "-.", NoiseScheduler("rescaled-linear", 300).alphas_cumprod),
-        (
-            "cosine, T=1000 (shipped; Nichol & Dhariwal 2021)",
-            "-",
-            NoiseScheduler("cosine", 1000).alphas_cumprod,
-        ),
+        ("rescaled-linear, T=300", "-.", ab("rescaled-linear", 300)),
+        ("cosine, T=1000 (shipped; Nichol & Dhariwal 2021)", "-", ab("cosine", 1000)),
     ]
     return rows
 
