@@ -78,6 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
+    from doodlelab.web.workers import CLASSIFIER_MODULES, fork_server
+
+    fork_server(CLASSIFIER_MODULES)  # the workers' modules load on another core while this one goes on
     try:
         import uvicorn
 

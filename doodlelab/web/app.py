@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
@@ -31,7 +30,7 @@ from doodlelab.modelfile import ModelFileError
 from doodlelab.web import generation, inference, schemas
 from doodlelab.web.batching import MicroBatcher
 from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error, require_json
-from doodlelab.web.workers import ProcessWorkers
+from doodlelab.web.workers import CLASSIFIER_MODULES, ProcessWorkers, fork_server
 
 log = logging.getLogger("doodlelab.web")
 
@@ -43,7 +42,6 @@ GENERATORS = ("diffusion", "gan")
 UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
           f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
-WORKER_MODULES = ["doodlelab.web.inference", "doodlelab.classifier.recognizer", "onnxruntime"]
 SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored by scripts/vendor_swagger_ui.py: /docs works offline
 
 
@@ -127,10 +125,7 @@ def predictor(recognizer, workers: int) -> MicroBatcher:
     thread of this process when `workers` is 0."""
     if workers == 0:
         return MicroBatcher(partial(inference.predict_batch, recognizer), lambda: ThreadPoolExecutor(1))
-    # Each worker is forked from Python's fork server, a clean process (no threads, no locks) that imported
-    # the workers' modules once, instead of a fresh interpreter importing them again for every worker.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_MODULES)
+    context = fork_server(CLASSIFIER_MODULES)  # see there: each worker forked from a clean process
     pool = partial(ProcessWorkers, workers, mp_context=context, initializer=inference.init_worker,
                    initargs=(recognizer.weights,))
     return MicroBatcher(inference.predict_in_worker, pool, concurrency=workers, max_batch=PREDICT_BATCH)

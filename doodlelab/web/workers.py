@@ -16,6 +16,21 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+# What the classifier's worker processes import: their fork server imports it once, for all of them.
+CLASSIFIER_MODULES = ["doodlelab.web.inference", "doodlelab.classifier.recognizer", "onnxruntime"]
+
+
+def fork_server(preload: list[str]) -> Any:
+    """Python's "forkserver" context, its server started now with `preload` imported: a clean process (no
+    threads, no locks) that each worker is forked from, instead of a fresh interpreter importing the same
+    modules again for every worker. Started early, it imports them while the caller does other work."""
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+    forkserver.ensure_running()
+    return context
+
 
 @dataclass(eq=False)
 class _Worker:
