@@ -110,7 +110,7 @@ class Sketcher:
             raise DataError(f"the sketch model {self.path.name} does not know {category!r}")
         return self.classes.index(category)
 
-    def generate(self, category: str | None, n: int, seed: int, temperature: float | None = None,
+    def generate(self, category: str | None, n: int, seed: int | list[int], temperature: float | None = None,
                  top_p: float | None = None) -> list[list[np.ndarray]]:
         """n new drawings in the simplified schema: [[(m, 2) integer strokes in 0..255]] (the pipeline's
         `simplify` of the decoded rows, so every tool reads them as simplified)."""
@@ -120,10 +120,12 @@ class Sketcher:
                           top_p, self.config.max_len, (0, self.config.grid_size))
         return [pipeline.simplify(sd.from_grid(sd.decode(r), self.config.grid_size)) for r in new]
 
-    def complete(self, drawing: list[np.ndarray], raw: bool | None, category: str | None, n: int, seed: int,
-                 temperature: float | None = None, top_p: float | None = None) -> list[list[np.ndarray]]:
+    def complete(self, drawing: list[np.ndarray], raw: bool | None, category: str | None, n: int,
+                 seed: int | list[int], temperature: float | None = None,
+                 top_p: float | None = None) -> list[list[np.ndarray]]:
         """n continuations of `drawing` (parsed strokes in the input's own coordinates; `raw` as
-        `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame."""
+        `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame. `seed`
+        seeds the NumPy Generator (an int or a list of ints, e.g. [seed, line])."""
         temperature, top_p = self._sampling(temperature, top_p)
         g, max_len = self.config.grid_size, self.config.max_len
         origin, scale, boxed, raw = frame(drawing, raw)
