@@ -73,18 +73,18 @@ def problem(folder: Path, entry: dict, verify: bool) -> str | None:
 
 
 class Shard:
-    """One shard, memory-mapped read-only: each section of ROWS and PACKED is an attribute (an np.memmap)."""
+    """One shard, memory-mapped read-only: each section of ROWS and PACKED is an attribute (an array view
+    of the file's pages)."""
 
     def __init__(self, folder: Path, entry: dict, verify: bool = True) -> None:
         why = problem(folder, entry, verify)
         if why:
             raise DataError(f"{why}; run `doodlelab data cache` to rebuild it", folder)
         self.n = entry["n"]
-        path = folder / entry["file"]
+        raw = np.asarray(np.memmap(folder / entry["file"], np.uint8, "r"))  # one map; plain views slice fast
         for name, (offset, dtype, shape) in entry["sections"].items():
-            count = int(np.prod(shape))
-            view = np.memmap(path, np.dtype(dtype), "r", offset, (count,)) if count else np.zeros(0, dtype)
-            setattr(self, name, view.reshape(shape))
+            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            setattr(self, name, raw[offset : offset + size].view(dtype).reshape(shape))
 
     def strokes_of(self, row: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing `row`, or None for a Google bitmap."""

@@ -1,8 +1,6 @@
-"""Build one category's shards in two streaming passes: the source file is read line by line and rendered
-into temporary files on disk, then the drawings are assigned their splits and written out shard by shard.
-
-Memory holds one shard and the per-drawing bookkeeping (identities, stroke counts), never the category.
-"""
+"""Build one category's shards in two streaming passes: read the source line by line, rendering into
+temporary files on disk; then assign the splits and write the drawings out shard by shard. Memory holds one
+shard and a few numbers per drawing (identities, stroke counts), never the category."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from doodlelab.data import cache, shards, splits, strokes
 
-MAX_OPEN = 256  # shards kept mapped at once per process (least recently used ones are unmapped)
+MAX_OPEN = 1024  # shards kept mapped at once per process (least recently used ones are unmapped)
 
 
 class ShardedSplit:
@@ -63,8 +63,8 @@ class ShardedSplit:
 
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
-        s, row = self.locate(np.array([i]))
-        return self.shard(int(s[0])).strokes_of(int(row[0]))
+        s = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.shard(s).strokes_of(int(i - self.starts[s]))
 
     def blocks(self, size: int) -> np.ndarray:
         """(K, 2) int64 [start, stop) ranges of at most `size` consecutive drawings, never across shards."""

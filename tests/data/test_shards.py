@@ -4,6 +4,7 @@ corrupt shards and changed sources are found and rebuilt, or reported in one lin
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -48,7 +49,10 @@ def test_shards_hold_exactly_the_source_drawings_rendered_and_split(tiny_root, t
 def test_a_split_is_read_through_memory_maps_in_any_order(tiny_root, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setattr(shards, "SHARD_SIZE", 8)
     split = stream.open_split("train", ["cat", "dog"], root=tiny_root, cache_root=tmp_path)
-    assert isinstance(split.shard(0).images, np.memmap) and len(split.parts) > 3
+    base = split.shard(0).images
+    while not isinstance(base, mmap.mmap):  # the array is a view of the file's mapped pages
+        base = base.base
+    assert len(split.parts) > 3
     order = np.random.default_rng(0).permutation(len(split))
     images, labels = split.take(order)
     in_order, in_labels = split.take(np.arange(len(split)))
