@@ -60,11 +60,11 @@ def register(groups: dict) -> None:
     evaluate.set_defaults(handler=cmd_evaluate)
 
     onnx = groups["export"].add_parser(
-        "onnx", help="the classifier or the diffusion U-Net as ONNX, with a JSON card",
+        "onnx", help="the classifier or a generator's network as ONNX, with a JSON card",
         description="Export classifier weights to ONNX (input images (B, 1, 28, 28) float in [0, 1], "
         "output logits (B, 345)); card: classes, temperature. Given a diffusion file, export its U-Net "
-        "(inputs x, t, y; output eps): written beside the weights as NAME.onnx, generate and serve sample "
-        "through it.")
+        "(inputs x, t, y; output eps), given a GAN file its generator (inputs z, y; output images): written "
+        "beside the weights as NAME.onnx, generate and serve sample through it.")
     onnx.add_argument("--weights", type=Path, default=None,
                       help="classifier or diffusion weights (default: the shipped classifier)")
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
