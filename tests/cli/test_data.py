@@ -65,7 +65,8 @@ def test_cache_command_on_a_small_root(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DOODLELAB_CACHE", str(tmp_path / "cache"))
     code, out, _ = run(["data", "cache", "--workers", "1"], capsys)
     assert code == 0 and "cached 1 drawings of 1 categories" in out
-    assert list((tmp_path / "cache").rglob("cat.npz"))
+    manifests = list((tmp_path / "cache").rglob("cat/manifest.json"))  # the category's shard folder
+    assert len(manifests) == 1 and json.loads(manifests[0].read_text())["category"] == "cat"
 
 
 @pytest.mark.parametrize(

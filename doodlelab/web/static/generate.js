@@ -165,7 +165,9 @@
         report(status);
         await sleep(POLL_MS);
         if (!job || job.id !== status.id) return; // cancelled meanwhile
-        status = await answerOf(await fetch(`/api/generate/jobs/${status.id}`));
+        const next = await answerOf(await fetch(`/api/generate/jobs/${status.id}`));
+        if (!job || job.id !== status.id) return; // cancelled while the poll was on its way
+        status = next;
       }
       report(status);
       running(false);
