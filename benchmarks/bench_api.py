@@ -41,17 +41,25 @@ def canvas_drawings(n: int) -> list[list]:
     for i in rng.choice(index, n, replace=len(index) < n):
         raw, times = to_raw(test.strokes_of(int(i)), rng)
         start = times[0][0]
-        out.append([[s[:, 0].round(1).tolist(), s[:, 1].round(1).tolist(), (t - start).round().tolist()]
-                    for s, t in zip(raw, times)])
+        out.append(
+            [
+                [s[:, 0].round(1).tolist(), s[:, 1].round(1).tolist(), (t - start).round().tolist()]
+                for s, t in zip(raw, times)
+            ]
+        )
     return out
 
 
 def page_requests(drawing: list, top: int = 5) -> list[bytes]:
     """The bodies the page sends while `drawing` is made: the strokes so far every THROTTLE_MS of drawing
     time, and the whole drawing so far at the end of each stroke."""
+
     def so_far(ms: float) -> list:
-        strokes = [[xs[:k], ys[:k], ts[:k]] for xs, ys, ts in drawing
-                   if (k := int(np.searchsorted(ts, ms, side="right")))]
+        strokes = [
+            [xs[:k], ys[:k], ts[:k]]
+            for xs, ys, ts in drawing
+            if (k := int(np.searchsorted(ts, ms, side="right")))
+        ]
         return strokes
 
     moments = list(np.arange(THROTTLE_MS, drawing[-1][2][-1], THROTTLE_MS)) + [s[2][-1] for s in drawing]
@@ -79,14 +87,16 @@ def in_process(drawings: list[list], repeats: int = 200) -> dict:
 
     return {
         "pipeline_whole_raw_drawing_ms": median_ms(
-            lambda i: recognizer.rasterize(*parse_drawing(drawings[i]))),
+            lambda i: recognizer.rasterize(*parse_drawing(drawings[i]))
+        ),
         "network_batch1_ms": median_ms(lambda i: recognizer.probabilities(bitmaps[:1])),
         "network_batch64_ms": median_ms(lambda i: recognizer.probabilities(bitmaps), 20),
         "float_network_batch1_ms": median_ms(lambda i: float_model.probabilities(bitmaps[:1])),
         "float_network_batch64_ms": median_ms(lambda i: float_model.probabilities(bitmaps), 20),
         "answer_alone_ms": median_ms(lambda i: predict_batch(recognizer, [Input(body=bodies[i])])),
-        "answer_in_batch_of_64_ms": round(median_ms(
-            lambda i: predict_batch(recognizer, [Input(body=b) for b in bodies[:64]]), 10) / 64, 3),
+        "answer_in_batch_of_64_ms": round(
+            median_ms(lambda i: predict_batch(recognizer, [Input(body=b) for b in bodies[:64]]), 10) / 64, 3
+        ),
         "network_backend": recognizer.backend,
     }
 
@@ -105,10 +115,14 @@ def over_http(bodies: list[bytes], clients: list[int], seconds: float) -> list[d
             samples = asyncio.run(run_load(server.port, bodies, n, duration=seconds, keep_bodies=n == 1))
             cpu = server.cpu_seconds() - cpu
             ok = [s for s in samples if s.status == 200]
-            row = {"clients": n, "requests": len(samples), "errors": len(samples) - len(ok),
-                   "requests_per_s": round(len(ok) / seconds, 1),
-                   "latency_ms": percentiles([s.done - s.sent for s in ok]),
-                   "server_cpu_ms_per_request": round(cpu / max(1, len(samples)) * 1e3, 2)}
+            row = {
+                "clients": n,
+                "requests": len(samples),
+                "errors": len(samples) - len(ok),
+                "requests_per_s": round(len(ok) / seconds, 1),
+                "latency_ms": percentiles([s.done - s.sent for s in ok]),
+                "server_cpu_ms_per_request": round(cpu / max(1, len(samples)) * 1e3, 2),
+            }
             if n == 1:  # time inside the server, to compare with the round trip
                 row["server_ms"] = percentiles([json.loads(s.body)["server_ms"] / 1e3 for s in ok])
             rows.append(row)
@@ -128,21 +142,36 @@ def main() -> None:
     local = in_process(drawings)
     http = over_http(bodies, args.clients, args.seconds)
     sizes = [len(b) for b in bodies]
-    report = {"drawings": len(drawings), "requests_per_drawing": round(len(bodies) / len(drawings), 1),
-              "median_body_bytes": int(np.median(sizes)), "in_process": local,
-              "http_closed_loop": {"seconds_per_run": args.seconds, "runs": http}}
+    report = {
+        "drawings": len(drawings),
+        "requests_per_drawing": round(len(bodies) / len(drawings), 1),
+        "median_body_bytes": int(np.median(sizes)),
+        "in_process": local,
+        "http_closed_loop": {"seconds_per_run": args.seconds, "runs": http},
+    }
     path = write("api", report)
     print(f"in process ({local['network_backend']}), median ms:")
     print(table(list(local)[:-1], [[v for k, v in local.items() if k != "network_backend"]]))
-    print(f"\nPOST /api/predict over loopback, closed loop, {args.seconds:g} s per row, "
-          f"{describe(machine())}:")
+    print(
+        f"\nPOST /api/predict over loopback, closed loop, {args.seconds:g} s per row, {describe(machine())}:"
+    )
     header = ["clients", "requests/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "server CPU ms/req"]
-    rows = [[r["clients"], r["requests_per_s"], *r["latency_ms"].values(), r["errors"],
-             r["server_cpu_ms_per_request"]] for r in http]
+    rows = [
+        [
+            r["clients"],
+            r["requests_per_s"],
+            *r["latency_ms"].values(),
+            r["errors"],
+            r["server_cpu_ms_per_request"],
+        ]
+        for r in http
+    ]
     print(table(header, rows))
     if http and "server_ms" in http[0]:
-        print(f"\none client: server_ms p50 {http[0]['server_ms']['p50']} vs round trip "
-              f"{http[0]['latency_ms']['p50']} ms")
+        print(
+            f"\none client: server_ms p50 {http[0]['server_ms']['p50']} vs round trip "
+            f"{http[0]['latency_ms']['p50']} ms"
+        )
     print(f"wrote {path}")
 
 

@@ -71,8 +71,9 @@ def first_load(browser, url: str) -> tuple[dict[str, int], str]:
     def record(response) -> None:
         path = response.url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
         try:  # Chromium reports 0 for a worker's own script: its Content-Length then
-            size = (response.request.sizes()["responseBodySize"]
-                    or int(response.headers.get("content-length", 0)))
+            size = response.request.sizes()["responseBodySize"] or int(
+                response.headers.get("content-length", 0)
+            )
         except Exception:  # a response without a body (a redirect, an aborted request)
             return
         sizes["/" + path] = sizes.get("/" + path, 0) + size
@@ -80,8 +81,9 @@ def first_load(browser, url: str) -> tuple[dict[str, int], str]:
     context.on("response", record)
     page = context.new_page()
     page.goto(url)
-    page.wait_for_function("window.doodlelabEngine && window.doodlelabEngine.where !== 'loading'",
-                           timeout=120_000)
+    page.wait_for_function(
+        "window.doodlelabEngine && window.doodlelabEngine.where !== 'loading'", timeout=120_000
+    )
     where = page.evaluate("window.doodlelabEngine.where")
     page.wait_for_timeout(1000)  # the favicon, late answers
     context.close()
@@ -107,35 +109,59 @@ def main() -> int:
                 raise SystemExit(f"the page's engine is {where!r}, not the browser: nothing to time")
             page = browser.new_page()
             page.goto(url)
-            page.wait_for_function("window.doodlelabEngine && window.doodlelabEngine.where === 'browser'",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "window.doodlelabEngine && window.doodlelabEngine.where === 'browser'", timeout=120_000
+            )
             version = browser.version
             measured = page.evaluate(TIMINGS, drawings)
         finally:
             browser.close()
-    summary = {name: {"min": round(min(values), 2), "p10": round(float(np.percentile(values, 10)), 2)}
-               | percentiles([ms / 1e3 for ms in values]) for name, values in measured["times"].items()}
+    summary = {
+        name: {"min": round(min(values), 2), "p10": round(float(np.percentile(values, 10)), 2)}
+        | percentiles([ms / 1e3 for ms in values])
+        for name, values in measured["times"].items()
+    }
     agreement = sum(measured["same"]) / len(measured["same"])
-    labels = {"worker": "doodles, in the worker (rasterize + 8-bit model)",
-              "page": "doodles, the page's engine (to the worker and back)",
-              "digits": "digits, mlp.js on the page's thread",
-              "server": "doodles, the server (POST /api/predict from the page)"}
-    print(table(["per guess", "min ms", "p10 ms", "median ms", "p95 ms", "p99 ms", "max ms"],
-                [[labels[k], v["min"], v["p10"], v["p50"], v["p95"], v["p99"], v["max"]]
-                 for k, v in summary.items()]))
+    labels = {
+        "worker": "doodles, in the worker (rasterize + 8-bit model)",
+        "page": "doodles, the page's engine (to the worker and back)",
+        "digits": "digits, mlp.js on the page's thread",
+        "server": "doodles, the server (POST /api/predict from the page)",
+    }
+    print(
+        table(
+            ["per guess", "min ms", "p10 ms", "median ms", "p95 ms", "p99 ms", "max ms"],
+            [
+                [labels[k], v["min"], v["p10"], v["p50"], v["p95"], v["p99"], v["max"]]
+                for k, v in summary.items()
+            ],
+        )
+    )
     total = sum(sizes.values())
-    print(table(["first load", "bytes"], [[path, f"{n:,}"] for path, n in sorted(sizes.items())]
-                + [["all", f"{total:,}"]]))
+    print(
+        table(
+            ["first load", "bytes"],
+            [[path, f"{n:,}"] for path, n in sorted(sizes.items())] + [["all", f"{total:,}"]],
+        )
+    )
     print(f"first guess in the browser = the server's: {agreement:.1%} of {len(drawings)} drawings")
     median = summary["worker"]["p50"]
-    print(f"median per guess in the worker: {median} ms (target <= {TARGET_MS} ms: "
-          f"{'met' if median <= TARGET_MS else 'NOT met'})")
-    path = write("browser", {
-        "chromium": version, "drawings": len(drawings),
-        "per_guess_ms": summary, "target_median_ms": TARGET_MS, "same_first_guess_as_server": agreement,
-        "note": args.note,
-        "first_load_bytes": {"total": total, "files": dict(sorted(sizes.items()))},
-    })
+    print(
+        f"median per guess in the worker: {median} ms (target <= {TARGET_MS} ms: "
+        f"{'met' if median <= TARGET_MS else 'NOT met'})"
+    )
+    path = write(
+        "browser",
+        {
+            "chromium": version,
+            "drawings": len(drawings),
+            "per_guess_ms": summary,
+            "target_median_ms": TARGET_MS,
+            "same_first_guess_as_server": agreement,
+            "note": args.note,
+            "first_load_bytes": {"total": total, "files": dict(sorted(sizes.items()))},
+        },
+    )
     print(f"wrote {path}")
     return 0
 

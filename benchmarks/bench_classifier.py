@@ -39,9 +39,25 @@ RESULTS = Path(__file__).resolve().parent / "results" / "classifier.json"
 
 
 def sketcher_recipe(epochs: int) -> ClassifierConfig:
-    return ClassifierConfig(arch="sketcher", dropout=0.2, epochs=epochs, batch_size=256, lr=1e-3,
-                            weight_decay=0.0, warmup_epochs=0.0, label_smoothing=0.0, patience=0, rotate=0,
-                            stretch=0, shear=0, drop_stroke=0, jitter=0, shift=0, bf16=False, workers=0)
+    return ClassifierConfig(
+        arch="sketcher",
+        dropout=0.2,
+        epochs=epochs,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=0.0,
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+        patience=0,
+        rotate=0,
+        stretch=0,
+        shear=0,
+        drop_stroke=0,
+        jitter=0,
+        shift=0,
+        bf16=False,
+        workers=0,
+    )
 
 
 def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
@@ -99,20 +115,31 @@ def predict_cli(weights: Path, test: cache.SplitArrays, n: int) -> dict:
                 d = test.strokes_of(int(i))
                 if j % 2:
                     raw, times = to_raw(d, rng)
-                    drawing = [[s[:, 0].round(2).tolist(), s[:, 1].round(2).tolist(), t.round().tolist()]
-                               for s, t in zip(raw, times)]
+                    drawing = [
+                        [s[:, 0].round(2).tolist(), s[:, 1].round(2).tolist(), t.round().tolist()]
+                        for s, t in zip(raw, times)
+                    ]
                 else:
                     drawing = strokes.to_json(d)
                 f.write(json.dumps({"key_id": str(j), "drawing": drawing}) + "\n")
-        command = [sys.executable, "-m", "doodlelab", "predict", "--json", "--weights", str(weights),
-                   str(path)]
+        command = [
+            sys.executable,
+            "-m",
+            "doodlelab",
+            "predict",
+            "--json",
+            "--weights",
+            str(weights),
+            str(path),
+        ]
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, check=True)
         seconds = time.perf_counter() - start
     lines = result.stdout.splitlines()
     names = categories()
-    hits = sum(json.loads(line)["top"][0]["category"] == names[int(test.labels[i])]
-               for line, i in zip(lines, index))
+    hits = sum(
+        json.loads(line)["top"][0]["category"] == names[int(test.labels[i])] for line, i in zip(lines, index)
+    )
     return {"drawings": n, "seconds": round(seconds, 1), "outputs": len(lines), "top1": round(hits / n, 4)}
 
 
@@ -127,12 +154,18 @@ def main() -> None:
     card = recognizer.card
     epochs = args.epochs or int(card["config"]["epochs"])
     test = cache.load_split_arrays("test")
-    ours = {**scores(recognizer.logits(test.images), test.labels),
-            "train_seconds": round(card["history"]["seconds"][-1]), "epochs": len(card["history"]["epoch"])}
+    ours = {
+        **scores(recognizer.logits(test.images), test.labels),
+        "train_seconds": round(card["history"]["seconds"][-1]),
+        "epochs": len(card["history"]["epoch"]),
+    }
     sketcher = train_sketcher(epochs, args.sketcher_out, test)
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "python": platform.python_version(),
-        "test_drawings": len(test.labels), "doodlelab": ours, "sketcher": sketcher,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+        "test_drawings": len(test.labels),
+        "doodlelab": ours,
+        "sketcher": sketcher,
         "latency": latency(args.weights, test),
         "predict_cli": predict_cli(args.weights, test, args.ndjson_drawings),
     }
@@ -140,9 +173,12 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print("| model | top-1 | top-3 | MAP@3 | epochs | training time |\n|---|---|---|---|---|---|")
     for name, row in (("Sketcher recipe", sketcher), ("doodlelab ResNet", ours)):
-        print(f"| {name} | {row['top1']:.1%} | {row['top3']:.1%} | {row['map3']:.3f} | {row['epochs']} "
-              f"| {row['train_seconds'] / 60:.0f} min |")
+        print(
+            f"| {name} | {row['top1']:.1%} | {row['top3']:.1%} | {row['map3']:.3f} | {row['epochs']} "
+            f"| {row['train_seconds'] / 60:.0f} min |"
+        )
     print(json.dumps(report["latency"]), json.dumps(report["predict_cli"]), sep="\n")
+
 
 if __name__ == "__main__":
     main()

@@ -50,17 +50,23 @@ def make_dataset(source: Path, out: Path, per_category: int, seed: int = 0) -> N
                 low = np.min([p.min(axis=0) for p in moved], axis=0)
                 side = max(np.max([p.max(axis=0) for p in moved], axis=0) - low) or 1.0
                 drawing = [np.round((p - low) * 255 / side).astype(int) for p in moved]
-                record = {"word": d.word, "countrycode": "US", "timestamp": "2017-03-01 00:00:00.00000 UTC",
-                          "recognized": True, "key_id": f"{9 * 10**18 + i:019d}",
-                          "drawing": [[p[:, 0].tolist(), p[:, 1].tolist()] for p in drawing]}
+                record = {
+                    "word": d.word,
+                    "countrycode": "US",
+                    "timestamp": "2017-03-01 00:00:00.00000 UTC",
+                    "recognized": True,
+                    "key_id": f"{9 * 10**18 + i:019d}",
+                    "drawing": [[p[:, 0].tolist(), p[:, 1].tolist()] for p in drawing],
+                }
                 fh.write(json.dumps(record) + "\n")
 
 
 def timed(command: list[str], env: dict) -> dict:
     """Run a command under /usr/bin/time -v: {seconds, peak_rss_mb}; raises when it fails."""
     start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True,
-                          cwd=tempfile.gettempdir())  # not the repository: PYTHONPATH picks the tree
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )  # not the repository: PYTHONPATH picks the tree
     if done.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
@@ -94,8 +100,13 @@ def steps(data, config, n: int, network: bool) -> float:
     for b in range(n):
         images, labels = loader[b % len(loader)]
         if network:
-            train_step(model, optimizer, to_input(images).contiguous(memory_format=torch.channels_last),
-                       labels, config)
+            train_step(
+                model,
+                optimizer,
+                to_input(images).contiguous(memory_format=torch.channels_last),
+                labels,
+                config,
+            )
     return n * config.batch_size / (time.perf_counter() - start)
 
 
@@ -117,8 +128,11 @@ def child(args: argparse.Namespace) -> None:
         data = stream.open_split("train")
     except ImportError:
         data = cache.load_split_arrays("train")
-    print(json.dumps({"loader": steps(data, config, 40, network=False),
-                      "step": steps(data, config, 20, network=True)}))
+    print(
+        json.dumps(
+            {"loader": steps(data, config, 40, network=False), "step": steps(data, config, 20, network=True)}
+        )
+    )
 
 
 def main() -> None:
@@ -135,8 +149,13 @@ def main() -> None:
     from doodlelab import settings
 
     shared = settings.quickdraw_dir()
-    result = {"host": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with "
-                      "other work)", "categories": CATEGORIES, "steps": STEPS, "scales": {}}
+    result = {
+        "host": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with "
+        "other work)",
+        "categories": CATEGORIES,
+        "steps": STEPS,
+        "scales": {},
+    }
     with tempfile.TemporaryDirectory(prefix="doodlelab-scale-") as tmp:
         tmp = Path(tmp)
         trees = {"old": old_package(args.old_rev, (tmp / "old").mkdir() or tmp / "old"), "new": REPO}
@@ -145,30 +164,58 @@ def main() -> None:
         for n in args.scales:
             data = tmp / f"data-{n}"
             make_dataset(shared, data, n)
-            row = {"drawings": CATEGORIES * n, "source_mb": round(sum(
-                p.stat().st_size for p in data.rglob("*.ndjson")) / 2**20, 1)}
+            row = {
+                "drawings": CATEGORIES * n,
+                "source_mb": round(sum(p.stat().st_size for p in data.rglob("*.ndjson")) / 2**20, 1),
+            }
             for path, tree in trees.items():
-                env = base | {"PYTHONPATH": str(tree), "DOODLELAB_DATA": str(data),
-                              "DOODLELAB_CACHE": str(tmp / f"cache-{path}-{n}")}
-                row[f"{path}_cache"] = timed([sys.executable, "-m", "doodlelab", "data", "cache", "--workers",
-                                              str(args.workers)], env)
+                env = base | {
+                    "PYTHONPATH": str(tree),
+                    "DOODLELAB_DATA": str(data),
+                    "DOODLELAB_CACHE": str(tmp / f"cache-{path}-{n}"),
+                }
+                row[f"{path}_cache"] = timed(
+                    [sys.executable, "-m", "doodlelab", "data", "cache", "--workers", str(args.workers)], env
+                )
                 files = [p for p in (tmp / f"cache-{path}-{n}").rglob("*") if p.is_file()]
                 row[f"{path}_cache"]["disk_mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
-                train = (me + ["--child", "old-train"]) if path == "old" else [
-                    sys.executable, "-m", "doodlelab", "train", "classifier", "--out", str(tmp / f"run-{n}"),
-                    "--max-steps", str(STEPS), "--workers", "0", "--no-export"]
+                train = (
+                    (me + ["--child", "old-train"])
+                    if path == "old"
+                    else [
+                        sys.executable,
+                        "-m",
+                        "doodlelab",
+                        "train",
+                        "classifier",
+                        "--out",
+                        str(tmp / f"run-{n}"),
+                        "--max-steps",
+                        str(STEPS),
+                        "--workers",
+                        "0",
+                        "--no-export",
+                    ]
+                )
                 row[f"{path}_train_{STEPS}_steps"] = timed(train, env)
             result["scales"][str(n)] = row
             print(json.dumps({n: row}), flush=True)
         for path, tree in ({} if args.no_speed else trees).items():  # on the shared data, caches built before
-            env = base | {"PYTHONPATH": str(tree), "DOODLELAB_DATA": str(shared.parent),
-                          "DOODLELAB_CACHE": os.environ.get("DOODLELAB_CACHE", str(settings.cache_dir()))}
-            done = subprocess.run(me + ["--child", "speed"], env=env, capture_output=True, text=True,
-                                  cwd=tmp, check=True)
+            env = base | {
+                "PYTHONPATH": str(tree),
+                "DOODLELAB_DATA": str(shared.parent),
+                "DOODLELAB_CACHE": os.environ.get("DOODLELAB_CACHE", str(settings.cache_dir())),
+            }
+            done = subprocess.run(
+                me + ["--child", "speed"], env=env, capture_output=True, text=True, cwd=tmp, check=True
+            )
             result[f"{path}_shared_drawings_per_s"] = json.loads(done.stdout.splitlines()[-1])
     small, large = (result["scales"][str(s)] for s in (min(args.scales), max(args.scales)))
-    result["growth"] = {k: round(large[k]["peak_rss_mb"] / small[k]["peak_rss_mb"] - 1, 3)
-                        for k in small if isinstance(small[k], dict)}
+    result["growth"] = {
+        k: round(large[k]["peak_rss_mb"] / small[k]["peak_rss_mb"] - 1, 3)
+        for k in small
+        if isinstance(small[k], dict)
+    }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

@@ -43,10 +43,16 @@ def alone(client: httpx.Client, predict: bytes, repeats: int) -> dict:
     assert big.status_code == 200, big.text
     gan = [timed(lambda: client.post("/api/generate", json=GAN))[0] for _ in range(repeats)]
     headers = {"content-type": "application/json"}
-    pred = [timed(lambda: client.post("/api/predict", content=predict, headers=headers))[0]
-            for _ in range(repeats)]
-    return {"diffusion_largest_s": round(seconds, 3), "diffusion_server_ms": big.json()["server_ms"],
-            "gan": percentiles(gan), "predict": percentiles(pred)}
+    pred = [
+        timed(lambda: client.post("/api/predict", content=predict, headers=headers))[0]
+        for _ in range(repeats)
+    ]
+    return {
+        "diffusion_largest_s": round(seconds, 3),
+        "diffusion_server_ms": big.json()["server_ms"],
+        "gan": percentiles(gan),
+        "predict": percentiles(pred),
+    }
 
 
 def behind_diffusion(client: httpx.Client, predict: bytes, repeats: int) -> dict:
@@ -71,11 +77,16 @@ def behind_diffusion(client: httpx.Client, predict: bytes, repeats: int) -> dict
     backlog = client.get(f"/api/generate/jobs/{more[-1]}").json()["seconds_left"] if more else None
     for job_id in [j["id"] for j in jobs] + more:
         client.delete(f"/api/generate/jobs/{job_id}")
-    return {"gan": percentiles(gan), "gan_server": percentiles(gan_server), "predict": percentiles(pred),
-            "measured_while_diffusion_ran": valid,
-            "diffusion_steps_done_at_end": f"{first['done']} of {first['total']}",
-            "queue_full_at": 2 + len(more), "retry_after_s": int(refused.headers.get("retry-after", 0)),
-            "backlog_estimate_s": backlog}
+    return {
+        "gan": percentiles(gan),
+        "gan_server": percentiles(gan_server),
+        "predict": percentiles(pred),
+        "measured_while_diffusion_ran": valid,
+        "diffusion_steps_done_at_end": f"{first['done']} of {first['total']}",
+        "queue_full_at": 2 + len(more),
+        "retry_after_s": int(refused.headers.get("retry-after", 0)),
+        "backlog_estimate_s": backlog,
+    }
 
 
 def main() -> None:
@@ -89,20 +100,50 @@ def main() -> None:
         client.post("/api/predict", content=predict, headers={"content-type": "application/json"})
         quiet = alone(client, predict, args.repeats)
         busy = behind_diffusion(client, predict, args.repeats)
-    met = {"gan_ms": busy["gan"]["max"] <= TARGETS["gan_ms"],
-           "predict_ms": busy["predict"]["max"] <= TARGETS["predict_ms"]}
-    rows = [(name, quiet[name]["p50"], quiet[name]["max"], busy[name]["p50"], busy[name]["max"],
-             TARGETS[f"{name}_ms"], "yes" if met[f"{name}_ms"] else "NO") for name in ("gan", "predict")]
+    met = {
+        "gan_ms": busy["gan"]["max"] <= TARGETS["gan_ms"],
+        "predict_ms": busy["predict"]["max"] <= TARGETS["predict_ms"],
+    }
+    rows = [
+        (
+            name,
+            quiet[name]["p50"],
+            quiet[name]["max"],
+            busy[name]["p50"],
+            busy[name]["max"],
+            TARGETS[f"{name}_ms"],
+            "yes" if met[f"{name}_ms"] else "NO",
+        )
+        for name in ("gan", "predict")
+    ]
     print(f"machine: {describe(info)}")
     print(f"the page's largest diffusion request (16 x 25 steps) alone: {quiet['diffusion_largest_s']} s")
-    print(table(["request", "alone p50 ms", "alone max ms", "behind 2 diffusion p50 ms", "max ms",
-                 "target ms", "met"], rows))
-    print(f"GAN behind diffusion, time in the server's generator: p50 {busy['gan_server']['p50']} ms, max "
-          f"{busy['gan_server']['max']} ms (the rest of the round trip: HTTP, JSON, the event loop)")
-    print(f"queue full at {busy['queue_full_at']} diffusion requests: Retry-After {busy['retry_after_s']} s "
-          f"(backlog estimate {busy['backlog_estimate_s']} s)")
-    path = write("fairness", {"targets": TARGETS, "met": met, "repeats": args.repeats, "alone": quiet,
-                              "behind_diffusion": busy})
+    print(
+        table(
+            [
+                "request",
+                "alone p50 ms",
+                "alone max ms",
+                "behind 2 diffusion p50 ms",
+                "max ms",
+                "target ms",
+                "met",
+            ],
+            rows,
+        )
+    )
+    print(
+        f"GAN behind diffusion, time in the server's generator: p50 {busy['gan_server']['p50']} ms, max "
+        f"{busy['gan_server']['max']} ms (the rest of the round trip: HTTP, JSON, the event loop)"
+    )
+    print(
+        f"queue full at {busy['queue_full_at']} diffusion requests: Retry-After {busy['retry_after_s']} s "
+        f"(backlog estimate {busy['backlog_estimate_s']} s)"
+    )
+    path = write(
+        "fairness",
+        {"targets": TARGETS, "met": met, "repeats": args.repeats, "alone": quiet, "behind_diffusion": busy},
+    )
     print(f"wrote {path}")
 
 

@@ -42,16 +42,20 @@ def run(bodies: list[bytes], clients: int, rate: float, seconds: float, timeout:
     with serve() as server:
         asyncio.run(run_load(server.port, bodies, clients, duration=3, rate=rate))  # warm-up
         server_cpu, client_cpu = server.cpu_seconds(), client_cpu_seconds()
-        samples = asyncio.run(run_load(server.port, bodies, clients, duration=seconds, rate=rate,
-                                       timeout=timeout))
+        samples = asyncio.run(
+            run_load(server.port, bodies, clients, duration=seconds, rate=rate, timeout=timeout)
+        )
         server_cpu, client_cpu = server.cpu_seconds() - server_cpu, client_cpu_seconds() - client_cpu
     ok = [s for s in samples if s.status == 200]
     failed = Counter(str(s.status) for s in samples if s.status != 200)  # status 0: no answer in time
     span = max(s.done for s in samples) - min(s.scheduled for s in samples)
     late = [s.sent - s.scheduled for s in samples]
     return {
-        "clients": clients, "rate_per_client": rate, "seconds": seconds,
-        "offered_per_s": round(clients * rate, 1), "requests": len(samples),
+        "clients": clients,
+        "rate_per_client": rate,
+        "seconds": seconds,
+        "offered_per_s": round(clients * rate, 1),
+        "requests": len(samples),
         "answered_per_s": round(len(ok) / span, 1),
         "errors": len(samples) - len(ok),
         "errors_by_status": dict(failed),
@@ -65,9 +69,11 @@ def run(bodies: list[bytes], clients: int, rate: float, seconds: float, timeout:
 
 
 def verdict(result: dict) -> dict[str, bool]:
-    return {"errors": result["errors"] <= TARGETS["errors"],
-            "p99_ms": result["latency_ms"]["p99"] <= TARGETS["p99_ms"],
-            "requests_per_s": result["answered_per_s"] >= TARGETS["requests_per_s"]}
+    return {
+        "errors": result["errors"] <= TARGETS["errors"],
+        "p99_ms": result["latency_ms"]["p99"] <= TARGETS["p99_ms"],
+        "requests_per_s": result["answered_per_s"] >= TARGETS["requests_per_s"],
+    }
 
 
 def main() -> None:
@@ -83,15 +89,43 @@ def main() -> None:
     result = run(bodies, args.clients, args.rate, args.seconds, args.timeout)
     passed = verdict(result)
     path = write("load", {"machine_at_start": at_start, "targets": TARGETS, "passed": passed, **result})
-    print(f"POST /api/predict, {args.clients} open-loop clients x {args.rate:g} requests/s for "
-          f"{args.seconds:g} s on loopback; {describe(at_start)} at the start:")
+    print(
+        f"POST /api/predict, {args.clients} open-loop clients x {args.rate:g} requests/s for "
+        f"{args.seconds:g} s on loopback; {describe(at_start)} at the start:"
+    )
     latency, service = result["latency_ms"], result["service_ms"]
-    print(table(["offered/s", "answered/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                 "service p99 ms", "server CPU ms/req", "client CPU ms/req", "cores busy"],
-                [[result["offered_per_s"], result["answered_per_s"], result["errors"], latency["p50"],
-                  latency["p95"], latency["p99"], latency["max"], service["p99"],
-                  result["server_cpu_ms_per_request"], result["client_cpu_ms_per_request"],
-                  result["cpu_cores_used"]]]))
+    print(
+        table(
+            [
+                "offered/s",
+                "answered/s",
+                "errors",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "service p99 ms",
+                "server CPU ms/req",
+                "client CPU ms/req",
+                "cores busy",
+            ],
+            [
+                [
+                    result["offered_per_s"],
+                    result["answered_per_s"],
+                    result["errors"],
+                    latency["p50"],
+                    latency["p95"],
+                    latency["p99"],
+                    latency["max"],
+                    service["p99"],
+                    result["server_cpu_ms_per_request"],
+                    result["client_cpu_ms_per_request"],
+                    result["cpu_cores_used"],
+                ]
+            ],
+        )
+    )
     print("targets: " + ", ".join(f"{key} {'met' if ok else 'MISSED'}" for key, ok in passed.items()))
     print(f"wrote {path}")
 

@@ -43,21 +43,37 @@ def build(venv: Path, install: str) -> float:
     extras, first = INSTALLS[install]
     with tempfile.TemporaryDirectory() as tmp:  # build from a copy: nothing is written into the tree
         source = Path(tmp) / "doodlelab"
-        shutil.copytree(ROOT / "doodlelab", source / "doodlelab",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "doodlelab", source / "doodlelab", ignore=shutil.ignore_patterns("__pycache__")
+        )
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(ROOT / name, source / name)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         started = time.perf_counter()
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *first, f"{source}{extras}"], check=True, env=ENV)
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *first,
+                f"{source}{extras}",
+            ],
+            check=True,
+            env=ENV,
+        )
         return time.perf_counter() - started
 
 
 def size_mib(path: Path) -> float:
     """`du -s` of `path` in MiB."""
-    kib = int(subprocess.run(["du", "-s", "-k", str(path.resolve())], capture_output=True, text=True,
-                             check=True).stdout.split()[0])
+    kib = int(
+        subprocess.run(
+            ["du", "-s", "-k", str(path.resolve())], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
     return round(kib / 1024, 1)
 
 
@@ -66,8 +82,9 @@ def help_seconds(venv: Path) -> tuple[float, float]:
     import resource
 
     before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run([str(venv / "bin" / "doodlelab"), "--help"], check=True, env=ENV,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(venv / "bin" / "doodlelab"), "--help"], check=True, env=ENV, stdout=subprocess.DEVNULL
+    )
     wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
@@ -86,8 +103,13 @@ def serve_seconds(venv: Path) -> tuple[float, float, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    server = subprocess.Popen([str(venv / "bin" / "doodlelab"), "serve", "--port", str(port)], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [str(venv / "bin" / "doodlelab"), "serve", "--port", str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while True:
             try:
@@ -98,8 +120,11 @@ def serve_seconds(venv: Path) -> tuple[float, float, float]:
                 if server.poll() is not None:
                     raise RuntimeError(f"serve failed:\n{server.stderr.read()[-3000:]}") from None
                 time.sleep(0.005)
-        request = urllib.request.Request(f"{url}/api/predict", data=json.dumps(DRAWING).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{url}/api/predict",
+            data=json.dumps(DRAWING).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as answer:
             assert answer.status == 200
         return ready, time.perf_counter() - started, cpu_seconds(server.pid)
@@ -115,8 +140,12 @@ def median(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement (default 5)")
-    parser.add_argument("--venvs", type=Path, default=Path(tempfile.gettempdir()) / "doodlelab-bench-start",
-                        help="where the two environments are built (reused when present)")
+    parser.add_argument(
+        "--venvs",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "doodlelab-bench-start",
+        help="where the two environments are built (reused when present)",
+    )
     args = parser.parse_args()
 
     installs = {}
@@ -134,15 +163,31 @@ def main() -> int:
     rows, report = [], {"repeats": args.repeats, "installs": {}}
     for name in INSTALLS:
         venv = args.venvs / name
-        figures = {key: {"median": median(v), "min": round(min(v), 3), "all": [round(x, 3) for x in v]}
-                   for key, v in times[name].items()}
+        figures = {
+            key: {"median": median(v), "min": round(min(v), 3), "all": [round(x, 3) for x in v]}
+            for key, v in times[name].items()
+        }
         report["installs"][name] = installs[name] | {"size_mib": size_mib(venv)} | figures
-        rows.append([name, f"{report['installs'][name]['size_mib']:,.0f} MiB"]
-                    + [f"{figures[k]['median']:.2f} s (min {figures[k]['min']:.2f})" for k in figures])
+        rows.append(
+            [name, f"{report['installs'][name]['size_mib']:,.0f} MiB"]
+            + [f"{figures[k]['median']:.2f} s (min {figures[k]['min']:.2f})" for k in figures]
+        )
     info = machine()
     print(f"{describe(info)}; {args.repeats} runs each, medians\n")
-    print(table(["install", "du -s", "doodlelab --help", "its CPU time", "serve: /api/health answers",
-                 "serve: first predict answered", "its CPU time (server and workers)"], rows))
+    print(
+        table(
+            [
+                "install",
+                "du -s",
+                "doodlelab --help",
+                "its CPU time",
+                "serve: /api/health answers",
+                "serve: first predict answered",
+                "its CPU time (server and workers)",
+            ],
+            rows,
+        )
+    )
     print(f"\nwrote {write('start', report)}")
     return 0
 

@@ -79,17 +79,31 @@ def main() -> None:
         "network_step": round(network_step(data, config, args.steps), 1),
     }
     epoch = end_to_end(config, len(data.images))
-    report = {"config": config.to_dict() | {"categories": len(names)},
-              "torch_threads": torch.get_num_threads(), "train_images": len(data.images),
-              "images_per_s": rows, "epoch": epoch}
+    report = {
+        "config": config.to_dict() | {"categories": len(names)},
+        "torch_threads": torch.get_num_threads(),
+        "train_images": len(data.images),
+        "images_per_s": rows,
+        "epoch": epoch,
+    }
     path = write("train", report)
-    print(f"classifier training on CPU ({describe(machine())}, torch {torch.get_num_threads()} threads, "
-          f"batch {config.batch_size}, bf16 {config.bf16}, {config.workers} render worker):")
-    print(table(["part", "images/s"],
-                [["augmented batches, one process", rows["augmentation_one_process"]],
-                 ["network step (forward, backward, AdamW)", rows["network_step"]],
-                 [f"one epoch end to end ({len(data.images)} images, {epoch['seconds']} s with validation)",
-                  epoch["images_per_s"]]]))
+    print(
+        f"classifier training on CPU ({describe(machine())}, torch {torch.get_num_threads()} threads, "
+        f"batch {config.batch_size}, bf16 {config.bf16}, {config.workers} render worker):"
+    )
+    print(
+        table(
+            ["part", "images/s"],
+            [
+                ["augmented batches, one process", rows["augmentation_one_process"]],
+                ["network step (forward, backward, AdamW)", rows["network_step"]],
+                [
+                    f"one epoch end to end ({len(data.images)} images, {epoch['seconds']} s with validation)",
+                    epoch["images_per_s"],
+                ],
+            ],
+        )
+    )
     print(f"wrote {path}")
 
 

@@ -37,8 +37,11 @@ def _versions() -> dict[str, str]:
 def machine() -> dict:
     """CPU, cores, memory, OS, package versions, and the load average when measured: a busy machine
     (load near or above the core count before a benchmark starts) makes its figures pessimistic."""
-    info = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+    info = {
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
     cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
     if cpuinfo.is_file():
         lines = cpuinfo.read_text().splitlines()
@@ -59,8 +62,10 @@ def describe(info: dict) -> str:
     """One line: '2 x AMD EPYC (AVX-512 BF16), 23.5 GB, Python 3.11.7, load 0.1'."""
     load = f", load {info['load_average_1min']}" if "load_average_1min" in info else ""
     bf16 = " (AVX-512 BF16)" if info.get("avx512_bf16") else ""
-    return (f"{info['cores']} x {info['cpu']}{bf16}, {info.get('memory_gb', '?')} GB, Python {info['python']}"
-            f"{load}")
+    return (
+        f"{info['cores']} x {info['cpu']}{bf16}, {info.get('memory_gb', '?')} GB, Python {info['python']}"
+        f"{load}"
+    )
 
 
 def write(name: str, report: dict) -> Path:
@@ -133,8 +138,9 @@ def serve(*args: str, timeout: float = 180) -> Iterator[Server]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"`{' '.join(command)}` did not start:\n"
-                                       f"{log.read().decode(errors='replace')[-3000:]}") from None
+                    raise RuntimeError(
+                        f"`{' '.join(command)}` did not start:\n{log.read().decode(errors='replace')[-3000:]}"
+                    ) from None
                 time.sleep(0.2)
         yield Server(process, port)
     finally:

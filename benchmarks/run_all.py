@@ -28,8 +28,10 @@ BENCHMARKS = {  # script -> (arguments for the figures, arguments with --quick)
     "bench_api.py": ([], ["--seconds", "3", "--drawings", "60"]),
     "bench_load.py": ([], ["--seconds", "10", "--drawings", "60"]),
     "bench_train.py": ([], ["--categories", "4", "--steps", "5", "--batches", "2"]),
-    "bench_generate.py": ([], ["--categories-every", "35", "--per-category", "1", "--repeats", "1",
-                               "--no-ddpm"]),
+    "bench_generate.py": (
+        [],
+        ["--categories-every", "35", "--per-category", "1", "--repeats", "1", "--no-ddpm"],
+    ),
     "bench_fairness.py": ([], ["--repeats", "2"]),
 }
 

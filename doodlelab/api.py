@@ -59,8 +59,12 @@ def recognize(drawing_or_image: object, top: int = 5) -> list[Guess] | list[list
         'square'
     """
     k = _check_top(top)
-    if isinstance(drawing_or_image, np.ndarray) and drawing_or_image.ndim == 3 \
-            and drawing_or_image.shape[1:] == (SIZE, SIZE) and drawing_or_image.dtype == np.uint8:
+    if (
+        isinstance(drawing_or_image, np.ndarray)
+        and drawing_or_image.ndim == 3
+        and drawing_or_image.shape[1:] == (SIZE, SIZE)
+        and drawing_or_image.dtype == np.uint8
+    ):
         if not len(drawing_or_image):
             raise InputError("nothing to recognize: got an empty (0, 28, 28) array")
         return _name(list(drawing_or_image), k)
@@ -72,8 +76,9 @@ def recognize(drawing_or_image: object, top: int = 5) -> list[Guess] | list[list
     return _name(list(drawing_or_image), k)
 
 
-def generate(category: str, model: str = "diffusion", n: int = 4, seed: int = 0,
-             steps: int | None = None) -> np.ndarray:
+def generate(
+    category: str, model: str = "diffusion", n: int = 4, seed: int = 0, steps: int | None = None
+) -> np.ndarray:
     """Draw new doodles of a category with a shipped generator.
 
     Args:
@@ -157,18 +162,24 @@ def _bitmap(doodle: object, index: int | None) -> np.ndarray:
     if isinstance(doodle, Image.Image):
         return _image_bitmap(doodle)
     _check_not_a_part(doodle, where)
-    raise InputError(f"{where}expected a drawing (a list of [xs, ys] strokes), an image path, a PIL image or "
-                     f"a NumPy array, not {type(doodle).__name__}")
+    raise InputError(
+        f"{where}expected a drawing (a list of [xs, ys] strokes), an image path, a PIL image or "
+        f"a NumPy array, not {type(doodle).__name__}"
+    )
 
 
 def _check_not_a_part(value: object, where: str) -> None:
     """InputError for a list that is part of a drawing: one stroke `[xs, ys]`, or bare numbers."""
     if isinstance(value, (list, tuple)) and value and _is_number_list(value[0]):
-        raise InputError(f"{where}got one stroke [xs, ys] where a drawing was expected; a drawing is a list "
-                         "of strokes, so write [[xs, ys]]")
+        raise InputError(
+            f"{where}got one stroke [xs, ys] where a drawing was expected; a drawing is a list "
+            "of strokes, so write [[xs, ys]]"
+        )
     if isinstance(value, (list, tuple)) and value and _is_number(value[0]):
-        raise InputError(f"{where}got a list of numbers where a drawing was expected; a drawing is a list "
-                         "of strokes: [[xs, ys], ...]")
+        raise InputError(
+            f"{where}got a list of numbers where a drawing was expected; a drawing is a list "
+            "of strokes: [[xs, ys], ...]"
+        )
 
 
 def _image_bitmap(image) -> np.ndarray:

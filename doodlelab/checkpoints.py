@@ -37,8 +37,12 @@ def save(path: Path, kind: str, parts: dict[str, Part], config, state: dict) -> 
             groups[name] = opt["param_groups"]
         else:
             named.update(arrays(part.state_dict(), f"{name}."))
-    meta = {"format": f"doodlelab-{kind}-checkpoint/1", "config": config.to_dict(), "state": state,
-            "param_groups": groups}
+    meta = {
+        "format": f"doodlelab-{kind}-checkpoint/1",
+        "config": config.to_dict(),
+        "state": state,
+        "param_groups": groups,
+    }
     modelfile.save(path, named, metadata=meta)
 
 
@@ -50,8 +54,13 @@ def read(path: str | Path, kind: str) -> tuple[dict, dict]:
     return stored, meta
 
 
-def load(path: Path, kind: str, parts: dict[str, Part], config,
-         mutable: frozenset[str] = frozenset({"steps", "threads", "checkpoint_every"})) -> dict:
+def load(
+    path: Path,
+    kind: str,
+    parts: dict[str, Part],
+    config,
+    mutable: frozenset[str] = frozenset({"steps", "threads", "checkpoint_every"}),
+) -> dict:
     """Restore `parts` from `save`; returns the run state. Configs must match but for `mutable`."""
     stored, meta = read(path, kind)
     # A field added to the config after the checkpoint was made counts as its default value.
@@ -60,8 +69,10 @@ def load(path: Path, kind: str, parts: dict[str, Part], config,
     ours = {k: v for k, v in json.loads(json.dumps(config.to_dict())).items() if k not in mutable}
     if saved != ours:
         changed = sorted(k for k in ours if saved.get(k) != ours[k])
-        raise CheckpointError(f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
-                              "use another output folder or the same settings")
+        raise CheckpointError(
+            f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
+            "use another output folder or the same settings"
+        )
     tensors = {k: torch.from_numpy(v.copy()) for k, v in stored.items()}
     for name, part in parts.items():
         mine = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}

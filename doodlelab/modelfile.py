@@ -54,8 +54,9 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def save(path: str | Path, arrays: dict[str, np.ndarray], card: dict | None = None,
-         metadata: dict | None = None) -> Path:
+def save(
+    path: str | Path, arrays: dict[str, np.ndarray], card: dict | None = None, metadata: dict | None = None
+) -> Path:
     """Write `arrays` to `path` (safetensors, with `metadata` as JSON in its header) and, when given,
     `card` beside it (`card_path`). Returns `path`."""
     from safetensors.numpy import save as to_bytes
@@ -69,18 +70,30 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], card: dict | None = No
     return path
 
 
-def save_model(path: str | Path, arrays: dict[str, np.ndarray], header: dict, config: dict, split: str,
-               card: dict | None = None) -> Path:
+def save_model(
+    path: str | Path,
+    arrays: dict[str, np.ndarray],
+    header: dict,
+    config: dict,
+    split: str,
+    card: dict | None = None,
+) -> Path:
     """A trained network's weights `arrays` and its card: `header` (format, kind), the classes, `config`,
     the weights' dtype, the data (doodlelab's `split` of quickdraw/ in the data root), the attribution,
     then `card`. The weights file's metadata holds `header` and `config`: enough to rebuild the network."""
     from doodlelab.data.categories import categories
 
     dtype = next((str(v.dtype) for v in arrays.values() if v.dtype.kind == "f"), "float32")
-    full = {**header, "classes": categories(), "config": config, "dtype": dtype,
-            "data": f"{settings.ATTRIBUTION}; doodlelab's {split} of quickdraw/ in the data root "
-                    "(DOODLELAB_DATA), 80/10/10 by drawing",
-            "attribution": settings.ATTRIBUTION, **(card or {})}
+    full = {
+        **header,
+        "classes": categories(),
+        "config": config,
+        "dtype": dtype,
+        "data": f"{settings.ATTRIBUTION}; doodlelab's {split} of quickdraw/ in the data root "
+        "(DOODLELAB_DATA), 80/10/10 by drawing",
+        "attribution": settings.ATTRIBUTION,
+        **(card or {}),
+    }
     return save(path, arrays, full, metadata={**header, "config": config})
 
 

@@ -48,8 +48,16 @@ def export_matches(onnx_path: str | Path, weights: str | Path) -> bool:
     return card.get("onnx_sha256") == sha256(onnx_path) and card.get("weights_sha256") == sha256(weights)
 
 
-def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str],
-               dynamic_shapes: dict, float16: bool = False, exact_only: bool = False) -> bytes:
+def write_onnx(
+    model: torch.nn.Module,
+    example: tuple,
+    path: Path,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic_shapes: dict,
+    float16: bool = False,
+    exact_only: bool = False,
+) -> bytes:
     """Export `model` (in eval mode) with torch's dynamo exporter and write it to `path` atomically, its
     weights as float16 if asked (`exact_only`: only those float16 holds exactly); the bytes written (their
     hash goes into the card)."""
@@ -60,8 +68,15 @@ def write_onnx(model: torch.nn.Module, example: tuple, path: Path, inputs: list[
     model = model.eval()
     with warnings.catch_warnings(), _quiet(logging.getLogger("torch.onnx")):
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, example, input_names=inputs, output_names=outputs,
-                                    dynamic_shapes=dynamic_shapes, dynamo=True, verbose=False)
+        program = torch.onnx.export(
+            model,
+            example,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_shapes=dynamic_shapes,
+            dynamo=True,
+            verbose=False,
+        )
     data = _to_bytes(program, path)
     if float16:
         data = _float16_initializers(data, exact_only)

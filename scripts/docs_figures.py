@@ -88,8 +88,11 @@ def mismatch_figure(records: list[dict], rng: np.random.Generator, recognizer: R
     for i in range(6):
         show(axes[0, i], shots[i], "screenshot" if i == 0 else "")
         show(axes[1, i], ours[i], "pipeline" if i == 0 else "")
-    fig.suptitle(f"The same canvas strokes, {len(records)} drawings: a screenshot shrunk to 28x28 is named "
-                 f"right {accuracy[0]:.0%} of the time, the pipeline's bitmap {accuracy[1]:.0%}", fontsize=9)
+    fig.suptitle(
+        f"The same canvas strokes, {len(records)} drawings: a screenshot shrunk to 28x28 is named "
+        f"right {accuracy[0]:.0%} of the time, the pipeline's bitmap {accuracy[1]:.0%}",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(DOCS / "canvas_mismatch.png", dpi=110)
     plt.close(fig)
@@ -105,8 +108,10 @@ def main() -> None:
     pipeline_figure(records[0], bitmaps[0], rng)
     order = np.random.default_rng(1).permutation(len(records))[: args.pairs]
     shot, ours = mismatch_figure([records[i] for i in order], rng, Recognizer())
-    print(f"docs/pipeline.png, docs/canvas_mismatch.png; top-1 on {len(order)} drawings replayed as raw "
-          f"canvas input: screenshot {shot:.1%}, pipeline {ours:.1%}")
+    print(
+        f"docs/pipeline.png, docs/canvas_mismatch.png; top-1 on {len(order)} drawings replayed as raw "
+        f"canvas input: screenshot {shot:.1%}, pipeline {ours:.1%}"
+    )
 
 
 if __name__ == "__main__":

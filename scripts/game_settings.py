@@ -59,11 +59,13 @@ def scores(target: np.ndarray, right: np.ndarray, t: float) -> dict:
     nameable = right.any(axis=1)
     first = ((target >= t) & right).argmax(axis=1)
     share = np.asarray(SHARES)[first[called]]
-    return {"precision": round(float(good.sum() / called.sum()), 4) if called.any() else None,
-            "recall": round(float(called.sum() / max(nameable.sum(), 1)), 4),
-            "win_rate": round(float(called.mean()) if len(called) else 0.0, 4),
-            "median_share_at_call": round(float(np.median(share)), 2) if len(share) else None,
-            "drawings": int(len(called))}
+    return {
+        "precision": round(float(good.sum() / called.sum()), 4) if called.any() else None,
+        "recall": round(float(called.sum() / max(nameable.sum(), 1)), 4),
+        "win_rate": round(float(called.mean()) if len(called) else 0.0, 4),
+        "median_share_at_call": round(float(np.median(share)), 2) if len(share) else None,
+        "drawings": int(len(called)),
+    }
 
 
 def choose_threshold(target: np.ndarray, right: np.ndarray, precision: float) -> float | None:
@@ -79,8 +81,9 @@ def choose_threshold(target: np.ndarray, right: np.ndarray, precision: float) ->
     return float(GRID[lowest])
 
 
-def easy_list(target: np.ndarray, right: np.ndarray, labels: np.ndarray, finished: dict[int, float],
-              t: float, size: int) -> list[int]:
+def easy_list(
+    target: np.ndarray, right: np.ndarray, labels: np.ndarray, finished: dict[int, float], t: float, size: int
+) -> list[int]:
     """The `size` labels the game names best: highest win rate at t, then highest top-1 on the finished
     validation drawings (`finished`: label -> accuracy), then the earliest median call."""
     rows = []
@@ -124,8 +127,14 @@ def measure(args: argparse.Namespace) -> dict:
         "all_finished_top1": round(float(finished_right.mean()), 4),
         "model": {"file": recognizer.weights.name, "sha256": sha256(recognizer.weights)},
         "date": datetime.date.today().isoformat(),
-        "method": {"split": "val", "per_category": args.per_category, "seed": args.seed,
-                   "shares": list(SHARES), "prefix": "ink length", "backend": recognizer.backend},
+        "method": {
+            "split": "val",
+            "per_category": args.per_category,
+            "seed": args.seed,
+            "shares": list(SHARES),
+            "prefix": "ink length",
+            "backend": recognizer.backend,
+        },
     }
 
 
@@ -142,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         if args.per_category < 1 or args.easy < 6 or not 0 < args.precision <= 1:
-            raise ValueError("need --per-category >= 1, --easy >= 6 (a game has 6 rounds) "
-                             "and 0 < --precision <= 1")
+            raise ValueError(
+                "need --per-category >= 1, --easy >= 6 (a game has 6 rounds) and 0 < --precision <= 1"
+            )
         settings = measure(args)
     except (ValueError, OSError, DoodleError) as exc:  # a bad option, data or model file
         print(f"game_settings: {exc}", file=sys.stderr)
@@ -151,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     settings["method"]["seconds"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     v = settings["validation"]
-    print(f"threshold {settings['threshold']}: precision {v['precision']}, recall {v['recall']}, "
-          f"win rate {v['win_rate']} on {v['drawings']} validation drawings; easy list of "
-          f"{len(settings['easy'])} -> {args.out}")
+    print(
+        f"threshold {settings['threshold']}: precision {v['precision']}, recall {v['recall']}, "
+        f"win rate {v['win_rate']} on {v['drawings']} validation drawings; easy list of "
+        f"{len(settings['easy'])} -> {args.out}"
+    )
     return 0
 
 

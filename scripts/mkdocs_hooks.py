@@ -61,17 +61,24 @@ def card_rows(name: str) -> list[tuple[str, str]]:
     if name == "classifier":
         card, test = _card(name), _card(name)["test"]
         return [
-            (f"top-1 on the test split ({test['n']:,} drawings, {test['categories']} categories)",
-             _pct(test["top1"])),
-            ("top-3", _pct(test["top3"])), ("MAP@3", f"{test['map3']:.3f}"),
+            (
+                f"top-1 on the test split ({test['n']:,} drawings, {test['categories']} categories)",
+                _pct(test["top1"]),
+            ),
+            ("top-3", _pct(test["top3"])),
+            ("MAP@3", f"{test['map3']:.3f}"),
             ("mean per-category accuracy", _pct(test["mean_category_accuracy"])),
             ("ECE before / after temperature scaling", f"{test['ece_uncalibrated']:.3f} / {test['ece']:.3f}"),
             ("temperature (fitted on validation)", f"{card['temperature']:.2f}"),
-            ("stroke drawings: simplified / replayed as raw canvas input",
-             f"{_pct(test['strokes_only']['top1_simplified'])} / {_pct(test['strokes_only']['top1_raw'])}"),
+            (
+                "stroke drawings: simplified / replayed as raw canvas input",
+                f"{_pct(test['strokes_only']['top1_simplified'])} / {_pct(test['strokes_only']['top1_raw'])}",
+            ),
             ("epochs trained", str(card["trained_epochs"])),
-            ("weights (float16 safetensors) / float16 ONNX export",
-             f"{_mb('classifier.safetensors')} / {_mb('classifier.onnx')}"),
+            (
+                "weights (float16 safetensors) / float16 ONNX export",
+                f"{_mb('classifier.safetensors')} / {_mb('classifier.onnx')}",
+            ),
         ]
     if name == "classifier.int8":
         test = _card("classifier.int8.onnx")["test"]
@@ -86,17 +93,26 @@ def card_rows(name: str) -> list[tuple[str, str]]:
         ev = card["evaluation"]
         sampling = ", ".join(f"{k} {v}" for k, v in ev["sampling"].items())
         return [
-            (f"recognizability ({ev['samples_per_category']} samples of each of {ev['categories']} "
-             "categories)", _pct(ev["recognizability"])),
+            (
+                f"recognizability ({ev['samples_per_category']} samples of each of {ev['categories']} "
+                "categories)",
+                _pct(ev["recognizability"]),
+            ),
             ("the classifier on real test drawings", _pct(ev["classifier_accuracy_real_test"])),
-            ("Fréchet distance / floor (real train vs test)",
-             f"{ev['frechet_distance']:.2f} / {ev['frechet_floor_train_vs_test']:.2f} = "
-             f"{ev['frechet_ratio']:.2f}×"),
-            ("variety (median over categories) / categories below 0.5",
-             f"{ev['variety_median']:.2f} / {ev['variety_below_half']}"),
+            (
+                "Fréchet distance / floor (real train vs test)",
+                f"{ev['frechet_distance']:.2f} / {ev['frechet_floor_train_vs_test']:.2f} = "
+                f"{ev['frechet_ratio']:.2f}×",
+            ),
+            (
+                "variety (median over categories) / categories below 0.5",
+                f"{ev['variety_median']:.2f} / {ev['variety_below_half']}",
+            ),
             ("sampling", sampling),
-            ("training steps in the last run (batch)",
-             f"{card['steps_trained']:,} ({card['config']['batch_size']})"),
+            (
+                "training steps in the last run (batch)",
+                f"{card['steps_trained']:,} ({card['config']['batch_size']})",
+            ),
             ("weights (float16 safetensors)", _mb(f"{name}.safetensors")),
         ]
     if name == "mlp_digits":
@@ -120,8 +136,10 @@ def headline(name: str) -> tuple[str, str]:
         return f"{_pct(test['top1'])} top-1", size
     if name in ("diffusion", "gan"):
         ev = _card(name)["evaluation"]
-        return (f"{_pct(ev['recognizability'])} recognizable, {ev['frechet_ratio']:.1f}× the Fréchet floor",
-                _mb(f"{name}.safetensors"))
+        return (
+            f"{_pct(ev['recognizability'])} recognizable, {ev['frechet_ratio']:.1f}× the Fréchet floor",
+            _mb(f"{name}.safetensors"),
+        )
     if name == "mlp_digits":
         return f"{_pct(_card(name)['metrics']['test_accuracy'])} test accuracy", _mb("mlp_digits.npz")
     raise ValueError(f"no headline for {name!r}")

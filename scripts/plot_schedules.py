@@ -21,6 +21,7 @@ def curves() -> list[tuple[str, str, torch.Tensor]]:
             torch.cumprod(1 - 10 * torch.linspace(1e-4, 0.02, 300, dtype=torch.float64).clamp(max=0.0999), 0),
         ]
     )
+
     def ab(schedule: str, steps: int) -> torch.Tensor:  # the scheduler's NumPy table as a tensor
         return torch.from_numpy(NoiseScheduler(schedule, steps).alphas_cumprod)
 

@@ -17,16 +17,29 @@ from PIL import Image
 from doodlelab.generative.generator import DoodleGenerator, load
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "generated.png"
-CATEGORIES = ("cat", "apple", "bicycle", "house", "tree", "fish", "airplane", "clock", "star", "umbrella",
-              "face", "car")
+CATEGORIES = (
+    "cat",
+    "apple",
+    "bicycle",
+    "house",
+    "tree",
+    "fish",
+    "airplane",
+    "clock",
+    "star",
+    "umbrella",
+    "face",
+    "car",
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-category", type=int, default=8)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--models", nargs="+", metavar="TITLE=PATH",
-                        help="generator files (default: the shipped ones)")
+    parser.add_argument(
+        "--models", nargs="+", metavar="TITLE=PATH", help="generator files (default: the shipped ones)"
+    )
     parser.add_argument("--categories", nargs="+", default=CATEGORIES)
     args = parser.parse_args()
     import matplotlib
@@ -42,8 +55,9 @@ def main() -> None:
         c = models[0].config
         titles = (f"diffusion (DDIM 50 steps, η = {c.eta:g}, w = {c.guidance:g})", "GAN")
     n, categories = args.per_category, args.categories
-    fig, axes = plt.subplots(len(categories), len(models), figsize=(len(models) * n * 0.55,
-                                                                     len(categories) * 0.62), squeeze=False)
+    fig, axes = plt.subplots(
+        len(categories), len(models), figsize=(len(models) * n * 0.55, len(categories) * 0.62), squeeze=False
+    )
     for row, category in enumerate(categories):
         for col, model in enumerate(models):
             images = model(category, n=n, seed=row)

@@ -27,8 +27,14 @@ def main() -> None:
     parser.add_argument("weights", type=Path, help="a trained diffusion.safetensors or gan.safetensors")
     parser.add_argument("--per-category", type=int, default=10)
     parser.add_argument("--guidance", type=float, default=None, help="diffusion: default guidance w")
-    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
-                        help="diffusion: guide only while LO <= t/T <= HI")
+    parser.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="diffusion: guide only while LO <= t/T <= HI",
+    )
     parser.add_argument("--eta", type=float, default=None, help="diffusion: default DDIM eta in [0, 1]")
     parser.add_argument("--truncation", type=float, default=None, help="GAN: truncation of z (0: off)")
     args = parser.parse_args()
@@ -57,9 +63,14 @@ def main() -> None:
     )
     keep = {k: v for k, v in report.items() if k != "per_category"}
     settings = (
-        {"steps": 50, "guidance": generator.config.guidance, "sampler": "ddim",
-         "guidance_interval": list(generator.config.guidance_interval), "eta": generator.config.eta,
-         "engine": generator.engine}
+        {
+            "steps": 50,
+            "guidance": generator.config.guidance,
+            "sampler": "ddim",
+            "guidance_interval": list(generator.config.guidance_interval),
+            "eta": generator.config.eta,
+            "engine": generator.engine,
+        }
         if generator.kind == "diffusion"
         else {"truncation": generator.config.truncation}
     )

@@ -58,24 +58,35 @@ def main() -> int:
         started = time.perf_counter()
 
         def generate(category: str, n: int, seed: int, s=s):
-            return generator(category, n, seed, s["steps"], s["guidance"], interval=s["interval"],
-                             eta=s["eta"])
+            return generator(
+                category, n, seed, s["steps"], s["guidance"], interval=s["interval"], eta=s["eta"]
+            )
 
         report = evaluate_generator(generate, args.per_category, names, judge=judge, split="val")
-        row = {**s, "recognizability": report["recognizability"], "frechet_ratio": report["frechet_ratio"],
-               "variety_median": report["variety_median"], "variety_below_half": report["variety_below_half"],
-               "samples": report["samples"], "seconds": round(time.perf_counter() - started, 1)}
+        row = {
+            **s,
+            "recognizability": report["recognizability"],
+            "frechet_ratio": report["frechet_ratio"],
+            "variety_median": report["variety_median"],
+            "variety_below_half": report["variety_below_half"],
+            "samples": report["samples"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
-    print("| η | DDIM steps | w | guided while t/T in | recognizability | Fréchet / floor "
-          "| variety (below 0.5) |")
+    print(
+        "| η | DDIM steps | w | guided while t/T in | recognizability | Fréchet / floor "
+        "| variety (below 0.5) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         lo, hi = r["interval"]
-        print(f"| {r['eta']:g} | {r['steps']} | {r['guidance']:g} | {lo:g}–{hi:g} "
-              f"| {r['recognizability']:.1%} | {r['frechet_ratio']:.2f}× "
-              f"| {r['variety_median']:.2f} ({r['variety_below_half']}) |")
+        print(
+            f"| {r['eta']:g} | {r['steps']} | {r['guidance']:g} | {lo:g}–{hi:g} "
+            f"| {r['recognizability']:.1%} | {r['frechet_ratio']:.2f}× "
+            f"| {r['variety_median']:.2f} ({r['variety_below_half']}) |"
+        )
     return 0
 
 

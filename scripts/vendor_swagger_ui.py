@@ -22,8 +22,12 @@ VERSION = "5.35.0"
 SHA256 = "1b8e891893404ea4c3558b6a87e2a3e494e7eedba41168c2ece5800a391a6ea6"
 URL = "https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-{version}.tgz"
 FILES = (  # the script, its styles, an icon, and the licences (Apache-2.0, and those of the bundled code)
-    "swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png",
-    "LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt",
+    "swagger-ui-bundle.js",
+    "swagger-ui.css",
+    "favicon-32x32.png",
+    "LICENSE",
+    "NOTICE",
+    "swagger-ui-bundle.js.LICENSE.txt",
 )
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "doodlelab" / "web" / "static" / "vendor" / "swagger-ui"
@@ -46,8 +50,9 @@ def unpack(tarball: bytes, out: Path) -> list[Path]:
             path = out / name
             path.write_bytes(member.read())
             written.append(path)
-    (out / "VERSION").write_text(f"swagger-ui-dist {VERSION} from {URL.format(version=VERSION)}\n"
-                                 f"sha256 {SHA256}\n", encoding="utf-8")
+    (out / "VERSION").write_text(
+        f"swagger-ui-dist {VERSION} from {URL.format(version=VERSION)}\nsha256 {SHA256}\n", encoding="utf-8"
+    )
     return written
 
 

@@ -23,8 +23,14 @@ from doodlelab.generative import gan_training
 from doodlelab.generative.config import GANConfig
 
 LOSS_SETTINGS = ("aux_weight", "twin", "mode_seeking", "pair_weight", "lr", "d_lr")
-FRESH_RUN_SETTINGS = {"pack": int, "d_warmup": int, "steps": int, "checkpoint_every": int, "threads": int,
-                      "d_width": int}  # a new D and a new run: only when starting from a generator file
+FRESH_RUN_SETTINGS = {
+    "pack": int,
+    "d_warmup": int,
+    "steps": int,
+    "checkpoint_every": int,
+    "threads": int,
+    "d_width": int,
+}  # a new D and a new run: only when starting from a generator file
 
 
 def main() -> int:

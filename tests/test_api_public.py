@@ -74,8 +74,11 @@ def test_bitmaps_images_paths_and_arrays(tmp_path, recognizer):
     rgb = np.repeat(np.asarray(big)[:, :, None], 3, axis=2)
     assert [tuple(g) for g in doodlelab.recognize(rgb, top=2)] == from_file
     mixed = doodlelab.recognize([SQUARE, big, cats[1]], top=1)
-    assert [r[0].category for r in mixed] == [doodlelab.recognize(SQUARE, top=1)[0].category,
-                                              from_file[0][0], expected[1][0][0]]
+    assert [r[0].category for r in mixed] == [
+        doodlelab.recognize(SQUARE, top=1)[0].category,
+        from_file[0][0],
+        expected[1][0][0],
+    ]
 
 
 def test_generate_is_the_shipped_generator_and_deterministic():
@@ -91,29 +94,32 @@ def test_generate_diffusion_few_steps():
     np.testing.assert_array_equal(images, load("diffusion")("cat", n=1, seed=0, steps=5))
 
 
-@pytest.mark.parametrize(("call", "error", "message"), [
-    (lambda: doodlelab.recognize([[0, 1, 2], [0, 1, 2]]), api.InputError, "got one stroke"),
-    (lambda: doodlelab.recognize([SQUARE, [[0, 1], [0, 1]]]), api.InputError, "item 1: got one stroke"),
-    (lambda: doodlelab.recognize([0, 1, 2]), api.InputError, "got a list of numbers"),
-    (lambda: doodlelab.recognize([]), api.InputError, "nothing to recognize"),
-    (lambda: doodlelab.recognize({"drawing": SQUARE}), api.InputError, "not dict"),
-    (lambda: doodlelab.recognize(None), api.InputError, "not NoneType"),
-    (lambda: doodlelab.recognize([[[0, 1], [0, "a"]]]), DataError, "must be numbers"),
-    (lambda: doodlelab.recognize([[[0, 1], [0, float("nan")]]]), DataError, "finite"),
-    (lambda: doodlelab.recognize([SQUARE, [[[], []]]]), DataError, "item 1: drawing has no points"),
-    (lambda: doodlelab.recognize(np.zeros((5, 5, 7))), api.InputError, "(H, W) or (H, W, 3|4)"),
-    (lambda: doodlelab.recognize(np.full((40, 40), 255, np.uint8)), DataError, "no ink"),
-    (lambda: doodlelab.recognize("no-such-file.png"), FileNotFoundError, "no-such-file"),
-    (lambda: doodlelab.recognize(SQUARE, top=0), DataError, "top must be from 1 to 345"),
-    (lambda: doodlelab.recognize(SQUARE, top="3"), api.InputError, "top must be an integer"),
-    (lambda: doodlelab.generate("catt"), UnknownCategoryError, "did you mean: cat"),
-    (lambda: doodlelab.generate(["cat"]), api.InputError, "category must be a category name"),
-    (lambda: doodlelab.generate("cat", model="vae"), DataError, "model must be one of diffusion, gan"),
-    (lambda: doodlelab.generate("cat", model="gan", n=0), DataError, "n must be an integer from 1"),
-    (lambda: doodlelab.generate("cat", model="gan", n=2.0), api.InputError, "n must be an integer"),
-    (lambda: doodlelab.generate("cat", model="gan", seed=-1), DataError, "seed must be an integer >= 0"),
-    (lambda: doodlelab.generate("cat", steps=0), DataError, "steps must be an integer from 1"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: doodlelab.recognize([[0, 1, 2], [0, 1, 2]]), api.InputError, "got one stroke"),
+        (lambda: doodlelab.recognize([SQUARE, [[0, 1], [0, 1]]]), api.InputError, "item 1: got one stroke"),
+        (lambda: doodlelab.recognize([0, 1, 2]), api.InputError, "got a list of numbers"),
+        (lambda: doodlelab.recognize([]), api.InputError, "nothing to recognize"),
+        (lambda: doodlelab.recognize({"drawing": SQUARE}), api.InputError, "not dict"),
+        (lambda: doodlelab.recognize(None), api.InputError, "not NoneType"),
+        (lambda: doodlelab.recognize([[[0, 1], [0, "a"]]]), DataError, "must be numbers"),
+        (lambda: doodlelab.recognize([[[0, 1], [0, float("nan")]]]), DataError, "finite"),
+        (lambda: doodlelab.recognize([SQUARE, [[[], []]]]), DataError, "item 1: drawing has no points"),
+        (lambda: doodlelab.recognize(np.zeros((5, 5, 7))), api.InputError, "(H, W) or (H, W, 3|4)"),
+        (lambda: doodlelab.recognize(np.full((40, 40), 255, np.uint8)), DataError, "no ink"),
+        (lambda: doodlelab.recognize("no-such-file.png"), FileNotFoundError, "no-such-file"),
+        (lambda: doodlelab.recognize(SQUARE, top=0), DataError, "top must be from 1 to 345"),
+        (lambda: doodlelab.recognize(SQUARE, top="3"), api.InputError, "top must be an integer"),
+        (lambda: doodlelab.generate("catt"), UnknownCategoryError, "did you mean: cat"),
+        (lambda: doodlelab.generate(["cat"]), api.InputError, "category must be a category name"),
+        (lambda: doodlelab.generate("cat", model="vae"), DataError, "model must be one of diffusion, gan"),
+        (lambda: doodlelab.generate("cat", model="gan", n=0), DataError, "n must be an integer from 1"),
+        (lambda: doodlelab.generate("cat", model="gan", n=2.0), api.InputError, "n must be an integer"),
+        (lambda: doodlelab.generate("cat", model="gan", seed=-1), DataError, "seed must be an integer >= 0"),
+        (lambda: doodlelab.generate("cat", steps=0), DataError, "steps must be an integer from 1"),
+    ],
+)
 def test_wrong_calls_raise_one_sentence(call, error, message):
     with pytest.raises(error) as info:
         call()

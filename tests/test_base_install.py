@@ -40,8 +40,20 @@ def build_venv(where: Path, extras: str = "") -> Path:
             shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "venv", str(where / "venv")], check=True)
     bin_dir = where / "venv" / "bin"
-    subprocess.run([bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    f"{source}{extras}"], check=True, env=ENV, timeout=1800)
+    subprocess.run(
+        [
+            bin_dir / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"{source}{extras}",
+        ],
+        check=True,
+        env=ENV,
+        timeout=1800,
+    )
     shutil.rmtree(source)
     return bin_dir
 
@@ -53,14 +65,20 @@ def base(tmp_path_factory) -> Path:
 
 
 def run(bin_dir: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(bin_dir / "doodlelab"), *args], capture_output=True, text=True, env=ENV,
-                          cwd=cwd, timeout=600)
+    return subprocess.run(
+        [str(bin_dir / "doodlelab"), *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600
+    )
 
 
 def here(*args: str) -> subprocess.CompletedProcess:
     """The same command in this (PyTorch) install."""
-    return subprocess.run([sys.executable, "-m", "doodlelab", *args], capture_output=True, text=True,
-                          env={**ENV, "PYTHONPATH": str(ROOT)}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "doodlelab", *args],
+        capture_output=True,
+        text=True,
+        env={**ENV, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +110,20 @@ def top5(output: str) -> list[list[str]]:
 def test_the_base_install_has_no_torch(base):
     done = subprocess.run([str(base / "python"), "-c", "import torch"], capture_output=True, text=True)
     assert done.returncode == 1 and "No module named 'torch'" in done.stderr
-    listed = subprocess.run([str(base / "python"), "-m", "pip", "list", "--format", "json"],
-                            capture_output=True, text=True, check=True, env=ENV).stdout
+    listed = subprocess.run(
+        [str(base / "python"), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=ENV,
+    ).stdout
     names = {p["name"].lower() for p in json.loads(listed)}
     assert "onnxruntime" in names and not names & {"torch", "onnx", "onnxscript"}
 
 
 def test_help_of_every_command(base, monkeypatch):
     from doodlelab.cli.main import build_parser
+
     monkeypatch.setenv("COLUMNS", ENV["COLUMNS"])  # argparse wraps help to the terminal's width
     full = build_parser()
     for words in command_paths(full):
@@ -128,8 +152,20 @@ def test_generate_every_shipped_model(base, tmp_path, monkeypatch):
 
     for model in MODELS:
         out = tmp_path / f"{model}.npy"
-        done = run(base, "generate", "--model", model, "--category", "cat", "--n", "4", "--seed", "3",
-                   "--out", str(out))
+        done = run(
+            base,
+            "generate",
+            "--model",
+            model,
+            "--category",
+            "cat",
+            "--n",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         torch_path = DoodleGenerator(shipped(model), engine="torch")
         a, b = np.load(out).astype(int), torch_path("cat", n=4, seed=3).astype(int)
@@ -143,8 +179,13 @@ def test_serve(base, drawings):
 
     with loopback_socket() as sock:
         port = sock.getsockname()[1]
-    server = subprocess.Popen([str(base / "doodlelab"), "serve", "--port", str(port)], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [str(base / "doodlelab"), "serve", "--port", str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -158,9 +199,11 @@ def test_serve(base, drawings):
                 time.sleep(0.1)
         assert all(health["models"].values()), health  # classifier, digits and every generator loaded
         line = drawings.read_text().splitlines()[0]
-        request = urllib.request.Request(f"{url}/api/predict", data=json.dumps(
-            {"drawing": json.loads(line)["drawing"], "top": 5}).encode(),
-            headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{url}/api/predict",
+            data=json.dumps({"drawing": json.loads(line)["drawing"], "top": 5}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as answer:
             served = [g["category"] for g in json.loads(answer.read())["predictions"]]
         with urllib.request.urlopen(f"{url}/", timeout=10) as page:

@@ -44,8 +44,13 @@ def site(tmp_path_factory) -> Path:
         pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -73,8 +78,13 @@ def test_cli_reference_is_every_parser(site):
 
 def test_model_pages_show_the_cards(site):
     hooks = _hooks()
-    for name, page in [("classifier", "classifier"), ("classifier.int8", "classifier"),
-                       ("diffusion", "diffusion"), ("gan", "gan"), ("mlp_digits", "digits")]:
+    for name, page in [
+        ("classifier", "classifier"),
+        ("classifier.int8", "classifier"),
+        ("diffusion", "diffusion"),
+        ("gan", "gan"),
+        ("mlp_digits", "digits"),
+    ]:
         html = (site / "models" / page / "index.html").read_text()
         for _, value in hooks.card_rows(name):
             assert value.replace("`", "").split(" (")[0] in html, (name, value)
@@ -125,8 +135,9 @@ def test_readme_is_a_short_front_page_with_the_cards_figures():
     hooks = _hooks()
     for name in ("classifier", "classifier.int8", "diffusion", "gan", "mlp_digits"):
         metric, size = hooks.headline(name)
-        assert any(metric in row and f"| {size} |" in row for row in rows), \
+        assert any(metric in row and f"| {size} |" in row for row in rows), (
             f"README's models table: {name} should say {metric!r} and {size!r} (its card and file)"
+        )
     for target in re.findall(r"\]\(((?:docs/)[^)#]+)", readme):
         assert (ROOT / target).is_file(), f"README links to a missing {target}"
 
@@ -155,8 +166,11 @@ def test_the_game_figures_are_game_json():
     text = (ROOT / "docs" / "use" / "web.md").read_text()
     runs = [game["validation"], game["validation_easy"]]
     assert _table_row(text, "threshold") == [f"{game['threshold']:g}"] * 2
-    expected = {"precision of the call": "precision", "drawings the game recognizes (win rate)": "win_rate",
-                "median share of the ink at the call": "median_share_at_call"}
+    expected = {
+        "precision of the call": "precision",
+        "drawings the game recognizes (win rate)": "win_rate",
+        "median share of the ink at the call": "median_share_at_call",
+    }
     for label, key in expected.items():
         assert _table_row(text, label) == [f"{run[key]:.1%}".replace(".0%", "%") for run in runs], label
     assert f"{game['validation']['drawings']:,} drawings" in text
@@ -169,8 +183,9 @@ def test_the_limits_tables_are_the_limits_module():
     for page in ("use/http.md", "learn/strokes.md"):
         text = (ROOT / "docs" / page).read_text()
         assert _table_row(text, "strokes in a drawing") == [f"at most {limits.MAX_STROKES:,}"], page
-        assert _table_row(text, "points in a drawing (all strokes together)") == \
-            [f"at least 1, at most {limits.MAX_POINTS:,}"], page
+        assert _table_row(text, "points in a drawing (all strokes together)") == [
+            f"at least 1, at most {limits.MAX_POINTS:,}"
+        ], page
         assert _table_row(text, "coordinates") == [f"finite numbers within {limits.coordinate_range()}"], page
         timestamps = f"finite, 0 to {limits.MAX_TIMESTAMP:g} ms".replace("+", "")  # 1e13, not 1e+13
         assert _table_row(text, "timestamps (raw format)") == [timestamps], page

@@ -54,8 +54,9 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:  # relative: from . import x, from ..data import y
                 anchor = name.split(".")[: len(name.split(".")) - node.level + is_package]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
-                       for alias in node.names]
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -182,18 +183,27 @@ def test_no_import_cycles():
 def test_no_package_imports_another_packages_training_code():
     bad = set(foreign_training_imports(import_graph()))
     assert not bad - KNOWN_FOREIGN, "training code imported from outside its package: " + "; ".join(
-        sorted(bad - KNOWN_FOREIGN))
+        sorted(bad - KNOWN_FOREIGN)
+    )
     assert bad == KNOWN_FOREIGN, f"gone, remove from KNOWN_FOREIGN: {KNOWN_FOREIGN - bad}"
 
 
 # PyTorch only for training (issue 22): what serves, predicts, generates and evaluates the shipped models,
 # and the command line's parser, import none of the `[train]` extra's packages when they are imported.
 TRAIN_ONLY = ("torch", "onnx", "onnxscript")
-SERVING = ("doodlelab.api", "doodlelab.cli.main", "doodlelab.cli.serve", "doodlelab.cli.predict",
-           "doodlelab.cli.generate", "doodlelab.web.app", "doodlelab.web.inference",
-           "doodlelab.classifier.recognizer", "doodlelab.classifier.evaluate", "doodlelab.scratch.digits",
-           "doodlelab.generative.generator")
-
+SERVING = (
+    "doodlelab.api",
+    "doodlelab.cli.main",
+    "doodlelab.cli.serve",
+    "doodlelab.cli.predict",
+    "doodlelab.cli.generate",
+    "doodlelab.web.app",
+    "doodlelab.web.inference",
+    "doodlelab.classifier.recognizer",
+    "doodlelab.classifier.evaluate",
+    "doodlelab.scratch.digits",
+    "doodlelab.generative.generator",
+)
 
 
 class _ModuleLevel(ast.NodeVisitor):
@@ -269,20 +279,24 @@ def test_serving_imports_no_training_packages():
     assert not chains, "serving modules that import the [train] extra when imported: " + "; ".join(chains)
 
 
-
 # The same, run: a Python where `import torch` (and the rest of [train]) fails answers --help of each
 # command, predicts drawings and digits and serves the app, with the answers of this (torch) process.
 BLOCK_TRAIN = f"import sys\nsys.modules.update(dict.fromkeys({TRAIN_ONLY!r}))  # import torch: ImportError\n"
 
 
 def run_without_training_packages(code: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK_TRAIN + code, *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_TRAIN + code, *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    return {name: sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-            for name, sub in action.choices.items()}
+    return {
+        name: sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+    }
 
 
 def command_paths(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -302,24 +316,31 @@ def test_the_parser_is_built_for_the_named_command_only():
 
     full = build_parser()
     for words in command_paths(full):  # each command's help as the full tree has it
-        assert parser_at(build_parser([*words, "--help"]), words).format_help() == \
-            parser_at(full, words).format_help(), words
-    code = ("from doodlelab.cli.main import build_parser\nbuild_parser(['--help'])\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('numpy', 'PIL', 'doodlelab'))))")
+        assert (
+            parser_at(build_parser([*words, "--help"]), words).format_help()
+            == parser_at(full, words).format_help()
+        ), words
+    code = (
+        "from doodlelab.cli.main import build_parser\nbuild_parser(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('numpy', 'PIL', 'doodlelab'))))"
+    )
     done = run_without_training_packages(code)
-    assert done.stdout.strip() == str(["doodlelab", "doodlelab.cli", "doodlelab.cli.common",
-                                       "doodlelab.cli.main", "doodlelab.errors"]), done.stderr
+    assert done.stdout.strip() == str(
+        ["doodlelab", "doodlelab.cli", "doodlelab.cli.common", "doodlelab.cli.main", "doodlelab.errors"]
+    ), done.stderr
 
 
 def test_help_of_every_command_without_torch():
     from doodlelab.cli.main import build_parser
 
-    code = ("import json\nfrom doodlelab.cli.main import main\nfailed = {}\n"
-            "for words in json.loads(sys.argv[1]):\n"
-            "    try:\n        main([*words, '--help'])\n"
-            "    except SystemExit as exc:\n        failed[' '.join(words) or '(top)'] = exc.code\n"
-            "    except ImportError as exc:\n        failed[' '.join(words) or '(top)'] = str(exc)\n"
-            "print(json.dumps({k: v for k, v in failed.items() if v != 0}))\n")
+    code = (
+        "import json\nfrom doodlelab.cli.main import main\nfailed = {}\n"
+        "for words in json.loads(sys.argv[1]):\n"
+        "    try:\n        main([*words, '--help'])\n"
+        "    except SystemExit as exc:\n        failed[' '.join(words) or '(top)'] = exc.code\n"
+        "    except ImportError as exc:\n        failed[' '.join(words) or '(top)'] = str(exc)\n"
+        "print(json.dumps({k: v for k, v in failed.items() if v != 0}))\n"
+    )
     done = run_without_training_packages(code, json.dumps(command_paths(build_parser())))
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {}, "--help needs torch"
@@ -347,15 +368,19 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
 
     digit = tmp_path / "digit.png"
     Image.fromarray(255 - load_mnist(mnist).x_test[0]).save(digit)  # dark ink on white paper
-    commands = [["predict", "--json", "--top", "5", str(drawings)],
-                ["predict", "--model", "digits", "--json", str(digit)]]
-    code = ("import json\nfrom doodlelab.cli.main import main\n"
-            "for command in json.loads(sys.argv[1]):\n    assert main(command) == 0\n"
-            "from doodlelab.web.app import create_app\nfrom doodlelab.web.local import serving\n"
-            "with serving(create_app(workers=0)) as client:\n"
-            "    assert all(client.get('/api/health').json()['models'].values())  # generators too\n"
-            "    answer = client.post('/api/predict', json={'drawing': json.loads(sys.argv[2])['drawing']})\n"
-            "    print(json.dumps(answer.json()['predictions']))\n")
+    commands = [
+        ["predict", "--json", "--top", "5", str(drawings)],
+        ["predict", "--model", "digits", "--json", str(digit)],
+    ]
+    code = (
+        "import json\nfrom doodlelab.cli.main import main\n"
+        "for command in json.loads(sys.argv[1]):\n    assert main(command) == 0\n"
+        "from doodlelab.web.app import create_app\nfrom doodlelab.web.local import serving\n"
+        "with serving(create_app(workers=0)) as client:\n"
+        "    assert all(client.get('/api/health').json()['models'].values())  # generators too\n"
+        "    answer = client.post('/api/predict', json={'drawing': json.loads(sys.argv[2])['drawing']})\n"
+        "    print(json.dumps(answer.json()['predictions']))\n"
+    )
     done = run_without_training_packages(code, json.dumps(commands), lines[0])
     assert done.returncode == 0, done.stderr[-3000:]
     for command in commands:
@@ -364,15 +389,17 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
     assert done.stdout.splitlines()[:-1] == expected  # same guesses, same probabilities
     served, predicted = json.loads(done.stdout.splitlines()[-1]), json.loads(expected[0])["top"]
     assert len(expected) == 16 and [g["category"] for g in served] == [g["category"] for g in predicted]
-    assert [g["probability"] for g in served] == pytest.approx([g["probability"] for g in predicted],
-                                                              abs=1e-6)
+    assert [g["probability"] for g in served] == pytest.approx(
+        [g["probability"] for g in predicted], abs=1e-6
+    )
 
     from doodlelab.classifier.recognizer import SHIPPED
 
     for name in (SHIPPED.name, SHIPPED.with_suffix(".json").name):  # the weights without their exports
         (tmp_path / name).write_bytes((SHIPPED.parent / name).read_bytes())
     code = "from doodlelab.cli.main import main\nsys.exit(main(sys.argv[1:]))"
-    done = run_without_training_packages(code, "predict", "--weights", str(tmp_path / SHIPPED.name),
-                                         str(drawings))
+    done = run_without_training_packages(
+        code, "predict", "--weights", str(tmp_path / SHIPPED.name), str(drawings)
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "pip install 'doodlelab[train]'" in done.stderr, done.stderr

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # A test run by a child pytest with tests/conftest.py as its only conftest: it renders one tiny category
 # into the default cache, wherever the suite's settings put it.
-CHILD_TEST = '''
+CHILD_TEST = """
 import json
 from doodlelab.data import cache
 from doodlelab import settings
@@ -29,7 +29,7 @@ def test_render_into_the_default_cache(tmp_path):
     cache.load_category("cat", root=tmp_path / "quickdraw")
     assert cache.cache_file("cat", 28).is_file()
     print("CACHE", settings.cache_dir())
-'''
+"""
 
 
 def test_this_session_does_not_use_the_user_cache():
@@ -45,13 +45,31 @@ def test_a_test_writes_nothing_under_home(tmp_path, test_cache):
     home, chosen = tmp_path / "home", tmp_path / "kept-cache"
     home.mkdir()
     (tmp_path / "test_child.py").write_text(CHILD_TEST)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DOODLELAB_CACHE", "DOODLELAB_TEST_CACHE", "XDG_CACHE_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DOODLELAB_CACHE", "DOODLELAB_TEST_CACHE", "XDG_CACHE_HOME")
+    }
     env |= {"HOME": str(home)} | ({"DOODLELAB_TEST_CACHE": str(chosen)} if test_cache else {})
-    argv = ["-q", "-s", "-p", "no:cacheprovider", "-p", "tests.conftest", "--rootdir", str(tmp_path),
-            str(tmp_path / "test_child.py")]
-    done = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    argv = [
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "tests.conftest",
+        "--rootdir",
+        str(tmp_path),
+        str(tmp_path / "test_child.py"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (home / ".cache" / "doodlelab").exists()
     used = Path(next(line for line in done.stdout.splitlines() if line.startswith("CACHE ")).split(" ", 1)[1])

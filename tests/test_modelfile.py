@@ -36,8 +36,12 @@ def test_classifier_and_generator_cards_are_written_alike(tmp_path):
     assert loaded_config == config
     for name, value in loaded.state_dict().items():
         assert value.dtype == net.state_dict()[name].dtype
-        assert torch.equal(value, net.state_dict()[name].half().to(value.dtype) if value.is_floating_point()
-                           else net.state_dict()[name])
+        assert torch.equal(
+            value,
+            net.state_dict()[name].half().to(value.dtype)
+            if value.is_floating_point()
+            else net.state_dict()[name],
+        )
 
 
 def test_load_float32_widens_float16_and_leaves_the_rest(tmp_path):

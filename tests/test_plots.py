@@ -7,8 +7,13 @@ from PIL import Image
 
 from doodlelab import plots
 
-EPOCHS = {"epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "val_loss": [2.1, 1.2, 0.9],
-          "train_accuracy": [0.3, 0.6, 0.8], "val_accuracy": [0.3, 0.5, 0.7]}
+EPOCHS = {
+    "epoch": [1, 2, 3],
+    "train_loss": [2.0, 1.0, 0.5],
+    "val_loss": [2.1, 1.2, 0.9],
+    "train_accuracy": [0.3, 0.6, 0.8],
+    "val_accuracy": [0.3, 0.5, 0.7],
+}
 
 
 def test_epoch_curves_draw_loss_and_accuracy(tmp_path):
@@ -17,8 +22,13 @@ def test_epoch_curves_draw_loss_and_accuracy(tmp_path):
 
 
 def test_step_curves_draw_one_panel_per_series(tmp_path):
-    history = {"step": [10, 20, 30], "loss_d": [1.0, 0.9, 0.8], "loss_g": [2.0, 1.5, 1.4],
-               "recognizability": [0.1, 0.4], "recognizability_step": [15, 30]}
+    history = {
+        "step": [10, 20, 30],
+        "loss_d": [1.0, 0.9, 0.8],
+        "loss_g": [2.0, 1.5, 1.4],
+        "recognizability": [0.1, 0.4],
+        "recognizability_step": [15, 30],
+    }
     path = plots.step_curves(history, tmp_path / "curves.png")
     assert Image.open(path).size == (864, 270)  # three panels of 3.2 x 3 inches at 90 dpi
 

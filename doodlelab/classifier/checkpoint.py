@@ -18,21 +18,32 @@ FORMAT = "doodlelab-classifier/1"
 MUTABLE = frozenset({"epochs", "patience", "workers", "threads", "device", "max_steps", "checkpoint_every"})
 
 
-def save_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  config: ClassifierConfig, state: dict) -> None:
+def save_training(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: ClassifierConfig,
+    state: dict,
+) -> None:
     """Everything needed to resume after a kill, written atomically (the old file stays whole until then)."""
     checkpoints.save(path, "classifier", {"model": model, "optim": optimizer}, config, state)
 
 
-def load_training(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  config: ClassifierConfig) -> dict:
+def load_training(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: ClassifierConfig
+) -> dict:
     """Restore model and optimizer from `save_training`; returns the run state. The checkpoint must
     come from the same config (except the epoch budget and loader settings, which may change)."""
     return checkpoints.load(path, "classifier", {"model": model, "optim": optimizer}, config, MUTABLE)
 
 
-def save_model(path: Path, model: torch.nn.Module, config: ClassifierConfig, card: dict | None = None,
-               dtype: torch.dtype = torch.float32) -> Path:
+def save_model(
+    path: Path,
+    model: torch.nn.Module,
+    config: ClassifierConfig,
+    card: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
     """Weights (`dtype`, e.g. float16 to ship) and a card with classes, config, provenance and `card`."""
     arrays = checkpoints.arrays(model.state_dict(), "", dtype)
     return modelfile.save_model(path, arrays, {"format": FORMAT}, config.to_dict(), "split", card)
@@ -52,4 +63,3 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dic
     except RuntimeError as exc:
         raise modelfile.ModelFileError(f"{path}: weights do not match the stored config ({exc})") from None
     return model.eval(), config, card
-

@@ -65,15 +65,27 @@ class ClassifierConfig(Config):
         check(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
         check(0 <= self.drop_stroke < 1, "drop_stroke must be in [0, 1)")
         check(0 <= self.prefix <= 1 and 0 < self.prefix_min <= 1, "prefix in [0, 1], prefix_min in (0, 1]")
-        check(min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,
-              "augmentation strengths must be >= 0")
+        check(
+            min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,
+            "augmentation strengths must be >= 0",
+        )
         check(self.workers >= 0 and self.threads >= 0, "workers and threads must be >= 0")
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        check(min(self.max_per_category, self.max_steps, self.checkpoint_every) >= 0,
-              "max_per_category, max_steps and checkpoint_every must be >= 0")
+        check(
+            min(self.max_per_category, self.max_steps, self.checkpoint_every) >= 0,
+            "max_per_category, max_steps and checkpoint_every must be >= 0",
+        )
         check(self.shuffle_window >= 1, "shuffle_window must be >= 1")
 
     @property
     def augment(self) -> Augment:
-        return Augment(self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift,
-                       self.prefix, self.prefix_min)
+        return Augment(
+            self.rotate,
+            self.stretch,
+            self.shear,
+            self.drop_stroke,
+            self.jitter,
+            self.shift,
+            self.prefix,
+            self.prefix_min,
+        )

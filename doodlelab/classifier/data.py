@@ -22,8 +22,9 @@ class EpochPlan:
     positions [b * B, (b + 1) * B) of that order, B = per_rank * world; rank r takes the r-th slice.
     """
 
-    def __init__(self, blocks: np.ndarray, per_rank: int, world: int, seed: int, epoch: int,
-                 window: int = 65536) -> None:
+    def __init__(
+        self, blocks: np.ndarray, per_rank: int, world: int, seed: int, epoch: int, window: int = 65536
+    ) -> None:
         self.seed, self.epoch, self.per_rank, self.world = seed, epoch, per_rank, world
         self.blocks = blocks[np.random.default_rng([seed, epoch]).permutation(len(blocks))]
         lengths = self.blocks[:, 1] - self.blocks[:, 0]
@@ -77,6 +78,10 @@ class AugmentedBatches(Dataset):
         images, labels = self.data.take(index)
         if self.aug.enabled:
             rng = np.random.default_rng([self.plan.seed, self.plan.epoch, b, 1, self.rank])
-            images = np.stack([augmented(self.data.strokes_of(int(i)), image, rng, self.aug)
-                               for i, image in zip(index, images)])
+            images = np.stack(
+                [
+                    augmented(self.data.strokes_of(int(i)), image, rng, self.aug)
+                    for i, image in zip(index, images)
+                ]
+            )
         return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)

@@ -58,8 +58,9 @@ def from_files(paths: Sequence[Path]) -> Replay:
     return Replay(drawings, times, np.asarray(labels, dtype=np.int64))
 
 
-def prefixes(drawing: pipeline.Strokes, times: list[np.ndarray] | None,
-             shares: Sequence[float] = SHARES) -> list[pipeline.Strokes]:
+def prefixes(
+    drawing: pipeline.Strokes, times: list[np.ndarray] | None, shares: Sequence[float] = SHARES
+) -> list[pipeline.Strokes]:
     """What the canvas held at each share (0..1] of the drawing's time, in order."""
     if times is None:
         return [ink_prefix(drawing, s) for s in shares]
@@ -101,17 +102,22 @@ def report(probs: np.ndarray, labels: np.ndarray, shares: Sequence[float] = SHAR
     stable = first_stable(correct, shares)
     median = float(np.median(stable)) if len(stable) else float("inf")
     target = probs[np.arange(len(labels)), :, labels]  # (N, F) probability of the true category
-    return {"n": int(len(labels)), "shares": [float(s) for s in shares],
-            "top1": [round(float(a), 4) for a in top1],
-            "top1_at": {f"{int(s * 100)}%": round(float(top1[list(shares).index(s)]), 4)
-                        for s in REPORTED if s in shares},
-            "median_share_first_stable": None if not np.isfinite(median) else round(median, 3),
-            "never_named": round(float(np.isinf(stable).mean()), 4),
-            "mean_target_probability": [round(float(p), 4) for p in target.mean(axis=0)]}
+    return {
+        "n": int(len(labels)),
+        "shares": [float(s) for s in shares],
+        "top1": [round(float(a), 4) for a in top1],
+        "top1_at": {
+            f"{int(s * 100)}%": round(float(top1[list(shares).index(s)]), 4) for s in REPORTED if s in shares
+        },
+        "median_share_first_stable": None if not np.isfinite(median) else round(median, 3),
+        "never_named": round(float(np.isinf(stable).mean()), 4),
+        "mean_target_probability": [round(float(p), 4) for p in target.mean(axis=0)],
+    }
 
 
-def evaluate_early(recognizers: dict, images: np.ndarray, labels: np.ndarray,
-                   shares: Sequence[float] = SHARES) -> dict[str, dict]:
+def evaluate_early(
+    recognizers: dict, images: np.ndarray, labels: np.ndarray, shares: Sequence[float] = SHARES
+) -> dict[str, dict]:
     """{name: report} for each Recognizer on the same replayed images (N, F, S, S)."""
     n, f = images.shape[:2]
     flat = images.reshape(n * f, *images.shape[2:])

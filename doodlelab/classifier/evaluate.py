@@ -47,13 +47,18 @@ def evaluate(recognizer: Recognizer, data: cache.SplitArrays, raw: bool = False,
     if raw:
         rng = np.random.default_rng(seed)
         index = np.flatnonzero(data.drawing >= 0)
-        replayed = np.stack([pipeline.rasterize(to_raw(data.strokes_of(int(i)), rng)[0], raw=True)
-                             for i in index])
+        replayed = np.stack(
+            [pipeline.rasterize(to_raw(data.strokes_of(int(i)), rng)[0], raw=True) for i in index]
+        )
         labels = data.labels[index]
         simplified = metrics.top_k_accuracy(probs[index], labels, 1)
         as_raw = metrics.top_k_accuracy(recognizer.probabilities(replayed), labels, 1)
-        result["strokes_only"] = {"n": len(index), "top1_simplified": round(simplified, 4),
-                                  "top1_raw": round(as_raw, 4), "difference": round(as_raw - simplified, 4)}
+        result["strokes_only"] = {
+            "n": len(index),
+            "top1_simplified": round(simplified, 4),
+            "top1_raw": round(as_raw, 4),
+            "difference": round(as_raw - simplified, 4),
+        }
     return result
 
 
@@ -68,14 +73,18 @@ def confusion_png(probs_or_pred: np.ndarray, labels: np.ndarray, path: Path) -> 
     matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(9, 8))
     shown = ax.imshow(np.maximum(matrix, 1e-3), norm=LogNorm(1e-3, 1), cmap="magma", interpolation="nearest")
-    ax.set(xlabel="predicted category (index)", ylabel="true category (index)",
-           title=f"confusion matrix, {len(labels)} drawings (row-normalised)")
+    ax.set(
+        xlabel="predicted category (index)",
+        ylabel="true category (index)",
+        title=f"confusion matrix, {len(labels)} drawings (row-normalised)",
+    )
     fig.colorbar(shown, ax=ax, fraction=0.046)
     plots.save(fig, path, dpi=110)
 
 
-def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path | None = None,
-           export: bool = True) -> dict:
+def finish(
+    run_dir: Path, out: Path, root: Path | None = None, cache_root: Path | None = None, export: bool = True
+) -> dict:
     """Turn a run's best epoch into a model file: fit the temperature on validation, store the weights in
     float16 when that changes no validation prediction, measure test metrics, write the card (and ONNX)."""
     import torch
@@ -85,10 +94,12 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
 
     model, config, best_card = load_model(run_dir / BEST)
     names = list(config.categories) or None
-    val = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root,
-                                  max_per_category=config.max_per_category)
-    test = cache.load_split_arrays("test", names, config.size, root=root, cache_root=cache_root,
-                                  max_per_category=config.max_per_category)
+    val = cache.load_split_arrays(
+        "val", names, config.size, root=root, cache_root=cache_root, max_per_category=config.max_per_category
+    )
+    test = cache.load_split_arrays(
+        "test", names, config.size, root=root, cache_root=cache_root, max_per_category=config.max_per_category
+    )
     with torch.inference_mode():
         x = torch.from_numpy(val.images).unsqueeze(1).float() / 255
         val_logits = torch.cat([model(b) for b in x.split(512)]).numpy()
@@ -98,11 +109,20 @@ def finish(run_dir: Path, out: Path, root: Path | None = None, cache_root: Path 
         half_logits = torch.cat([half(b) for b in x.split(512)]).numpy()
     same = float((half_logits.argmax(1) == val_logits.argmax(1)).mean())
     dtype = torch.float16 if same >= 0.999 else torch.float32
-    card = {"temperature": temperature, "trained_epochs": best_card.get("epoch"),
-            "history": _history(run_dir), "float16_agreement_val": round(same, 5),
-            "calibration_val": {"ece_before": round(metrics.expected_calibration_error(
-                metrics.softmax(val_logits), val.labels), 4), "ece_after": round(
-                metrics.expected_calibration_error(metrics.softmax(val_logits, temperature), val.labels), 4)}}
+    card = {
+        "temperature": temperature,
+        "trained_epochs": best_card.get("epoch"),
+        "history": _history(run_dir),
+        "float16_agreement_val": round(same, 5),
+        "calibration_val": {
+            "ece_before": round(
+                metrics.expected_calibration_error(metrics.softmax(val_logits), val.labels), 4
+            ),
+            "ece_after": round(
+                metrics.expected_calibration_error(metrics.softmax(val_logits, temperature), val.labels), 4
+            ),
+        },
+    }
     save_model(out, model if dtype == torch.float32 else half, config, card, dtype=dtype)
     test_report = evaluate(Recognizer(out, backend="torch"), test, raw=True)
     full = modelfile.load_card(out) | {"test": test_report}

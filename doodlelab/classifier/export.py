@@ -32,21 +32,33 @@ def exports_of(weights: str | Path) -> dict[str, Path]:
     return {engine: Path(weights).with_suffix(suffix) for engine, suffix in EXPORTS.items()}
 
 
-def export_onnx(model: torch.nn.Module, card: dict, path: str | Path, size: int = 28,
-                float16: bool = False) -> Path:
+def export_onnx(
+    model: torch.nn.Module, card: dict, path: str | Path, size: int = 28, float16: bool = False
+) -> Path:
     """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
     import torch
 
     path = Path(path)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    data = write_onnx(model, (torch.zeros(2, 1, size, size),), path, ["images"], ["logits"],
-                      {"x": {0: batch}}, float16)
-    full = {**card, "format": "doodlelab-classifier-onnx/1",
-            "onnx_weights": "float16" if float16 else "float32",
-            "onnx_sha256": hashlib.sha256(data).hexdigest(),
-            "input": {"name": "images", "shape": ["batch", 1, size, size], "dtype": "float32",
-                      "range": "0..1, 1 = ink (uint8 bitmap / 255)"},
-            "output": {"name": "logits", "shape": ["batch", len(card.get("classes", []))],
-                       "probabilities": "softmax(logits / temperature)"}}
+    data = write_onnx(
+        model, (torch.zeros(2, 1, size, size),), path, ["images"], ["logits"], {"x": {0: batch}}, float16
+    )
+    full = {
+        **card,
+        "format": "doodlelab-classifier-onnx/1",
+        "onnx_weights": "float16" if float16 else "float32",
+        "onnx_sha256": hashlib.sha256(data).hexdigest(),
+        "input": {
+            "name": "images",
+            "shape": ["batch", 1, size, size],
+            "dtype": "float32",
+            "range": "0..1, 1 = ink (uint8 bitmap / 255)",
+        },
+        "output": {
+            "name": "logits",
+            "shape": ["batch", len(card.get("classes", []))],
+            "probabilities": "softmax(logits / temperature)",
+        },
+    }
     save_onnx_card(path, full)
     return path

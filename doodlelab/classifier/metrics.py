@@ -81,7 +81,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """(C, C) counts: row = true class, column = predicted class."""
     return np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+        n_classes, n_classes
+    )
 
 
 def report(probs: np.ndarray, labels: np.ndarray, names: Sequence[str], confused: int = 20) -> dict:
@@ -90,13 +91,18 @@ def report(probs: np.ndarray, labels: np.ndarray, names: Sequence[str], confused
     matrix = confusion_matrix(predicted, labels, len(names))
     support = matrix.sum(axis=1)
     present = np.flatnonzero(support)
-    per_category = {names[c]: {"accuracy": round(float(matrix[c, c] / support[c]), 4), "n": int(support[c])}
-                    for c in present}
+    per_category = {
+        names[c]: {"accuracy": round(float(matrix[c, c] / support[c]), 4), "n": int(support[c])}
+        for c in present
+    }
     off = matrix.copy()
     np.fill_diagonal(off, 0)
     pairs = np.argsort(-off, axis=None, kind="stable")[:confused]
-    most_confused = [{"true": names[i // len(names)], "predicted": names[i % len(names)],
-                      "count": int(off.flat[i])} for i in pairs if off.flat[i] > 0]
+    most_confused = [
+        {"true": names[i // len(names)], "predicted": names[i % len(names)], "count": int(off.flat[i])}
+        for i in pairs
+        if off.flat[i] > 0
+    ]
     return {
         "n": len(labels),
         "categories": len(present),

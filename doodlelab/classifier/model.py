@@ -37,11 +37,17 @@ class DoodleNet(nn.Module):
     """Compact ResNet: a 3x3 stem, one stage per width (each after the first halves the resolution),
     global average pooling, dropout and a linear head. The penultimate features are `features(x)`."""
 
-    def __init__(self, n_classes: int, widths: Sequence[int] = (32, 64, 128, 256),
-                 blocks: Sequence[int] = (1, 1, 1, 1), dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_classes: int,
+        widths: Sequence[int] = (32, 64, 128, 256),
+        blocks: Sequence[int] = (1, 1, 1, 1),
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+        )
         layers, cin = [], widths[0]
         for stage, (width, depth) in enumerate(zip(widths, blocks)):
             for j in range(depth):
@@ -86,8 +92,14 @@ class SketcherNet(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
 
-def build(arch: str, n_classes: int, size: int = 28, widths: Sequence[int] = (32, 64, 128, 256),
-          blocks: Sequence[int] = (1, 1, 1, 1), dropout: float = 0.2) -> nn.Module:
+def build(
+    arch: str,
+    n_classes: int,
+    size: int = 28,
+    widths: Sequence[int] = (32, 64, 128, 256),
+    blocks: Sequence[int] = (1, 1, 1, 1),
+    dropout: float = 0.2,
+) -> nn.Module:
     """The network named by `arch` (see ARCHS)."""
     if arch == "resnet":
         return DoodleNet(n_classes, widths, blocks, dropout)

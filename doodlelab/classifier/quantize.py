@@ -65,16 +65,28 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
         float_model = export_beside(weights, Path(tmp) / "float.onnx")
         card = json.loads(onnx_card_path(float_model).read_text(encoding="utf-8"))
         quant_pre_process(str(float_model), str(Path(tmp) / "prepared.onnx"))  # shapes, fused ops
-        quantize_static(str(Path(tmp) / "prepared.onnx"), str(Path(tmp) / "int8.onnx"), Batches(),
-                        quant_format=QuantFormat.QOperator, per_channel=True, reduce_range=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantize_static(
+            str(Path(tmp) / "prepared.onnx"),
+            str(Path(tmp) / "int8.onnx"),
+            Batches(),
+            quant_format=QuantFormat.QOperator,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
         data = (Path(tmp) / "int8.onnx").read_bytes()
     modelfile.write_atomically(out, lambda f: f.write(data))
-    card |= {"onnx_weights": "int8", "onnx_sha256": hashlib.sha256(data).hexdigest(),
-             "quantization": {"method": "static, QOperator (onnxruntime.quantization)",
-                              "weights": "int8 in a 7-bit range, per output channel",
-                              "activations": "uint8, min/max calibrated",
-                              "calibration_images": len(images)}}
+    card |= {
+        "onnx_weights": "int8",
+        "onnx_sha256": hashlib.sha256(data).hexdigest(),
+        "quantization": {
+            "method": "static, QOperator (onnxruntime.quantization)",
+            "weights": "int8 in a 7-bit range, per output channel",
+            "activations": "uint8, min/max calibrated",
+            "calibration_images": len(images),
+        },
+    }
     save_onnx_card(out, card)
     return out
 
@@ -89,7 +101,12 @@ def measure(int8_file: str | Path, weights: str | Path, images: np.ndarray, labe
     x = (np.asarray(images, dtype=np.float32) / 255.0)[:, None]
     q = np.concatenate([session.run(None, {"images": x[i : i + 512]})[0] for i in range(0, len(x), 512)])
     r = reference.logits(images)
-    return {"n": len(labels), "top1": top_k_accuracy(q, labels, 1), "top3": top_k_accuracy(q, labels, 3),
-            "float_top1": top_k_accuracy(r, labels, 1), "float_top3": top_k_accuracy(r, labels, 3),
-            "top1_agreement": float((q.argmax(1) == r.argmax(1)).mean()),
-            "max_logit_difference": float(np.abs(q - r).max())}
+    return {
+        "n": len(labels),
+        "top1": top_k_accuracy(q, labels, 1),
+        "top3": top_k_accuracy(q, labels, 3),
+        "float_top1": top_k_accuracy(r, labels, 1),
+        "float_top3": top_k_accuracy(r, labels, 3),
+        "top1_agreement": float((q.argmax(1) == r.argmax(1)).mean()),
+        "max_logit_difference": float(np.abs(q - r).max()),
+    }

@@ -99,7 +99,8 @@ def _torch_model(weights: Path):
     except ImportError:
         raise modelfile.ModelFileError(
             f"{weights}: no ONNX export of these weights beside them, and PyTorch is not installed to run "
-            "them (export them with doodlelab export onnx, or pip install 'doodlelab[train]')") from None
+            "them (export them with doodlelab export onnx, or pip install 'doodlelab[train]')"
+        ) from None
     from doodlelab.classifier.checkpoint import load_model
 
     return load_model(weights)[0]

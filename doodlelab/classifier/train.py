@@ -91,8 +91,14 @@ def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, data, rank: int = 0, world: int = 1, batch: int = 1024,
-             device: torch.device | None = None) -> tuple[float, float]:
+def validate(
+    model: torch.nn.Module,
+    data,
+    rank: int = 0,
+    world: int = 1,
+    batch: int = 1024,
+    device: torch.device | None = None,
+) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on un-augmented drawings of `data` (a `stream.ShardedSplit` or
     `cache.SplitArrays`), read in order a batch at a time, each rank taking a share."""
     device = device or torch.device("cpu")
@@ -103,16 +109,26 @@ def validate(model: torch.nn.Module, data, rank: int = 0, world: int = 1, batch:
         x = to_input(torch.from_numpy(images)).to(device).contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels).to(device)
         logits = model(x).float()
-        total += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(),
-                              (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), device=device)])
+        total += torch.stack(
+            [
+                F.cross_entropy(logits, y, reduction="sum").double(),
+                (logits.argmax(1) == y).sum().double(),
+                torch.tensor(len(y), device=device),
+            ]
+        )
     if world > 1:
         dist.all_reduce(total)
     return float(total[0] / total[2]), float(total[1] / total[2])
 
 
-def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
-               config: ClassifierConfig, scaler: torch.amp.GradScaler | None = None,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def train_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    config: ClassifierConfig,
+    scaler: torch.amp.GradScaler | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on images x (B, 1, S, S) and labels (B,) on x's device: autocast as
     `autocast_dtype`, label-smoothed cross-entropy, AdamW (float16: with loss scaling by `scaler`).
     Returns (loss, logits (B, C))."""
@@ -131,15 +147,28 @@ def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.
     return loss, logits
 
 
-def _save(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: ClassifierConfig,
-          state: dict, partial: list[float], step: int) -> None:
+def _save(
+    out: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: ClassifierConfig,
+    state: dict,
+    partial: list[float],
+    step: int,
+) -> None:
     """The resumable checkpoint in the middle of an epoch: `step` batches done, their running sums."""
     checkpoint.save_training(out / LAST, model, optimizer, config, state | {"step": step, "partial": partial})
 
 
-def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = None,
-          cache_root: Path | None = None, progress: bool = True, resume: bool = True,
-          until_epoch: int | None = None) -> TrainResult:
+def train(
+    config: ClassifierConfig,
+    out_dir: str | Path,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    until_epoch: int | None = None,
+) -> TrainResult:
     """Train (or resume from `out_dir/last.safetensors`) and keep the best epoch in `out_dir/best.*`.
 
     Data streams from the shard cache (built or repaired first). `until_epoch` pauses the run after that
@@ -152,15 +181,29 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
     if config.threads:
         torch.set_num_threads(config.threads)
     names = list(config.categories) or None
-    train_set, val_set = (stream.open_split(split, names, config.size, root=root, cache_root=cache_root,
-                                            max_per_category=config.max_per_category)
-                          for split in ("train", "val"))
+    train_set, val_set = (
+        stream.open_split(
+            split,
+            names,
+            config.size,
+            root=root,
+            cache_root=cache_root,
+            max_per_category=config.max_per_category,
+        )
+        for split in ("train", "val")
+    )
     torch.manual_seed(config.seed)
     model = new_model(config).to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
     result = TrainResult(out)
-    state = {"epoch": 0, "history": {}, "best_epoch": 0, "best_val_accuracy": -1.0, "bad_epochs": 0,
-             "seconds": 0.0}
+    state = {
+        "epoch": 0,
+        "history": {},
+        "best_epoch": 0,
+        "best_val_accuracy": -1.0,
+        "bad_epochs": 0,
+        "seconds": 0.0,
+    }
     if resume and (out / LAST).exists():
         state = checkpoint.load_training(out / LAST, model, optimizer, config)
     elif config.init:
@@ -173,8 +216,9 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
     blocks = train_set.blocks(BLOCK)
     steps_per_epoch = EpochPlan(blocks, per_rank, world, config.seed, 0, config.shuffle_window).steps
     if steps_per_epoch == 0:
-        raise checkpoint.CheckpointError(f"only {len(train_set)} training drawings: "
-                                         f"fewer than one batch of {config.batch_size}")
+        raise checkpoint.CheckpointError(
+            f"only {len(train_set)} training drawings: fewer than one batch of {config.batch_size}"
+        )
     total_steps, warmup = steps_per_epoch * config.epochs, round(steps_per_epoch * config.warmup_epochs)
     history: dict[str, list[float]] = state["history"]
     started = time.perf_counter() - state["seconds"]
@@ -185,10 +229,20 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
         last = state["epoch"]  # a resumed run that had reached its step budget
     for epoch in range(state["epoch"], last):
         plan = EpochPlan(blocks, per_rank, world, config.seed, epoch, config.shuffle_window)
-        loader = DataLoader(AugmentedBatches(train_set, plan, config.augment, rank, first),
-                            batch_size=None, num_workers=config.workers)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", initial=first,
-                   total=steps_per_epoch, disable=not progress or rank != 0, dynamic_ncols=True)
+        loader = DataLoader(
+            AugmentedBatches(train_set, plan, config.augment, rank, first),
+            batch_size=None,
+            num_workers=config.workers,
+        )
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            initial=first,
+            total=steps_per_epoch,
+            disable=not progress or rank != 0,
+            dynamic_ncols=True,
+        )
         net.train()
         seen, correct, loss_sum = partial
         paused = False
@@ -219,8 +273,15 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
             result.stopped_at_step = config.max_steps
             break
         val_loss, val_acc = validate(model, val_set, rank, world, device=device)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-               "val_loss": val_loss, "val_accuracy": val_acc, "seconds": time.perf_counter() - started}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "seconds": time.perf_counter() - started,
+        }
         for key, value in row.items():
             history.setdefault(key, []).append(value)
         improved = val_acc > state["best_val_accuracy"]
@@ -237,9 +298,11 @@ def train(config: ClassifierConfig, out_dir: str | Path, root: Path | None = Non
             checkpoint.save_training(out / LAST, model, optimizer, config, state)
             plots.epoch_curves(history, out / CURVES)
             if progress:
-                print(f"epoch {epoch + 1}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
-                      f" | val loss {val_loss:.3f} acc {val_acc:.4f}{' (best)' if improved else ''}",
-                      flush=True)
+                print(
+                    f"epoch {epoch + 1}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
+                    f" | val loss {val_loss:.3f} acc {val_acc:.4f}{' (best)' if improved else ''}",
+                    flush=True,
+                )
         budget = config.max_steps and (epoch + 1) * steps_per_epoch >= config.max_steps
         if stop or budget:
             result.stopped_early = stop

@@ -38,40 +38,74 @@ def register(groups: dict) -> None:
     )
     evaluate.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
     evaluate.add_argument("--split", choices=("test", "val"), default="test", help="split (default: test)")
-    evaluate.add_argument("--raw", action="store_true",
-                          help="also replay the stroke drawings as raw canvas input through the pipeline")
+    evaluate.add_argument(
+        "--raw",
+        action="store_true",
+        help="also replay the stroke drawings as raw canvas input through the pipeline",
+    )
     evaluate.add_argument("--confusion", type=Path, metavar="PNG", help="write the confusion matrix")
-    evaluate.add_argument("--backend", choices=BACKENDS, default="auto",
-                          help="engine (auto: the 8-bit ONNX beside the weights, else the float one, "
-                               "else torch)")
+    evaluate.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="engine (auto: the 8-bit ONNX beside the weights, else the float one, else torch)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the full report as one JSON object")
     early = evaluate.add_argument_group("early guessing (--early)")
-    early.add_argument("--early", action="store_true",
-                       help="replay the split's stroke drawings in time (ink length stands for time; real "
-                            "timestamps with --input) and report top-1 at 25/50/75/100%% of the drawing "
-                            "and the median share needed for a first correct guess that stays correct")
-    early.add_argument("--compare", type=Path, action="append", default=[], metavar="WEIGHTS",
-                       help="with --early: also replay through these weights, side by side (repeatable)")
-    early.add_argument("--input", type=Path, nargs="+", metavar="NDJSON",
-                       help="with --early: replay these labelled drawings (word = category) instead")
-    early.add_argument("--limit", type=int, default=0, metavar="N",
-                       help="with --early: N stroke drawings of the split drawn at random (0: all)")
+    early.add_argument(
+        "--early",
+        action="store_true",
+        help="replay the split's stroke drawings in time (ink length stands for time; real "
+        "timestamps with --input) and report top-1 at 25/50/75/100%% of the drawing "
+        "and the median share needed for a first correct guess that stays correct",
+    )
+    early.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="WEIGHTS",
+        help="with --early: also replay through these weights, side by side (repeatable)",
+    )
+    early.add_argument(
+        "--input",
+        type=Path,
+        nargs="+",
+        metavar="NDJSON",
+        help="with --early: replay these labelled drawings (word = category) instead",
+    )
+    early.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --early: N stroke drawings of the split drawn at random (0: all)",
+    )
     early.add_argument("--curve", type=Path, metavar="PNG", help="with --early: write the top-1 curve")
     evaluate.set_defaults(handler=cmd_evaluate)
 
     onnx = groups["export"].add_parser(
-        "onnx", help="the classifier or a generator's network as ONNX, with a JSON card",
+        "onnx",
+        help="the classifier or a generator's network as ONNX, with a JSON card",
         description="Export classifier weights to ONNX (input images (B, 1, 28, 28) float in [0, 1], "
         "output logits (B, 345)); card: classes, temperature. Given a diffusion file, export its U-Net "
         "(inputs x, t, y; output eps), given a GAN file its generator (inputs z, y; output images): written "
-        "beside the weights as NAME.onnx, generate and serve sample through it.")
-    onnx.add_argument("--weights", type=Path, default=None,
-                      help="classifier or diffusion weights (default: the shipped classifier)")
+        "beside the weights as NAME.onnx, generate and serve sample through it.",
+    )
+    onnx.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="classifier or diffusion weights (default: the shipped classifier)",
+    )
     onnx.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
     onnx.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file)")
-    onnx.add_argument("--int8", action="store_true",
-                      help="quantize to 8 bits for fast serving, calibrated on training drawings and "
-                           "measured against the float weights on the test split (needs the data)")
+    onnx.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantize to 8 bits for fast serving, calibrated on training drawings and "
+        "measured against the float weights on the test split (needs the data)",
+    )
     onnx.add_argument("--calibration", type=int, default=2048, help="training drawings for --int8 (2048)")
     onnx.set_defaults(handler=cmd_export)
 
@@ -91,15 +125,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if rank != 0:
             return 0
     if result.stopped_at_step:
-        print(f"paused after {result.stopped_at_step} steps (--max-steps); run again with a larger "
-              f"--max-steps (0: no limit) to continue from {args.out}")
+        print(
+            f"paused after {result.stopped_at_step} steps (--max-steps); run again with a larger "
+            f"--max-steps (0: no limit) to continue from {args.out}"
+        )
         return 0
     card = finish(args.out, args.out / MODEL_NAME, export=not args.no_export)
     test = card["test"]
-    print(f"best epoch {result.best_epoch} (val accuracy {result.best_val_accuracy:.4f}) after "
-          f"{result.seconds:.0f} s; test top-1 {test['top1']:.4f} top-3 {test['top3']:.4f} "
-          f"MAP@3 {test['map3']:.4f} ECE {test['ece_uncalibrated']:.4f} -> {test['ece']:.4f} "
-          f"(T = {card['temperature']:.3f}); wrote {args.out / MODEL_NAME}")
+    print(
+        f"best epoch {result.best_epoch} (val accuracy {result.best_val_accuracy:.4f}) after "
+        f"{result.seconds:.0f} s; test top-1 {test['top1']:.4f} top-3 {test['top3']:.4f} "
+        f"MAP@3 {test['map3']:.4f} ECE {test['ece_uncalibrated']:.4f} -> {test['ece']:.4f} "
+        f"(T = {card['temperature']:.3f}); wrote {args.out / MODEL_NAME}"
+    )
     return 0
 
 
@@ -129,14 +167,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{args.split}: {report['n']} drawings, {report['categories']} categories ({recognizer.backend})")
     for key in ("top1", "top3", "map3", "mean_category_accuracy"):
         print(f"  {key:24s} {report[key]:.4f}")
-    print(f"  {'ece (calibrated)':24s} {report['ece']:.4f}  (uncalibrated {report['ece_uncalibrated']:.4f},"
-          f" T = {report['temperature']:.3f})")
+    print(
+        f"  {'ece (calibrated)':24s} {report['ece']:.4f}  (uncalibrated {report['ece_uncalibrated']:.4f},"
+        f" T = {report['temperature']:.3f})"
+    )
     if "strokes_only" in report:
         s = report["strokes_only"]
-        print(f"  stroke drawings: top-1 {s['top1_simplified']:.4f} simplified, {s['top1_raw']:.4f} as raw "
-              f"({s['n']} drawings)")
-    print("  most confused: " + ", ".join(f"{p['true']} -> {p['predicted']} ({p['count']})"
-                                          for p in report["most_confused"][:5]))
+        print(
+            f"  stroke drawings: top-1 {s['top1_simplified']:.4f} simplified, {s['top1_raw']:.4f} as raw "
+            f"({s['n']} drawings)"
+        )
+    print(
+        "  most confused: "
+        + ", ".join(f"{p['true']} -> {p['predicted']} ({p['count']})" for p in report["most_confused"][:5])
+    )
     return 0
 
 
@@ -171,14 +215,22 @@ def _evaluate_early(args: argparse.Namespace, recognizer) -> int:
     if args.json:
         print(json.dumps({"source": source, "time": clock, "models": reports}))
         return 0
-    print(f"{source}: {len(replay.labels)} stroke drawings replayed in time ({clock}); top-1 at a share of "
-          "the drawing")
-    print(f"  {'model':40s} " + " ".join(f"{k:>6s}" for k in next(iter(reports.values()))["top1_at"])
-          + "  median share to a stable guess")
+    print(
+        f"{source}: {len(replay.labels)} stroke drawings replayed in time ({clock}); top-1 at a share of "
+        "the drawing"
+    )
+    print(
+        f"  {'model':40s} "
+        + " ".join(f"{k:>6s}" for k in next(iter(reports.values()))["top1_at"])
+        + "  median share to a stable guess"
+    )
     for name, r in reports.items():
         median = r["median_share_first_stable"]
-        print(f"  {name[-40:]:40s} " + " ".join(f"{v:6.1%}" for v in r["top1_at"].values())
-              + f"  {'never' if median is None else f'{median:.0%}'}")
+        print(
+            f"  {name[-40:]:40s} "
+            + " ".join(f"{v:6.1%}" for v in r["top1_at"].values())
+            + f"  {'never' if median is None else f'{median:.0%}'}"
+        )
     return 0
 
 
@@ -207,10 +259,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         report = quantize.measure(path, weights, test.images, test.labels)
         card = json.loads(onnx_card_path(path).read_text(encoding="utf-8"))
         save_onnx_card(path, card | {"test": report})
-        print(f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} "
-              f"(float {report['float_top1']:.4f}),"
-              f" top-3 {report['top3']:.4f} (float {report['float_top3']:.4f}), first guesses agree on "
-              f"{report['top1_agreement']:.2%}", file=sys.stderr)
+        print(
+            f"test split ({report['n']} drawings): top-1 {report['top1']:.4f} "
+            f"(float {report['float_top1']:.4f}),"
+            f" top-3 {report['top3']:.4f} (float {report['float_top3']:.4f}), first guesses agree on "
+            f"{report['top1_agreement']:.2%}",
+            file=sys.stderr,
+        )
     print(f"wrote {path} and {path.name}.json beside it", file=sys.stderr)
     return 0
 
@@ -240,8 +295,10 @@ def _export_generator(weights: Path, args: argparse.Namespace) -> int:
         raise DoodleError("--int8 and --float16 are for the classifier (a generator export chooses itself)")
     export = onnx_nets.export_unet if generator.kind == "diffusion" else onnx_nets.export_gan
     path = export(weights, generator.net, args.out)
-    where = "beside the weights: generate and serve use it" if path == weights.with_suffix(".onnx") else \
-        f"generate and serve use it only as {weights.with_suffix('.onnx').name} beside the weights"
+    where = (
+        "beside the weights: generate and serve use it"
+        if path == weights.with_suffix(".onnx")
+        else f"generate and serve use it only as {weights.with_suffix('.onnx').name} beside the weights"
+    )
     print(f"wrote {path} and {path.name}.json ({where})", file=sys.stderr)
     return 0
-

@@ -26,37 +26,61 @@ def register(groups: dict) -> None:
 
     render = sub.add_parser("render", help="a PNG grid of one category's drawings, to eyeball")
     render.add_argument("category", help="category name, e.g. 'cat' or 'house plant'")
-    render.add_argument("--source", choices=("strokes", "bitmaps"), default="strokes",
-                        help="render strokes through doodlelab's pipeline, or show Google's bitmaps")
+    render.add_argument(
+        "--source",
+        choices=("strokes", "bitmaps"),
+        default="strokes",
+        help="render strokes through doodlelab's pipeline, or show Google's bitmaps",
+    )
     render.add_argument("-n", type=int, default=64, help="number of drawings (default: 64)")
-    render.add_argument("--size", type=int, default=None,
-                        help="bitmap size in pixels, for --source strokes (default: 28, the only size of "
-                        "Google's bitmaps)")
+    render.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="bitmap size in pixels, for --source strokes (default: 28, the only size of Google's bitmaps)",
+    )
     render.add_argument("--out", type=Path, default=None, help="output PNG (default: <category>.png)")
     render.set_defaults(handler=cmd_render)
 
     dl = sub.add_parser("download", help="download official files from Google's public storage (resumable)")
     dl.add_argument("categories", nargs="*", help="category names (or --all)")
     dl.add_argument("--all", action="store_true", help="all 345 categories")
-    dl.add_argument("--formats", nargs="+", choices=FORMATS, default=["simplified"],
-                    help="which formats (default: simplified)")
-    dl.add_argument("--dest", type=Path, default=None,
-                    help="folder to fill (default: $DOODLELAB_DATA/quickdraw or the user cache)")
+    dl.add_argument(
+        "--formats",
+        nargs="+",
+        choices=FORMATS,
+        default=["simplified"],
+        help="which formats (default: simplified)",
+    )
+    dl.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="folder to fill (default: $DOODLELAB_DATA/quickdraw or the user cache)",
+    )
     dl.add_argument("--base-url", default=None, help="mirror of Google's storage (default: official)")
     dl.set_defaults(handler=cmd_download)
 
     check = sub.add_parser("check", help="validate drawing files (.ndjson, .ndjson.gz, .bin, .npy)")
     check.add_argument("files", nargs="+", type=Path, help="files to check")
-    check.add_argument("--skip-bad", action="store_true",
-                       help="skip malformed lines and report how many, instead of stopping at the first")
+    check.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip malformed lines and report how many, instead of stopping at the first",
+    )
     check.set_defaults(handler=cmd_check)
 
     cache = sub.add_parser("cache", help="render every category once into the array cache")
     cache.add_argument("categories", nargs="*", help="category names (default: all with data)")
     cache.add_argument("--size", type=int, default=28, help="bitmap size in pixels (default: 28)")
     cache.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    cache.add_argument("--max-per-category", type=int, default=0, metavar="N",
-                       help="at most N drawings of each source per category (default: 0, all)")
+    cache.add_argument(
+        "--max-per-category",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N drawings of each source per category (default: 0, all)",
+    )
     cache.set_defaults(handler=cmd_cache)
 
 
@@ -217,8 +241,16 @@ def cmd_cache(args: argparse.Namespace) -> int:
     names = [resolve(c) for c in args.categories] or None
     if args.max_per_category < 0:
         raise DoodleError("--max-per-category must be >= 0")
-    counts = build_cache(names, size=args.size, root=_quickdraw_root(), workers=args.workers,
-                         progress=progress_enabled(), max_per_category=args.max_per_category)
-    print(f"cached {sum(counts.values()):,} drawings of {len(counts)} categories at {args.size}px "
-          f"in {settings.cache_dir()}")
+    counts = build_cache(
+        names,
+        size=args.size,
+        root=_quickdraw_root(),
+        workers=args.workers,
+        progress=progress_enabled(),
+        max_per_category=args.max_per_category,
+    )
+    print(
+        f"cached {sum(counts.values()):,} drawings of {len(counts)} categories at {args.size}px "
+        f"in {settings.cache_dir()}"
+    )
     return 0

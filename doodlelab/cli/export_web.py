@@ -19,16 +19,25 @@ WRITTEN = ("index.html", "static", "models")  # what an export holds, under OUT_
 
 def register(groups: dict) -> None:
     web = groups["export"].add_parser(
-        "web", help="the page as a static site that recognizes in the browser (no server needed)",
+        "web",
+        help="the page as a static site that recognizes in the browser (no server needed)",
         description="Write a folder that any static file server can serve (python -m http.server -d "
-                    "OUT_DIR): index.html, its scripts, ONNX Runtime Web, the 8-bit classifier and its card "
-                    "(classes, temperature), the digits network. Guesses are computed in the browser; "
-                    "generation needs the doodlelab server and is unavailable there.")
+        "OUT_DIR): index.html, its scripts, ONNX Runtime Web, the 8-bit classifier and its card "
+        "(classes, temperature), the digits network. Guesses are computed in the browser; "
+        "generation needs the doodlelab server and is unavailable there.",
+    )
     web.add_argument("out", type=Path, metavar="OUT_DIR", help="the folder to write (new or empty)")
-    web.add_argument("--weights", type=Path, default=None,
-                     help="classifier weights whose 8-bit ONNX export is used (default: the shipped one)")
-    web.add_argument("--force", action="store_true",
-                     help="write into a folder that is not empty (its index.html, static/, models/ replaced)")
+    web.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="classifier weights whose 8-bit ONNX export is used (default: the shipped one)",
+    )
+    web.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty (its index.html, static/, models/ replaced)",
+    )
     web.set_defaults(handler=cmd_export_web)
 
 
@@ -51,8 +60,10 @@ def model_files(weights: Path | None) -> dict[str, Path]:
     weights = Path(weights) if weights is not None else SHIPPED
     int8 = exports_of(weights)["int8"]
     if not int8.is_file() or not onnx_card_path(int8).is_file():
-        raise DoodleError(f"{int8}: no 8-bit ONNX export with its card beside {weights.name} "
-                          f"(doodlelab export onnx --int8 --weights {weights} --out {int8})")
+        raise DoodleError(
+            f"{int8}: no 8-bit ONNX export with its card beside {weights.name} "
+            f"(doodlelab export onnx --int8 --weights {weights} --out {int8})"
+        )
     check_export(weights)
     files = {"classifier.int8.onnx": int8, "classifier.int8.onnx.json": onnx_card_path(int8)}
     if DIGITS.is_file():
@@ -77,8 +88,9 @@ def export_web(out: Path, weights: Path | None = None, force: bool = False) -> l
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
         build = Path(tmp)
-        (build / "index.html").write_text(page((STATIC / "index.html").read_text(encoding="utf-8")),
-                                          encoding="utf-8")
+        (build / "index.html").write_text(
+            page((STATIC / "index.html").read_text(encoding="utf-8")), encoding="utf-8"
+        )
         shutil.copytree(STATIC, build / "static", ignore=_skipped)
         (build / "models").mkdir()
         for name, source in models.items():
@@ -96,5 +108,8 @@ def export_web(out: Path, weights: Path | None = None, force: bool = False) -> l
 def _skipped(folder: str, names: list[str]) -> list[str]:
     """shutil.copytree's ignore: SKIPPED, caches and hidden files (editor leftovers)."""
     here = Path(folder).relative_to(STATIC).as_posix()
-    return [n for n in names if (f"{here}/{n}".removeprefix("./") in SKIPPED
-                                 or n == "__pycache__" or n.startswith("."))]
+    return [
+        n
+        for n in names
+        if (f"{here}/{n}".removeprefix("./") in SKIPPED or n == "__pycache__" or n.startswith("."))
+    ]

@@ -36,7 +36,9 @@ def register(groups: dict) -> None:
         )
         train.add_argument("--no-measure", action="store_true", help="skip the recognizability measurements")
         train.add_argument(
-            "--init", type=Path, default=None,
+            "--init",
+            type=Path,
+            default=None,
             help=f"fine-tune: start a new run from a trained {model} file (e.g. doodlelab/weights/"
             f"{model}.safetensors), with fresh optimizer states; a rerun resumes the run in --out",
         )
@@ -54,8 +56,12 @@ def register(groups: dict) -> None:
     gen.add_argument("--category", required=True, help="category name (case-insensitive, _ for spaces)")
     gen.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     gen.add_argument("--seed", type=int, default=0, help="random seed: same seed, same doodles (default 0)")
-    gen.add_argument("--out", type=Path, required=True, help="PATH.npy, PATH.png or a folder (sketch: also "
-                     ".ndjson, .svg; a folder of SVGs)")
+    gen.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="PATH.npy, PATH.png or a folder (sketch: also .ndjson, .svg; a folder of SVGs)",
+    )
     from doodlelab.cli import sketch
 
     sketch.add_sampling_args(gen, model=False)  # --model sketch: the stroke model
@@ -83,17 +89,35 @@ def register(groups: dict) -> None:
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     """--model and the diffusion sampler's settings, shared by `generate` and `evaluate generator`."""
-    parser.add_argument("--model", default="diffusion",
-                        help="diffusion, gan, sketch (generate only), or a generator weights file")
+    parser.add_argument(
+        "--model",
+        default="diffusion",
+        help="diffusion, gan, sketch (generate only), or a generator weights file",
+    )
     parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
-    parser.add_argument("--guidance", type=float, default=None,
-                        help="diffusion: guidance scale w >= 0 (default: the model's)")
-    parser.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
-                        help="diffusion: ddim (default) or ddpm (ancestral, all T steps)")
-    parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                        help="diffusion: guide only while LO <= t/T <= HI (default: the model's)")
-    parser.add_argument("--eta", type=float, default=None,
-                        help="diffusion: DDIM's eta in [0, 1], fresh noise per step (default: the model's)")
+    parser.add_argument(
+        "--guidance", type=float, default=None, help="diffusion: guidance scale w >= 0 (default: the model's)"
+    )
+    parser.add_argument(
+        "--sampler",
+        choices=("ddim", "ddpm"),
+        default=None,
+        help="diffusion: ddim (default) or ddpm (ancestral, all T steps)",
+    )
+    parser.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="diffusion: guide only while LO <= t/T <= HI (default: the model's)",
+    )
+    parser.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="diffusion: DDIM's eta in [0, 1], fresh noise per step (default: the model's)",
+    )
 
 
 def recognizability_probe(names: list[str] | None):
@@ -172,8 +196,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise DataError(f"--out must end in .npy or .png, or name a folder; got {args.out}")
     generator = load(args.model)
     category = resolve(args.category)
-    images = generator(category, args.n, args.seed, args.steps, args.guidance, args.sampler,
-                       interval=args.guidance_interval, eta=args.eta)
+    images = generator(
+        category,
+        args.n,
+        args.seed,
+        args.steps,
+        args.guidance,
+        args.sampler,
+        interval=args.guidance_interval,
+        eta=args.eta,
+    )
     write_samples(images, args.out, category)
     print(f"wrote {len(images)} {category} doodles to {args.out}", file=sys.stderr)
     return 0
@@ -190,17 +222,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     names = [resolve(n) for n in args.categories] if args.categories else None
     if not 1 <= args.per_category <= 1000:
         raise DataError(f"--per-category must be from 1 to 1000, got {args.per_category}")
-    generator.check("cat", args.per_category, 0, args.steps, args.guidance, args.sampler,
-                    args.guidance_interval, args.eta)
-    interval, eta = (generator.check_interval(args.guidance_interval), generator.check_eta(args.eta)) \
-        if generator.kind == "diffusion" else (None, None)
+    generator.check(
+        "cat", args.per_category, 0, args.steps, args.guidance, args.sampler, args.guidance_interval, args.eta
+    )
+    interval, eta = (
+        (generator.check_interval(args.guidance_interval), generator.check_eta(args.eta))
+        if generator.kind == "diffusion"
+        else (None, None)
+    )
     bar = tqdm(
         total=len(names) if names else 345, desc="sampling", unit="category", disable=not progress_enabled()
     )
 
     def generate(category: str, n: int, seed: int):
-        return generator(category, n, seed, args.steps, args.guidance, args.sampler, interval=interval,
-                         eta=eta)
+        return generator(
+            category, n, seed, args.steps, args.guidance, args.sampler, interval=interval, eta=eta
+        )
 
     report = evaluate_generator(
         generate, args.per_category, names, progress=lambda i, n: bar.update(1), split=args.split

@@ -15,8 +15,12 @@ from doodlelab.errors import DoodleError
 # Each module defines `register(groups)`, adding its commands to the shared sub-command groups. By the
 # command's first word, the modules that build its parser.
 COMMAND_MODULES = {
-    "train": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate",
-              "doodlelab.cli.sketch"),
+    "train": (
+        "doodlelab.cli.mlp",
+        "doodlelab.cli.classifier",
+        "doodlelab.cli.generate",
+        "doodlelab.cli.sketch",
+    ),
     "evaluate": ("doodlelab.cli.mlp", "doodlelab.cli.classifier", "doodlelab.cli.generate"),
     "export": ("doodlelab.cli.classifier", "doodlelab.cli.export_web"),
     "data": ("doodlelab.cli.data",),

@@ -31,13 +31,20 @@ def register(groups: dict) -> None:
         "reported on stderr and the rest go on; an .ndjson input without drawings counts as one that failed. "
         "Exit code 2 when nothing could be read, 1 when some items could not.",
     )
-    parser.add_argument("--model", default="classifier", choices=sorted(MODELS),
-                        help="classifier (345 doodle categories, default) or digits (the NumPy network; "
-                        "images only)")
+    parser.add_argument(
+        "--model",
+        default="classifier",
+        choices=sorted(MODELS),
+        help="classifier (345 doodle categories, default) or digits (the NumPy network; images only)",
+    )
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped weights)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="classifier engine (auto: the 8-bit ONNX export beside the weights, else the "
-                        "float one, else PyTorch, which only the [train] extra installs)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="classifier engine (auto: the 8-bit ONNX export beside the weights, else the "
+        "float one, else PyTorch, which only the [train] extra installs)",
+    )
     parser.add_argument("--top", type=_positive, default=3, metavar="K", help="guesses per item (default: 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per item")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images, .ndjson files, - for stdin")

@@ -25,13 +25,22 @@ def register(groups: dict) -> None:
         "The address is checked first (one line and exit code 2 when it is taken or does not resolve), "
         "then the models are loaded, once.",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; "
-                        "0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                        help=f"TCP port (default: {DEFAULT_PORT})")
-    parser.add_argument("--weights", type=Path, default=None, metavar="PATH",
-                        help="classifier weights file (default: the shipped weights)")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; "
+        "0.0.0.0 for every interface)",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default: {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="classifier weights file (default: the shipped weights)",
+    )
     parser.set_defaults(handler=cmd_serve)
 
 

@@ -19,22 +19,28 @@ def register(groups: dict) -> None:
 
     if "train" in groups:
         train = groups["train"].add_parser(
-            "sketch", help="train the class-conditional stroke model (transformer over pen moves)",
+            "sketch",
+            help="train the class-conditional stroke model (transformer over pen moves)",
             description="Train the stroke model on the train split's stroke drawings. Every "
             "--checkpoint-every "
             "steps: a checkpoint, the validation loss, a sample grid and the curves in --out (rerun the same "
-            "command to resume). Ends with sketch.safetensors.")
-        train.add_argument("--out", type=Path, default=Path("runs") / "sketch",
-                           help="output folder (runs/sketch)")
-        train.add_argument("--no-resume", action="store_true",
-                           help="start afresh even if --out has a checkpoint")
+            "command to resume). Ends with sketch.safetensors.",
+        )
+        train.add_argument(
+            "--out", type=Path, default=Path("runs") / "sketch", help="output folder (runs/sketch)"
+        )
+        train.add_argument(
+            "--no-resume", action="store_true", help="start afresh even if --out has a checkpoint"
+        )
         add_config_args(train, SketchConfig)
         train.set_defaults(handler=cmd_train)
     comp = groups["_top"].add_parser(
-        "complete", help=COMPLETE_HELP,
+        "complete",
+        help=COMPLETE_HELP,
         description="Each line of INPUT (an ndjson drawing, raw or simplified, detected per line) gets --n "
         "completions, written in input order as {word, key_id, drawing}: the input's strokes unchanged, then "
-        "the new strokes in the input's coordinates. Category: --category, else the line's word, else none.")
+        "the new strokes in the input's coordinates. Category: --category, else the line's word, else none.",
+    )
     comp.add_argument("input", type=Path, metavar="INPUT", help=".ndjson file of drawings (.gz too)")
     comp.add_argument("--out", type=Path, required=True, help="OUT.ndjson")
     comp.add_argument("--category", default=None, help="category for every line (default: each line's word)")
@@ -47,12 +53,18 @@ def add_sampling_args(parser: argparse.ArgumentParser, model: bool = True) -> No
     """--seed, --temperature, --top-p (and --model) of the stroke model."""
     if model:
         parser.add_argument("--model", default="sketch", help="sketch (shipped) or a sketch.safetensors file")
-        parser.add_argument("--seed", type=int, default=0,
-                            help="random seed: same seed, same strokes (default 0)")
-    parser.add_argument("--temperature", type=float, default=None, help="sketch: sampling temperature > 0 "
-                        "(default: the model's)")
-    parser.add_argument("--top-p", type=float, default=None, help="sketch: nucleus size in (0, 1] "
-                        "(default: the model's)")
+        parser.add_argument(
+            "--seed", type=int, default=0, help="random seed: same seed, same strokes (default 0)"
+        )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sketch: sampling temperature > 0 (default: the model's)",
+    )
+    parser.add_argument(
+        "--top-p", type=float, default=None, help="sketch: nucleus size in (0, 1] (default: the model's)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -129,8 +141,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".ndjson" or args.out.is_dir():
         raise DataError(f"--out must end in .ndjson; got {args.out}")
     check_n(args.n)
-    check_sampling(1.0 if args.temperature is None else args.temperature,
-                   1.0 if args.top_p is None else args.top_p)
+    check_sampling(
+        1.0 if args.temperature is None else args.temperature, 1.0 if args.top_p is None else args.top_p
+    )
     forced = resolve(args.category) if args.category is not None else None
     lines = read_lines(args.input)
     words = [forced or (resolve(w) if w else None) for _, _, _, w, _ in lines]

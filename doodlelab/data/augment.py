@@ -29,8 +29,9 @@ class Augment:
 
     @property
     def enabled(self) -> bool:
-        return any((self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift,
-                    self.prefix))
+        return any(
+            (self.rotate, self.stretch, self.shear, self.drop_stroke, self.jitter, self.shift, self.prefix)
+        )
 
 
 def random_affine(rng: np.random.Generator, aug: Augment) -> np.ndarray:
@@ -76,13 +77,15 @@ def augment_image(image: np.ndarray, rng: np.random.Generator, aug: Augment) -> 
     centre = np.array([side / 2, side / 2])
     offset = centre - inverse @ (centre + shift)  # output pixel p samples input inverse @ p + offset
     coeffs = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
-    moved = Image.fromarray(image).transform((side, side), Image.Transform.AFFINE, coeffs,
-                                             resample=Image.Resampling.BILINEAR)
+    moved = Image.fromarray(image).transform(
+        (side, side), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR
+    )
     return np.asarray(moved)
 
 
-def augmented(drawing: pipeline.Strokes | None, image: np.ndarray, rng: np.random.Generator,
-              aug: Augment) -> np.ndarray:
+def augmented(
+    drawing: pipeline.Strokes | None, image: np.ndarray, rng: np.random.Generator, aug: Augment
+) -> np.ndarray:
     """One training image: rendered from augmented strokes when there are strokes, else the bitmap
     transformed. (S, S) uint8."""
     if drawing is not None:

@@ -74,19 +74,22 @@ def unpack(points: np.ndarray, stroke_ends: np.ndarray, drawing_ends: np.ndarray
 
 def _fingerprint(files: dict[str, Path], size: int, config: splits.SplitConfig, max_per_category: int) -> str:
     stats = {k: [str(p), p.stat().st_size, p.stat().st_mtime_ns] for k, p in sorted(files.items())}
-    return json.dumps({"v": CACHE_VERSION, "size": size, "split": asdict(config), "max": max_per_category,
-                       "files": stats})
+    return json.dumps(
+        {"v": CACHE_VERSION, "size": size, "split": asdict(config), "max": max_per_category, "files": stats}
+    )
 
 
-def category_dir(category: str, size: int = 28, cache_root: Path | None = None,
-                 max_per_category: int = 0) -> Path:
+def category_dir(
+    category: str, size: int = 28, cache_root: Path | None = None, max_per_category: int = 0
+) -> Path:
     """The folder of one category's shards and manifest."""
     cap = f"-max{max_per_category}" if max_per_category else ""
     return (cache_root or settings.cache_dir()) / f"quickdraw-v{CACHE_VERSION}-{size}px{cap}" / category
 
 
-def cache_file(category: str, size: int = 28, cache_root: Path | None = None,
-               max_per_category: int = 0) -> Path:
+def cache_file(
+    category: str, size: int = 28, cache_root: Path | None = None, max_per_category: int = 0
+) -> Path:
     """The manifest of one category's cache (it exists once the category is cached)."""
     return category_dir(category, size, cache_root, max_per_category) / shards.MANIFEST
 
@@ -231,10 +234,16 @@ class SplitArrays:
         return None if d < 0 else unpack(self.points, self.stroke_ends, self.drawing_ends, d)
 
 
-def split_shards(split: str, names: Sequence[str] | None = None, size: int = 28,
-                 config: splits.SplitConfig = splits.DEFAULT_SPLIT, root: Path | None = None,
-                 cache_root: Path | None = None, max_per_category: int = 0, verify: bool = True,
-                 ) -> list[tuple[Path, dict, int]]:
+def split_shards(
+    split: str,
+    names: Sequence[str] | None = None,
+    size: int = 28,
+    config: splits.SplitConfig = splits.DEFAULT_SPLIT,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    max_per_category: int = 0,
+    verify: bool = True,
+) -> list[tuple[Path, dict, int]]:
     """(folder, manifest entry, official category index) of every shard of one split, categories in the
     order of `names` (default: all with data); builds or rebuilds categories as `ensure_category` does."""
     if split not in splits.SPLITS:

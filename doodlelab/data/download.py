@@ -116,8 +116,16 @@ def _transfer(
         name = part.name.removesuffix(".part")
         with (
             part.open("ab" if offset else "wb") as out,
-            tqdm(total=size, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                 desc=name, disable=not progress, file=sys.stderr) as bar,
+            tqdm(
+                total=size,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=name,
+                disable=not progress,
+                file=sys.stderr,
+            ) as bar,
         ):
             while chunk := _read(response, url):
                 out.write(chunk)

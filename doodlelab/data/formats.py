@@ -114,8 +114,14 @@ def _timestamps(drawing: list) -> list[np.ndarray] | None:
     return [np.asarray(ts, dtype=np.float64) for xs, _ys, ts in drawing if xs]
 
 
-def iter_ndjson(path: str | Path, *, recognized: bool | None = None, on_error: str = "raise",
-                report: ReadReport | None = None, limit: int | None = None) -> Iterator[Drawing]:
+def iter_ndjson(
+    path: str | Path,
+    *,
+    recognized: bool | None = None,
+    on_error: str = "raise",
+    report: ReadReport | None = None,
+    limit: int | None = None,
+) -> Iterator[Drawing]:
     """Stream the drawings of a simplified or raw `.ndjson` (or `.ndjson.gz`) file, line by line.
 
     `recognized`: keep only drawings whose flag equals it (drawings without the flag are kept).
@@ -148,8 +154,13 @@ def numbered_entries(path: Path) -> Iterator[tuple[int, Drawing | DataError]]:
             yield number + 1, DataError(f"corrupt gzip data ({exc})", path, number + 1)
 
 
-def _deliver(entries: Iterable[Drawing | DataError], recognized: bool | None, on_error: str,
-             report: ReadReport | None, limit: int | None) -> Iterator[Drawing]:
+def _deliver(
+    entries: Iterable[Drawing | DataError],
+    recognized: bool | None,
+    on_error: str,
+    report: ReadReport | None,
+    limit: int | None,
+) -> Iterator[Drawing]:
     """Apply the error policy, the `recognized` filter and `limit` to parsed entries."""
     report = report if report is not None else ReadReport()
     yielded = 0
@@ -188,9 +199,15 @@ def read_bitmaps(path: str | Path, mmap: bool = True) -> np.ndarray:
     return array
 
 
-def iter_binary(path: str | Path, *, word: str | None = None, recognized: bool | None = None,
-                on_error: str = "raise", report: ReadReport | None = None,
-                limit: int | None = None) -> Iterator[Drawing]:
+def iter_binary(
+    path: str | Path,
+    *,
+    word: str | None = None,
+    recognized: bool | None = None,
+    on_error: str = "raise",
+    report: ReadReport | None = None,
+    limit: int | None = None,
+) -> Iterator[Drawing]:
     """Stream the drawings of an official binary `.bin` file (options as in `iter_ndjson`).
 
     The format stores no word: it defaults to the file name (`house plant.bin` -> "house plant").

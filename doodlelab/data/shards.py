@@ -18,8 +18,14 @@ from doodlelab.errors import DataError
 SHARD_SIZE = 8192  # drawings per shard: 6.4 MB of 28 px images, a few hundred kB of strokes
 ALIGN = 64  # every section starts at a multiple of this many bytes
 # Per-drawing sections (first axis = drawings in the shard), then the packed strokes of its stroke drawings.
-ROWS = {"images": np.uint8, "source": np.uint8, "split": np.uint8, "qd_index": np.int64, "item": np.int64,
-        "drawing": np.int64}
+ROWS = {
+    "images": np.uint8,
+    "source": np.uint8,
+    "split": np.uint8,
+    "qd_index": np.int64,
+    "item": np.int64,
+    "drawing": np.int64,
+}
 PACKED = {"points": np.uint8, "stroke_ends": np.int64, "drawing_ends": np.int64}
 MANIFEST = "manifest.json"
 
@@ -44,8 +50,14 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> dict:
             crc = zlib.crc32(raw, crc)
             sections[name] = [offset, np.dtype(dtype).str, list(data.shape)]
             offset += len(raw)
-    return {"file": path.name, "n": len(arrays["images"]), "bytes": offset, "crc32": crc,
-            "sources": np.bincount(arrays["source"], minlength=2).tolist(), "sections": sections}
+    return {
+        "file": path.name,
+        "n": len(arrays["images"]),
+        "bytes": offset,
+        "crc32": crc,
+        "sources": np.bincount(arrays["source"], minlength=2).tolist(),
+        "sections": sections,
+    }
 
 
 def checksum(path: Path, chunk: int = 1 << 22) -> int:

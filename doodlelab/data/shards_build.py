@@ -57,8 +57,15 @@ def _memmap(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
     return np.memmap(path, dtype, "r", shape=shape)
 
 
-def build_category(category: str, root: Path, size: int, config: splits.SplitConfig, folder: Path,
-                   max_per_category: int, fingerprint: str) -> dict:
+def build_category(
+    category: str,
+    root: Path,
+    size: int,
+    config: splits.SplitConfig,
+    folder: Path,
+    max_per_category: int,
+    fingerprint: str,
+) -> dict:
     """Read, render, split and shard one category into `folder`; returns the manifest it wrote.
 
     Stroke drawings come first in reading order (a key_id seen twice is kept once), then Google's bitmaps
@@ -114,8 +121,13 @@ def build_category(category: str, root: Path, size: int, config: splits.SplitCon
                 entry = shards.write_shard(path, source.rows(members[start : start + shards.SHARD_SIZE]))
                 entries.append(entry | {"group": name})
         del images, points, source  # release the memory maps before the folder is removed
-    manifest = {"category": category, "fingerprint": fingerprint, "skipped": report.skipped,
-                "drawings": n + len(bitmaps), "shards": entries}
+    manifest = {
+        "category": category,
+        "fingerprint": fingerprint,
+        "skipped": report.skipped,
+        "drawings": n + len(bitmaps),
+        "shards": entries,
+    }
     shards.write_manifest(folder, manifest)
     shards.remove_unlisted(folder, manifest)
     return manifest
@@ -125,8 +137,16 @@ class Source:
     """Pass 2's view of a category: items 0..n-1 are stroke drawings (memory-mapped renders and points),
     items n.. are Google's bitmap rows; `rows(items)` gathers one shard's arrays."""
 
-    def __init__(self, images: np.ndarray, points: np.ndarray, stroke_ends: np.ndarray,
-                 drawing_ends: np.ndarray, bitmaps: np.ndarray, qd_index: np.ndarray, split: np.ndarray):
+    def __init__(
+        self,
+        images: np.ndarray,
+        points: np.ndarray,
+        stroke_ends: np.ndarray,
+        drawing_ends: np.ndarray,
+        bitmaps: np.ndarray,
+        qd_index: np.ndarray,
+        split: np.ndarray,
+    ):
         self.images, self.points, self.bitmaps = images, points, bitmaps
         self.stroke_ends, self.drawing_ends = stroke_ends, drawing_ends
         self.qd_index, self.split, self.n = qd_index, split, len(images)
@@ -149,7 +169,9 @@ class Source:
         return {
             "images": images,
             "source": np.repeat(np.array([0, 1], np.uint8), [len(drawn), len(rows)]),
-            "split": self.split[items], "qd_index": qd, "item": items,
+            "split": self.split[items],
+            "qd_index": qd,
+            "item": items,
             "drawing": np.concatenate([np.arange(len(drawn)), np.full(len(rows), -1)]),
             "points": np.concatenate(pts) if pts else np.zeros((0, 2), np.uint8),
             "stroke_ends": np.cumsum(np.concatenate(lens)) if lens else np.zeros(0, np.int64),

@@ -61,8 +61,11 @@ def assign_splits(identities: Sequence[str], config: SplitConfig = DEFAULT_SPLIT
     n_val = round(n * config.val_fraction)
     code = {}
     for rank, ident in enumerate(unique):
-        code[ident] = SPLIT_CODE["test"] if rank < n_test else (
-            SPLIT_CODE["val"] if rank < n_test + n_val else SPLIT_CODE["train"])
+        code[ident] = (
+            SPLIT_CODE["test"]
+            if rank < n_test
+            else (SPLIT_CODE["val"] if rank < n_test + n_val else SPLIT_CODE["train"])
+        )
     return np.array([code[i] for i in identities], dtype=np.uint8)
 
 

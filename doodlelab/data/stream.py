@@ -68,16 +68,26 @@ class ShardedSplit:
 
     def blocks(self, size: int) -> np.ndarray:
         """(K, 2) int64 [start, stop) ranges of at most `size` consecutive drawings, never across shards."""
-        out = [np.stack([np.arange(a, b, size), np.minimum(np.arange(a, b, size) + size, b)], axis=1)
-               for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist()) if b > a]
+        out = [
+            np.stack([np.arange(a, b, size), np.minimum(np.arange(a, b, size) + size, b)], axis=1)
+            for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist())
+            if b > a
+        ]
         return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
-def open_split(split: str, names: Sequence[str] | None = None, size: int = 28,
-               config: splits.SplitConfig = splits.DEFAULT_SPLIT, root: Path | None = None,
-               cache_root: Path | None = None, max_per_category: int = 0, verify: bool = True,
-               ) -> ShardedSplit:
+def open_split(
+    split: str,
+    names: Sequence[str] | None = None,
+    size: int = 28,
+    config: splits.SplitConfig = splits.DEFAULT_SPLIT,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    max_per_category: int = 0,
+    verify: bool = True,
+) -> ShardedSplit:
     """One split of the cache for streaming (each drawing once, both sources). Categories are built when
     missing; stale, truncated or (with `verify`: one read of every shard) corrupt ones are rebuilt first."""
-    return ShardedSplit(cache.split_shards(split, names, size, config, root, cache_root, max_per_category,
-                                           verify))
+    return ShardedSplit(
+        cache.split_shards(split, names, size, config, root, cache_root, max_per_category, verify)
+    )

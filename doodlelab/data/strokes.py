@@ -106,14 +106,19 @@ def _check_geometry(strokes: Strokes) -> None:
     steps[ends] = 0
     length = float(np.hypot(steps[:, 0], steps[:, 1]).sum())
     if extent > 0 and length * SIMPLIFIED_MAX / extent > MAX_INK_LENGTH:
-        raise DataError(f"drawing too long (strokes, scaled to the {SIMPLIFIED_MAX} box, longer than "
-                        f"{MAX_INK_LENGTH:,} units)")
+        raise DataError(
+            f"drawing too long (strokes, scaled to the {SIMPLIFIED_MAX} box, longer than "
+            f"{MAX_INK_LENGTH:,} units)"
+        )
 
 
 def has_timestamps(drawing: object) -> bool:
     """True when every stroke of the JSON form carries a third array (timestamps): the raw format."""
-    return isinstance(drawing, (list, tuple)) and bool(drawing) and all(
-        isinstance(s, (list, tuple)) and len(s) == 3 for s in drawing)
+    return (
+        isinstance(drawing, (list, tuple))
+        and bool(drawing)
+        and all(isinstance(s, (list, tuple)) and len(s) == 3 for s in drawing)
+    )
 
 
 def is_simplified(strokes: Sequence[np.ndarray]) -> bool:
@@ -186,7 +191,7 @@ def rdp_many(polylines: Sequence[np.ndarray], epsilon: float = RDP_EPSILON) -> S
         mid = inner[first][split]
         keep[mid] = True
         starts, ends = np.concatenate([starts[split], mid]), np.concatenate([mid, ends[split]])
-    return [points[a:a + n][keep[a:a + n]] for a, n in zip(firsts.tolist(), sizes)]
+    return [points[a : a + n][keep[a : a + n]] for a, n in zip(firsts.tolist(), sizes)]
 
 
 def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
@@ -259,16 +264,20 @@ def _polyline(draw, ink: int, coords: list[tuple[float, float]], width: int) -> 
     def towards(point: tuple[float, float], angle: float) -> tuple[float, float]:
         angle -= 90
         dx, dy = reach * math.cos(math.radians(angle)), reach * math.sin(math.radians(angle))
-        return (point[0] + (math.floor(dx) if dx > 0 else math.ceil(dx)),
-                point[1] + (math.floor(dy) if dy > 0 else math.ceil(dy)))
+        return (
+            point[0] + (math.floor(dx) if dx > 0 else math.ceil(dx)),
+            point[1] + (math.floor(dy) if dy > 0 else math.ceil(dy)),
+        )
 
     for point, a0, a1 in zip(coords[1:-1], headings, headings[1:]):
         if a0 == a1:  # straight on: no joint
             continue
         flipped = (a1 > a0 and a1 - 180 > a0) or (a1 < a0 and a1 + 180 > a0)
         start, end = (a1 + 90, a0 + 90) if flipped else (a0 - 90, a1 - 90)
-        box = ((point[0] - width / 2 + 1, point[1] - width / 2 + 1),
-               (point[0] + width / 2 - 1, point[1] + width / 2 - 1))
+        box = (
+            (point[0] - width / 2 + 1, point[1] - width / 2 + 1),
+            (point[0] + width / 2 - 1, point[1] + width / 2 - 1),
+        )
         draw.draw_pieslice(box, start - 90, end - 90, ink, 1)
         if width > 8:
             turn = 90 if flipped else -90

@@ -62,8 +62,10 @@ class DiffusionConfig(_Config):
         _check(0 <= self.p_uncond < 1 and 0 <= self.dropout < 1, "p_uncond and dropout must be in [0, 1)")
         _check(self.guidance >= 0, "guidance must be >= 0")
         self.guidance_interval = interval = tuple(float(v) for v in self.guidance_interval)
-        _check(len(interval) == 2 and 0 <= interval[0] <= interval[1] <= 1,
-               "guidance_interval must be two numbers 0 <= lo <= hi <= 1")
+        _check(
+            len(interval) == 2 and 0 <= interval[0] <= interval[1] <= 1,
+            "guidance_interval must be two numbers 0 <= lo <= hi <= 1",
+        )
         _check(0 <= self.eta <= 1, "eta must be in [0, 1]")
         _check(self.warmup >= 0, "warmup must be >= 0")
 
@@ -104,7 +106,11 @@ class GANConfig(_Config):
         _check(self.truncation == 0 or self.truncation >= 0.5, "truncation must be 0 (off) or >= 0.5")
         _check(self.pack in (1, 2) and self.batch_size % 2 == 0, "pack must be 1 or 2, batch_size even")
         _check(self.d_warmup >= 0, "d_warmup must be >= 0")
-        _check(self.pair_weight >= 0 and (self.pair_weight == 0 or self.pack == 1),
-               "pair_weight must be >= 0, and 0 with pack 2 (packed inputs are pairs already)")
-        _check(min(self.aux_weight, self.twin, self.mode_seeking) >= 0,
-               "aux_weight, twin and mode_seeking must be >= 0")
+        _check(
+            self.pair_weight >= 0 and (self.pair_weight == 0 or self.pack == 1),
+            "pair_weight must be >= 0, and 0 with pack 2 (packed inputs are pairs already)",
+        )
+        _check(
+            min(self.aux_weight, self.twin, self.mode_seeking) >= 0,
+            "aux_weight, twin and mode_seeking must be >= 0",
+        )

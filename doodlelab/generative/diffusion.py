@@ -41,9 +41,16 @@ def start_from_model(weights: str | Path, out_dir: str | Path, config: Diffusion
     return training.start_from_file("diffusion", weights, out_dir, config, parts, "unet", keep)
 
 
-def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None,
-          cache_root: Path | None = None, progress: bool = True, resume: bool = True,
-          until_step: int | None = None, measure: Callable[[training.SampleFn], float] | None = None) -> dict:
+def train(
+    config: DiffusionConfig,
+    out_dir: str | Path,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    until_step: int | None = None,
+    measure: Callable[[training.SampleFn], float] | None = None,
+) -> dict:
     """Train eps_theta with the simple loss ||eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t, y)||²
     (Ho et al. 2020 eq. 14); labels become "no label" with probability p_uncond (Ho & Salimans 2022 §3.2)."""
     if config.threads:
@@ -72,10 +79,30 @@ def train(config: DiffusionConfig, out_dir: str | Path, root: Path | None = None
         return {"loss": float(loss.detach())}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
-        x = sampling.sample_diffusion(training.OnNumpy(ema.model), scheduler, labels, steps=25,
-                                      guidance=config.guidance, eta=config.eta, seed=0,
-                                      interval=config.guidance_interval)
+        x = sampling.sample_diffusion(
+            training.OnNumpy(ema.model),
+            scheduler,
+            labels,
+            steps=25,
+            guidance=config.guidance,
+            eta=config.eta,
+            seed=0,
+            interval=config.guidance_interval,
+        )
         return files.to_uint8(x)
 
-    return training.fit("diffusion", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
-                        progress, resume, until_step, measure)
+    return training.fit(
+        "diffusion",
+        config,
+        out_dir,
+        parts,
+        ema.model,
+        step_fn,
+        sample_fn,
+        root,
+        cache_root,
+        progress,
+        resume,
+        until_step,
+        measure,
+    )

@@ -60,8 +60,14 @@ def nearest_neighbour_distance(features: np.ndarray) -> float:
     return float(np.median(d.min(1)))
 
 
-def variety(fake_f: np.ndarray, fake_y: np.ndarray, real_f: np.ndarray, real_y: np.ndarray,
-            wanted: list[int], names: list[str]) -> dict[str, float]:
+def variety(
+    fake_f: np.ndarray,
+    fake_y: np.ndarray,
+    real_f: np.ndarray,
+    real_y: np.ndarray,
+    wanted: list[int],
+    names: list[str],
+) -> dict[str, float]:
     """Per category: how far a sample lies from its nearest fellow sample, over the same for real drawings
     of the category (medians, classifier features). 1: as varied as people's drawings; near 0: the samples
     are near-duplicates, i.e. mode collapse. Unlike the mean pairwise distance, one outlier cannot hide
@@ -81,10 +87,17 @@ def balanced_sample(labels: np.ndarray, per_category: int, wanted: list[int], se
     return np.concatenate(picks) if picks else np.zeros(0, np.int64)
 
 
-def evaluate_generator(generate: Generate, per_category: int = 10, names: list[str] | None = None,
-                       judge: Judge | None = None, root: Path | None = None,
-                       cache_root: Path | None = None, seed: int = 0,
-                       progress: Callable[[int, int], None] | None = None, split: str = "test") -> dict:
+def evaluate_generator(
+    generate: Generate,
+    per_category: int = 10,
+    names: list[str] | None = None,
+    judge: Judge | None = None,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    split: str = "test",
+) -> dict:
     """Sample `per_category` doodles of each category, then report recognizability next to the classifier's
     accuracy on real test drawings, and the Fréchet distance samples↔test next to the floor train↔test
     (train drawings drawn with the same per-category counts as the samples, so both sides match in size).

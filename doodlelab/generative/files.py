@@ -15,8 +15,14 @@ if TYPE_CHECKING:
     import torch
 
 
-def save_model(path: Path, kind: str, model: torch.nn.Module, config, card: dict | None = None,
-               dtype: torch.dtype | None = None) -> Path:
+def save_model(
+    path: Path,
+    kind: str,
+    model: torch.nn.Module,
+    config,
+    card: dict | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
     """Weights (as trained, or `dtype`, e.g. torch.float16 to ship) and a card with classes, config,
     provenance and `card`."""
     from doodlelab import checkpoints

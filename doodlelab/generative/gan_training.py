@@ -32,12 +32,20 @@ def build_parts(config: GANConfig) -> dict[str, checkpoints.Part]:
     twin, opt_twin = twin_classifier(config)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.0, 0.9))  # TTUR (Heusel et al. 2017)
     opt_d = torch.optim.Adam(d.parameters(), lr=config.d_lr, betas=(0.0, 0.9))
-    return {"g": g, "d": d, "twin": twin, "ema": training.EMA(g, config.ema), "opt_g": opt_g, "opt_d": opt_d,
-            "opt_twin": opt_twin}
+    return {
+        "g": g,
+        "d": d,
+        "twin": twin,
+        "ema": training.EMA(g, config.ema),
+        "opt_g": opt_g,
+        "opt_d": opt_d,
+        "opt_twin": opt_twin,
+    }
 
 
-def mode_seeking(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, eps: float = 0.05
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def mode_seeking(
+    x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, eps: float = 0.05
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mode-seeking loss (Mao et al. 2019 eq. 3), per pair: drawings G(z1, y), G(z2, y) (B, 1, 28, 28) of one
     label should differ as much as their noise (B, z_dim) does. Averaging 1/(r + eps) over the pairs, rather
     than taking 1/r of the batch's mean ratio, weighs most the labels whose drawings have collapsed.
@@ -84,11 +92,14 @@ def warm_start(checkpoint: str | Path, out_dir: str | Path, **changes: float) ->
         arrays.update(checkpoints.arrays(twin.state_dict(), "twin."))
         groups["opt_twin"] = opt_twin.state_dict()["param_groups"]
     was = {k: old.get(k) for k in changes}
-    state["warm_starts"] = [*state.get("warm_starts", []),
-                            {"step": state["step"], "from": str(checkpoint), "was": was, "now": changes}]
+    state["warm_starts"] = [
+        *state.get("warm_starts", []),
+        {"step": state["step"], "from": str(checkpoint), "was": was, "now": changes},
+    ]
     target = Path(out_dir) / training.LAST
-    modelfile.save(target, arrays, metadata=meta | {"config": config.to_dict(), "state": state,
-                                                     "param_groups": groups})
+    modelfile.save(
+        target, arrays, metadata=meta | {"config": config.to_dict(), "state": state, "param_groups": groups}
+    )
     return target
 
 
@@ -101,9 +112,16 @@ def start_from_generator(weights: str | Path, out_dir: str | Path, config: GANCo
     return training.start_from_file("gan", weights, out_dir, config, build_parts(config), "g", keep)
 
 
-def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,
-          progress: bool = True, resume: bool = True, until_step: int | None = None,
-          measure: Callable[[training.SampleFn], float] | None = None) -> dict:
+def train(
+    config: GANConfig,
+    out_dir: str | Path,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    until_step: int | None = None,
+    measure: Callable[[training.SampleFn], float] | None = None,
+) -> dict:
     """Alternate one discriminator and one generator step with the hinge loss (Lim & Ye 2017):
     L_D = E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))] + a·CE(C(x), y),  L_C' = CE(C'(G(z, y)), y),
     L_G = -E[D(G(z, y), y)] + a·(CE(C(G(z, y)), y) - t·CE(C'(G(z, y)), y)) + m·E[1/(r + 0.05)], r the
@@ -127,7 +145,7 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
         d.train()
         z = torch.randn(len(y), config.z_dim, device=y.device)
         half = len(y) // 2
-        y_fake = torch.cat([y[:half], y[:half], y[2 * half:]])  # pairs: one label, two noise vectors
+        y_fake = torch.cat([y[:half], y[:half], y[2 * half :]])  # pairs: one label, two noise vectors
         y_real, y_seen = y[: len(y) // config.pack], y_fake[: len(y) // config.pack]  # labels of D's inputs
         warming = step < config.d_warmup  # a fresh D first catches up with a trained G: G waits
         with training.autocast(config.bf16):
@@ -138,8 +156,10 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
             adv_d = F.relu(1 - d.score(h_real, y_real)).mean() + F.relu(1 + d.score(h_fake, y_seen)).mean()
             aux_d = F.cross_entropy(d.classify(h_real).float(), y_real)
             if config.pair_weight:
-                adv_d = adv_d + config.pair_weight * (F.relu(1 - d.pair_score(h_real, y_real)).mean()
-                                                      + F.relu(1 + d.pair_score(h_fake, y_seen)).mean())
+                adv_d = adv_d + config.pair_weight * (
+                    F.relu(1 - d.pair_score(h_real, y_real)).mean()
+                    + F.relu(1 + d.pair_score(h_fake, y_seen)).mean()
+                )
             twin_d = F.cross_entropy(twin(h_fake.detach()).float(), y_seen)  # C' alone learns from this
         opt_d.zero_grad(set_to_none=True)
         opt_twin.zero_grad(set_to_none=True)
@@ -160,14 +180,33 @@ def train(config: GANConfig, out_dir: str | Path, root: Path | None = None, cach
             (adv_g.float() + aux + config.mode_seeking * seek).backward()
             opt_g.step()
             ema.update(g)
-        losses = {"loss_d": adv_d, "loss_g": adv_g, "aux_real": aux_d, "aux_fake": aux_g, "twin": twin_d,
-                  "pair_gap": ratio}
+        losses = {
+            "loss_d": adv_d,
+            "loss_g": adv_g,
+            "aux_real": aux_d,
+            "aux_fake": aux_g,
+            "twin": twin_d,
+            "pair_gap": ratio,
+        }
         return {k: float(v.detach()) for k, v in losses.items()}
 
     def sample_fn(labels: np.ndarray) -> np.ndarray:
         g = training.OnNumpy(ema.model, bf16=False)
         return files.to_uint8(sampling.sample_gan(g, config.z_dim, labels, seed=0))
 
-    return training.fit("gan", config, out_dir, parts, ema.model, step_fn, sample_fn, root, cache_root,
-                        progress, resume, until_step, measure,
-                        pairs=config.pack > 1 or config.pair_weight > 0)
+    return training.fit(
+        "gan",
+        config,
+        out_dir,
+        parts,
+        ema.model,
+        step_fn,
+        sample_fn,
+        root,
+        cache_root,
+        progress,
+        resume,
+        until_step,
+        measure,
+        pairs=config.pack > 1 or config.pair_weight > 0,
+    )

@@ -58,7 +58,8 @@ class DoodleGenerator:
         except ImportError:  # no PyTorch: the base install
             raise modelfile.ModelFileError(
                 f"{self.path}: no ONNX export of these weights beside them, and running them without one "
-                "needs PyTorch (pip install 'doodlelab[train]')") from None
+                "needs PyTorch (pip install 'doodlelab[train]')"
+            ) from None
         # the U-Net in bfloat16 where the CPU is fast at it (as before the export); G in float32
         self.network, self.engine = training.OnNumpy(self.net, bf16=None if diffusion else False), "torch"
 
@@ -75,7 +76,8 @@ class DoodleGenerator:
                 net.load_state_dict({k: torch.from_numpy(v) for k, v in self.arrays.items()})
             except RuntimeError as exc:
                 raise modelfile.ModelFileError(
-                    f"{self.path}: weights do not match the stored config ({exc})") from None
+                    f"{self.path}: weights do not match the stored config ({exc})"
+                ) from None
             self._net = net.eval().requires_grad_(False)
         return self._net
 
@@ -92,9 +94,17 @@ class DoodleGenerator:
     def max_steps(self) -> int:
         return self.config.timesteps if self.kind == "diffusion" else 1
 
-    def check(self, category: str, n: int, seed: int, steps: int | None, guidance: float | None,
-              sampler: str | None = None, interval: tuple[float, float] | None = None,
-              eta: float | None = None) -> tuple[int, int, float]:
+    def check(
+        self,
+        category: str,
+        n: int,
+        seed: int,
+        steps: int | None,
+        guidance: float | None,
+        sampler: str | None = None,
+        interval: tuple[float, float] | None = None,
+        eta: float | None = None,
+    ) -> tuple[int, int, float]:
         """(label, steps, guidance) after validating every argument; DataError with a clear message.
         The GAN refuses the diffusion settings (None: not given) rather than ignore them."""
         label = categories().index(resolve(category))
@@ -103,12 +113,19 @@ class DoodleGenerator:
         if not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise DataError(f"seed must be an integer >= 0, got {seed!r}")
         if self.kind != "diffusion":
-            given = {"steps": steps, "guidance": guidance, "sampler": sampler, "guidance interval": interval,
-                     "eta": eta}
+            given = {
+                "steps": steps,
+                "guidance": guidance,
+                "sampler": sampler,
+                "guidance interval": interval,
+                "eta": eta,
+            }
             for name, value in given.items():
                 if value is not None:
-                    raise DataError(f"{name}: the GAN draws in one pass and has no {name}; leave it out "
-                                    "(a diffusion setting)")
+                    raise DataError(
+                        f"{name}: the GAN draws in one pass and has no {name}; leave it out "
+                        "(a diffusion setting)"
+                    )
             return label, 1, 0.0
         steps, sampler = 50 if steps is None else steps, sampler or "ddim"
         guidance = self.config.guidance if guidance is None else guidance
@@ -124,8 +141,11 @@ class DoodleGenerator:
         """The guidance interval (lo, hi), 0 <= lo <= hi <= 1 (None: the model's); DataError otherwise."""
         if interval is None:
             return tuple(getattr(self.config, "guidance_interval", (0.0, 1.0)))
-        if len(interval) != 2 or not all(np.isfinite(v) for v in interval) or \
-                not 0 <= interval[0] <= interval[1] <= 1:
+        if (
+            len(interval) != 2
+            or not all(np.isfinite(v) for v in interval)
+            or not 0 <= interval[0] <= interval[1] <= 1
+        ):
             raise DataError(f"the guidance interval must be two numbers 0 <= lo <= hi <= 1, got {interval!r}")
         return float(interval[0]), float(interval[1])
 
@@ -137,10 +157,18 @@ class DoodleGenerator:
             raise DataError(f"eta must be from 0 to 1, got {eta!r}")
         return float(eta)
 
-    def __call__(self, category: str, n: int = 16, seed: int = 0, steps: int | None = None,
-                 guidance: float | None = None, sampler: str | None = None,
-                 frames: Callable[[int, np.ndarray], None] | None = None,
-                 interval: tuple[float, float] | None = None, eta: float | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        category: str,
+        n: int = 16,
+        seed: int = 0,
+        steps: int | None = None,
+        guidance: float | None = None,
+        sampler: str | None = None,
+        frames: Callable[[int, np.ndarray], None] | None = None,
+        interval: tuple[float, float] | None = None,
+        eta: float | None = None,
+    ) -> np.ndarray:
         """n samples (n, 28, 28) uint8 of `category`; the same arguments give the same images.
         Diffusion only: `steps`, `guidance`, `sampler` (ddim or ddpm, which runs all T steps),
         `frames(i, x0)` called with each step's predicted clean images (n, 28, 28) uint8, the
@@ -153,8 +181,18 @@ class DoodleGenerator:
             return files.to_uint8(sampling.sample_gan(self.network, z_dim, labels, seed, truncation))
         callback = (lambda i, x0: frames(i, files.to_uint8(x0))) if frames else None
         interval, eta = self.check_interval(interval), self.check_eta(eta)
-        x = sampling.sample_diffusion(self.network, self.scheduler, labels, steps, guidance,
-                                      sampler or "ddim", eta, seed, callback=callback, interval=interval)
+        x = sampling.sample_diffusion(
+            self.network,
+            self.scheduler,
+            labels,
+            steps,
+            guidance,
+            sampler or "ddim",
+            eta,
+            seed,
+            callback=callback,
+            interval=interval,
+        )
         return files.to_uint8(x)
 
 

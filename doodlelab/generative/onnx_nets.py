@@ -25,10 +25,14 @@ def export_unet(weights: str | Path, unet, path: str | Path | None = None) -> Pa
     import torch
 
     example = (torch.zeros(2, 1, 28, 28), torch.tensor([1, 500]), torch.tensor([0, unet.num_classes]))
-    inputs = {"x": "(B, 1, 28, 28) float32 noisy images", "t": "(B,) int64 timesteps 0..T",
-              "y": f"(B,) int64 labels, {unet.num_classes} = no label"}
-    return _export("diffusion", weights, unet, path, example, inputs,
-                   {"eps": "(B, 1, 28, 28) float32 predicted noise"})
+    inputs = {
+        "x": "(B, 1, 28, 28) float32 noisy images",
+        "t": "(B,) int64 timesteps 0..T",
+        "y": f"(B,) int64 labels, {unet.num_classes} = no label",
+    }
+    return _export(
+        "diffusion", weights, unet, path, example, inputs, {"eps": "(B, 1, 28, 28) float32 predicted noise"}
+    )
 
 
 def export_gan(weights: str | Path, generator, path: str | Path | None = None) -> Path:
@@ -38,8 +42,15 @@ def export_gan(weights: str | Path, generator, path: str | Path | None = None) -
 
     example = (torch.zeros(2, generator.z_dim), torch.tensor([0, 1]))
     inputs = {"z": f"(B, {generator.z_dim}) float32 noise", "y": "(B,) int64 labels"}
-    return _export("gan", weights, generator, path, example, inputs,
-                   {"images": "(B, 1, 28, 28) float32 in [-1, 1], -1 background"})
+    return _export(
+        "gan",
+        weights,
+        generator,
+        path,
+        example,
+        inputs,
+        {"images": "(B, 1, 28, 28) float32 in [-1, 1], -1 background"},
+    )
 
 
 def _export(kind: str, weights, net, path, example: tuple, inputs: dict, outputs: dict) -> Path:
@@ -51,23 +62,34 @@ def _export(kind: str, weights, net, path, example: tuple, inputs: dict, outputs
     weights = Path(weights)
     path = weights.with_suffix(".onnx") if path is None else Path(path)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    data = write_onnx(net, example, path, list(inputs), list(outputs), {name: {0: batch} for name in inputs},
-                      float16=True, exact_only=True)
+    data = write_onnx(
+        net,
+        example,
+        path,
+        list(inputs),
+        list(outputs),
+        {name: {0: batch} for name in inputs},
+        float16=True,
+        exact_only=True,
+    )
     card = modelfile.load_card(weights)
-    save_onnx_card(path, {
-        "format": f"doodlelab-{kind}-onnx/1",
-        "weights": weights.name,
-        "weights_sha256": sha256(weights),
-        "onnx_sha256": hashlib.sha256(data).hexdigest(),
-        "onnx_weights": ONNX_WEIGHTS,
-        "inputs": inputs,
-        "output": outputs,
-        "classes": card.get("classes"),
-        "config": card.get("config"),
-        "attribution": card.get("attribution"),
-        "provenance": f"{weights.name} (trained on the {card.get('attribution')}), exported by "
-                      f"`doodlelab export onnx --weights {weights.name}`",
-    })
+    save_onnx_card(
+        path,
+        {
+            "format": f"doodlelab-{kind}-onnx/1",
+            "weights": weights.name,
+            "weights_sha256": sha256(weights),
+            "onnx_sha256": hashlib.sha256(data).hexdigest(),
+            "onnx_weights": ONNX_WEIGHTS,
+            "inputs": inputs,
+            "output": outputs,
+            "classes": card.get("classes"),
+            "config": card.get("config"),
+            "attribution": card.get("attribution"),
+            "provenance": f"{weights.name} (trained on the {card.get('attribution')}), exported by "
+            f"`doodlelab export onnx --weights {weights.name}`",
+        },
+    )
     return path
 
 

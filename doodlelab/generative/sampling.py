@@ -33,8 +33,9 @@ def gan_noise(n: int, z_dim: int, seed: int, truncation: float = 0.0) -> np.ndar
     return z
 
 
-def sample_gan(generator: Network, z_dim: int, labels: np.ndarray, seed: int = 0,
-               truncation: float = 0.0) -> np.ndarray:
+def sample_gan(
+    generator: Network, z_dim: int, labels: np.ndarray, seed: int = 0, truncation: float = 0.0
+) -> np.ndarray:
     """Images (B, 1, 28, 28) float32 in [-1, 1] = G(z, y) for labels (B,); the same seed, the same images."""
     z = gan_noise(len(labels), z_dim, seed, truncation)
     return generator(z, np.asarray(labels, dtype=np.int64))
@@ -53,10 +54,18 @@ def guided_eps(unet: Network, x: np.ndarray, t: int, labels: np.ndarray, guidanc
     return (1 + guidance) * cond - guidance * uncond
 
 
-def sample_diffusion(unet: Network, scheduler: NoiseScheduler, labels: np.ndarray, steps: int = 50,
-                     guidance: float = 2, sampler: str = "ddim", eta: float = 0.0, seed: int = 0,
-                     callback: Callable[[int, np.ndarray], None] | None = None,
-                     interval: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def sample_diffusion(
+    unet: Network,
+    scheduler: NoiseScheduler,
+    labels: np.ndarray,
+    steps: int = 50,
+    guidance: float = 2,
+    sampler: str = "ddim",
+    eta: float = 0.0,
+    seed: int = 0,
+    callback: Callable[[int, np.ndarray], None] | None = None,
+    interval: tuple[float, float] = (0.0, 1.0),
+) -> np.ndarray:
     """Images (B, 1, 28, 28) float32 in [-1, 1] for `labels` (B,). DDIM with `steps` steps (eta = 0:
     deterministic), or DDPM: ancestral sampling over all T steps (`steps` ignored). `callback(i, x0)` sees
     each step's predicted clean images (B, 1, 28, 28) (the denoising animation). The noise, x_T and each

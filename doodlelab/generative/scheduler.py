@@ -81,8 +81,16 @@ class NoiseScheduler:
         ab = self._ab(t, x_t)
         return (x_t - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
 
-    def step(self, eps: np.ndarray, t: int, t_prev: int, x_t: np.ndarray, eta: float = 0.0,
-             rng: np.random.Generator | None = None, clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self,
+        eps: np.ndarray,
+        t: int,
+        t_prev: int,
+        x_t: np.ndarray,
+        eta: float = 0.0,
+        rng: np.random.Generator | None = None,
+        clip: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One reverse update x_t -> x_{t_prev}; returns (x_{t_prev}, predicted x_0), both (B, C, H, W).
 
         This is DDIM (Song et al. 2021 eq. 12):

@@ -49,8 +49,10 @@ class SketchConfig(Config):
         _check(self.width >= 8 and self.layers >= 1 and self.heads >= 1, "width >= 8, layers and heads >= 1")
         _check(self.width % self.heads == 0, "width must be a multiple of heads")
         _check(0 <= self.dropout < 1 and 0 <= self.p_uncond < 1, "dropout and p_uncond must be in [0, 1)")
-        _check(0 <= self.aug_rotate <= 45 and 0 <= self.aug_stretch <= 1,
-               "aug_rotate must be in [0, 45], aug_stretch in [0, 1]")
+        _check(
+            0 <= self.aug_rotate <= 45 and 0 <= self.aug_stretch <= 1,
+            "aug_rotate must be in [0, 45], aug_stretch in [0, 1]",
+        )
         _check(self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be >= 1")
         _check(self.lr > 0 and self.warmup >= 0 and self.weight_decay >= 0, "lr > 0, warmup and decay >= 0")
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")

@@ -68,10 +68,18 @@ def positions(rows: np.ndarray, start: tuple[int, int] = (0, 0)) -> np.ndarray:
 class SketchSet:
     """The stroke drawings of one split in memory: packed simplified strokes and model-local labels."""
 
-    def __init__(self, split: str, names: Sequence[str], grid_size: int, max_len: int,
-                 root: Path | None = None, cache_root: Path | None = None) -> None:
-        arrays = cache.load_split_arrays(split, list(names), sources=("strokes",), root=root,
-                                         cache_root=cache_root)
+    def __init__(
+        self,
+        split: str,
+        names: Sequence[str],
+        grid_size: int,
+        max_len: int,
+        root: Path | None = None,
+        cache_root: Path | None = None,
+    ) -> None:
+        arrays = cache.load_split_arrays(
+            split, list(names), sources=("strokes",), root=root, cache_root=cache_root
+        )
         local = {category_index(n): i for i, n in enumerate(names)}
         keep = [i for i in range(len(arrays)) if arrays.drawing[i] >= 0]
         self.arrays, self.grid_size, self.max_len = arrays, grid_size, max_len
@@ -84,8 +92,9 @@ class SketchSet:
     def __len__(self) -> int:
         return len(self.items)
 
-    def rows(self, index: int, rng: np.random.Generator | None = None,
-             aug: Augment | None = None) -> np.ndarray:
+    def rows(
+        self, index: int, rng: np.random.Generator | None = None, aug: Augment | None = None
+    ) -> np.ndarray:
         """Stroke-5 rows (T, 3) of drawing `index`, augmented when `rng` and `aug` are given."""
         drawing = self.arrays.strokes_of(int(self.items[index]))
         if rng is not None and aug is not None and aug.enabled:

@@ -35,10 +35,12 @@ def svg(drawings: Sequence[Sequence[np.ndarray]], columns: int = 4, cell: int = 
     rows = -(-len(drawings) // columns)
     pad = pipeline.LINE_WIDTH
     width, height = min(columns, len(drawings)) * cell, rows * cell
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-pad:g} {-pad:g} {width + 2 * pad:g} '
-             f'{height + 2 * pad:g}" width="{width + 2 * pad:g}" height="{height + 2 * pad:g}">',
-             f'<g fill="none" stroke="black" stroke-width="{pipeline.LINE_WIDTH:g}" stroke-linecap="round" '
-             'stroke-linejoin="round">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-pad:g} {-pad:g} {width + 2 * pad:g} '
+        f'{height + 2 * pad:g}" width="{width + 2 * pad:g}" height="{height + 2 * pad:g}">',
+        f'<g fill="none" stroke="black" stroke-width="{pipeline.LINE_WIDTH:g}" stroke-linecap="round" '
+        'stroke-linejoin="round">',
+    ]
     for i, drawing in enumerate(drawings):
         r, c = divmod(i, columns)
         parts.append(f'<g transform="translate({c * cell} {r * cell})">')

@@ -27,8 +27,9 @@ class Block(nn.Module):
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         # softmax(q kᵀ / sqrt(d_k)) v with a causal mask: eq. 1 of Vaswani et al. 2017
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+        )
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
         return x + self.drop(self.mlp(self.norm2(x)))
 
@@ -69,9 +70,15 @@ class SketchTransformer(nn.Module):
         """inputs (B, T, 3) previous rows (offset indices 0..2G, pen 0..3), where (B, T, 2) pen positions
         0..G, labels (B,) 0..n_classes -> hidden states (B, T, d) after the final layer norm."""
         t = torch.arange(inputs.shape[1], device=inputs.device)
-        h = (self.dx_in(inputs[..., 0]) + self.dy_in(inputs[..., 1]) + self.pen_in(inputs[..., 2])
-             + self.x_in(where[..., 0]) + self.y_in(where[..., 1]) + self.time_in(t)
-             + self.class_in(labels)[:, None])
+        h = (
+            self.dx_in(inputs[..., 0])
+            + self.dy_in(inputs[..., 1])
+            + self.pen_in(inputs[..., 2])
+            + self.x_in(where[..., 0])
+            + self.y_in(where[..., 1])
+            + self.time_in(t)
+            + self.class_in(labels)[:, None]
+        )
         h = self.drop(h)
         for block in self.blocks:
             h = block(h)
@@ -89,16 +96,19 @@ class SketchTransformer(nn.Module):
             return logits_dx, logits_dy, None
         return logits_dx, logits_dy, self.head_pen(h + self.dy_out(dy))
 
-    def loss(self, inputs: torch.Tensor, where: torch.Tensor, targets: torch.Tensor,
-             labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, inputs: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean negative log-likelihood per point (nats): -log p(dx) - log p(dy|dx) - log p(pen|dx,dy), the
         reconstruction loss L_s + L_p of Ha & Eck 2017 (eq. 9-10) with categorical offsets. Targets
         (B, T, 3), IGNORE on padding; teacher forcing feeds the true dx and dy to the later heads."""
         h = self.hidden(inputs, where, labels)
         dx, dy = targets[..., 0].clamp(min=0), targets[..., 1].clamp(min=0)
         parts = self.heads(h, dx, dy)
-        terms = [F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE)
-                 for logits, target in zip(parts, targets.unbind(-1))]
+        terms = [
+            F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE)
+            for logits, target in zip(parts, targets.unbind(-1))
+        ]
         total = terms[0] + terms[1] + terms[2]
         names = ("loss_dx", "loss_dy", "loss_pen")
         return total, {"loss": float(total.detach())} | {n: float(v.detach()) for n, v in zip(names, terms)}

@@ -49,8 +49,17 @@ def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[torch.Tenso
 
 
 @torch.no_grad()
-def sample_rows(model: SketchTransformer, label: int, context: np.ndarray, n: int, rng: np.random.Generator,
-                temperature: float, top_p: float, max_new: int, bounds: tuple[int, int]) -> list[np.ndarray]:
+def sample_rows(
+    model: SketchTransformer,
+    label: int,
+    context: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    temperature: float,
+    top_p: float,
+    max_new: int,
+    bounds: tuple[int, int],
+) -> list[np.ndarray]:
     """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`: the new rows
     [(t_i, 3)], each ending with PEN_END (forced at `max_new`). Offsets that would take the pen outside
     `bounds` (lo, hi grid positions, both axes) are forbidden, and so is what training drawings never do:
@@ -88,7 +97,7 @@ def sample_rows(model: SketchTransformer, label: int, context: np.ndarray, n: in
         finished |= pen == sd.PEN_END
         if finished.all():
             break
-    return [r[len(context):len(context) + k] for r, k in zip(rows, length)]
+    return [r[len(context) : len(context) + k] for r, k in zip(rows, length)]
 
 
 @dataclass
@@ -110,19 +119,41 @@ class Sketcher:
             raise DataError(f"the sketch model {self.path.name} does not know {category!r}")
         return self.classes.index(category)
 
-    def generate(self, category: str | None, n: int, seed: int | list[int], temperature: float | None = None,
-                 top_p: float | None = None) -> list[list[np.ndarray]]:
+    def generate(
+        self,
+        category: str | None,
+        n: int,
+        seed: int | list[int],
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ) -> list[list[np.ndarray]]:
         """n new drawings in the simplified schema: [[(m, 2) integer strokes in 0..255]] (the pipeline's
         `simplify` of the decoded rows, so every tool reads them as simplified)."""
         temperature, top_p = self._sampling(temperature, top_p)
         rng = np.random.default_rng(seed)
-        new = sample_rows(self.model, self.label(category), np.zeros((0, 3), np.int64), n, rng, temperature,
-                          top_p, self.config.max_len, (0, self.config.grid_size))
+        new = sample_rows(
+            self.model,
+            self.label(category),
+            np.zeros((0, 3), np.int64),
+            n,
+            rng,
+            temperature,
+            top_p,
+            self.config.max_len,
+            (0, self.config.grid_size),
+        )
         return [pipeline.simplify(sd.from_grid(sd.decode(r), self.config.grid_size)) for r in new]
 
-    def complete(self, drawing: list[np.ndarray], raw: bool | None, category: str | None, n: int,
-                 seed: int | list[int], temperature: float | None = None,
-                 top_p: float | None = None) -> list[list[np.ndarray]]:
+    def complete(
+        self,
+        drawing: list[np.ndarray],
+        raw: bool | None,
+        category: str | None,
+        n: int,
+        seed: int | list[int],
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ) -> list[list[np.ndarray]]:
         """n continuations of `drawing` (parsed strokes in the input's own coordinates; `raw` as
         `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame. `seed`
         seeds the NumPy Generator (an int or a list of ints, e.g. [seed, line])."""
@@ -133,8 +164,17 @@ class Sketcher:
         context = sd.encode(cells, end=False)
         bounds = (-(g // 2), g + g // 2) if raw else (0, g)  # simplified input: stay in the 0..255 box
         rng = np.random.default_rng(seed)
-        new = sample_rows(self.model, self.label(category), context, n, rng, temperature, top_p,
-                          max(max_len - len(context), max_len // 2), bounds)
+        new = sample_rows(
+            self.model,
+            self.label(category),
+            context,
+            n,
+            rng,
+            temperature,
+            top_p,
+            max(max_len - len(context), max_len // 2),
+            bounds,
+        )
         last = tuple(int(v) for v in cells[-1][-1])
         out = []
         for rows in new:
@@ -166,8 +206,10 @@ def load(model: str | Path = "sketch") -> Sketcher:
     """The shipped model ("sketch") or a `sketch.safetensors` file written by `doodlelab train sketch`."""
     path = SHIPPED if str(model) == "sketch" else Path(model)
     if str(model) == "sketch" and not path.is_file():
-        raise modelfile.ModelFileError("no sketch model is shipped yet: train one with `doodlelab train "
-                                       "sketch` and pass --model runs/sketch/sketch.safetensors")
+        raise modelfile.ModelFileError(
+            "no sketch model is shipped yet: train one with `doodlelab train "
+            "sketch` and pass --model runs/sketch/sketch.safetensors"
+        )
     arrays, meta = modelfile.load_float32(path)
     if meta.get("format") != FORMAT:
         raise modelfile.ModelFileError(f"{path}: not a doodlelab sketch model file")

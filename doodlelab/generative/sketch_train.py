@@ -69,8 +69,15 @@ def sample_grid(model: SketchTransformer, config: SketchConfig, names: list[str]
     files.save_png(files.grid(np.stack(images), 8), path)
 
 
-def train(config: SketchConfig, out_dir: str | Path, root: Path | None = None, cache_root: Path | None = None,
-          progress: bool = True, resume: bool = True, until_step: int | None = None) -> dict:
+def train(
+    config: SketchConfig,
+    out_dir: str | Path,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    until_step: int | None = None,
+) -> dict:
     """Train up to `config.steps` (or pause after `until_step`) in `out_dir`; rerunning resumes from its
     last.safetensors. Ends with sketch.safetensors (EMA weights) and its card. Returns the run state."""
     from tqdm import tqdm
@@ -92,8 +99,11 @@ def train(config: SketchConfig, out_dir: str | Path, root: Path | None = None, c
     ema = training.EMA(model, config.ema)
     decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] != 1]
     rest = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.95),
+    )
     parts = {"model": model, "ema": ema, "optimizer": optimizer}
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names}
     if resume and (out / LAST).exists():
@@ -102,8 +112,15 @@ def train(config: SketchConfig, out_dir: str | Path, root: Path | None = None, c
     stop = min(config.steps, until_step or config.steps)
     started = time.perf_counter() - state["seconds"]
     sums: dict[str, float] = {}
-    bar = tqdm(range(start, stop), initial=start, total=config.steps, desc="train sketch", unit="step",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        range(start, stop),
+        initial=start,
+        total=config.steps,
+        desc="train sketch",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for step in bar:
         torch.manual_seed(config.seed * 1_000_003 + step)  # dropout: the same after a resume
         lr = lr_schedules.lr_at(step, config.steps, config.lr, "cosine", config.warmup, 0.1 * config.lr)
@@ -134,10 +151,16 @@ def train(config: SketchConfig, out_dir: str | Path, root: Path | None = None, c
             checkpoints.save(out / LAST, KIND, parts, config, state)
             plots.step_curves(history, out / CURVES)
             if progress:
-                tqdm.write(f"step {done}: loss {history['loss'][-1]:.4f}, "
-                           f"val_loss {history['val_loss'][-1]:.4f}")
+                tqdm.write(
+                    f"step {done}: loss {history['loss'][-1]:.4f}, val_loss {history['val_loss'][-1]:.4f}"
+                )
     bar.close()
-    card = {"classes": names, "steps_trained": state["step"], "history": state["history"],
-            "left_out_longer_than_max_len": data.left_out, "seconds": state["seconds"]}
+    card = {
+        "classes": names,
+        "steps_trained": state["step"],
+        "history": state["history"],
+        "left_out_longer_than_max_len": data.left_out,
+        "seconds": state["seconds"],
+    }
     files.save_model(out / f"{KIND}.safetensors", KIND, ema.model, config, card)
     return state

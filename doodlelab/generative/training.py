@@ -100,8 +100,9 @@ def label_index(labels: np.ndarray) -> Index:
     return order, start, count, position - start
 
 
-def paired_batch_indices(labels: np.ndarray, batch: int, seed: int, step: int,
-                         index: Index | None = None) -> np.ndarray:
+def paired_batch_indices(
+    labels: np.ndarray, batch: int, seed: int, step: int, index: Index | None = None
+) -> np.ndarray:
     """Like `batch_indices`, but the second half of the batch pairs the first: row i + batch // 2 is
     another drawing of row i's label, drawn from (seed, step) (PacGAN's real pairs, Lin et al. 2018).
     `index` is `label_index(labels)`, passed in so a training loop sorts the labels only once."""
@@ -125,8 +126,15 @@ def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.
     return images, labels
 
 
-def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
-                    parts: dict[str, checkpoints.Part], live: str, keep: tuple[str, ...]) -> Path:
+def start_from_file(
+    kind: str,
+    weights: str | Path,
+    out_dir: str | Path,
+    config,
+    parts: dict[str, checkpoints.Part],
+    live: str,
+    keep: tuple[str, ...],
+) -> Path:
     """Begin a run in `out_dir` whose network `parts[live]` and its EMA are a trained model file's (shipped
     files keep only the EMA weights): a fine-tune, perhaps with new settings in `config`. The rest of
     `parts` (optimizers, a GAN's D) starts fresh; the start is recorded in the run state (`warm_starts`).
@@ -143,9 +151,14 @@ def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
     parts["ema"].updates.fill_(card.get("steps_trained") or 0)  # full EMA decay at once: it is trained
     before, now = old.to_dict(), config.to_dict()
     changed = [k for k in now if before[k] != now[k]]
-    start = {"step": 0, "from": str(weights), "steps_trained": card.get("steps_trained"),
-             "was": {k: before[k] for k in changed}, "now": {k: now[k] for k in changed},
-             "history": card.get("history", {})}  # the file's own training, kept in the new card
+    start = {
+        "step": 0,
+        "from": str(weights),
+        "steps_trained": card.get("steps_trained"),
+        "was": {k: before[k] for k in changed},
+        "now": {k: now[k] for k in changed},
+        "history": card.get("history", {}),
+    }  # the file's own training, kept in the new card
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "warm_starts": [start]}
     target = Path(out_dir) / LAST
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -153,10 +166,22 @@ def start_from_file(kind: str, weights: str | Path, out_dir: str | Path, config,
     return target
 
 
-def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Part], model: torch.nn.Module,
-        step_fn: StepFn, sample_fn: SampleFn, root: Path | None = None, cache_root: Path | None = None,
-        progress: bool = True, resume: bool = True, until_step: int | None = None,
-        measure: Callable[[SampleFn], float] | None = None, pairs: bool = False) -> dict:
+def fit(
+    kind: str,
+    config,
+    out_dir: str | Path,
+    parts: dict[str, checkpoints.Part],
+    model: torch.nn.Module,
+    step_fn: StepFn,
+    sample_fn: SampleFn,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    until_step: int | None = None,
+    measure: Callable[[SampleFn], float] | None = None,
+    pairs: bool = False,
+) -> dict:
     """Run `step_fn(step, images, labels)` (images (B, 1, 28, 28) in [-1, 1]) up to `config.steps`;
     with `pairs`, batches come from `paired_batch_indices` (rows i and i + B/2 share a label).
 
@@ -178,12 +203,22 @@ def fit(kind: str, config, out_dir: str | Path, parts: dict[str, checkpoints.Par
     started = time.perf_counter() - state["seconds"]
     grid_labels = np.unique(labels)[np.linspace(0, len(np.unique(labels)) - 1, 8).round().astype(int)]
     sums: dict[str, float] = {}
-    bar = tqdm(range(start, stop), initial=start, total=config.steps, desc=f"train {kind}", unit="step",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        range(start, stop),
+        initial=start,
+        total=config.steps,
+        desc=f"train {kind}",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for step in bar:
         torch.manual_seed(config.seed * 1_000_003 + step)  # noise, timesteps, dropout: reproducible on resume
-        idx = (paired_batch_indices(labels, config.batch_size, config.seed, step, index) if pairs
-               else batch_indices(len(images), config.batch_size, config.seed, step))
+        idx = (
+            paired_batch_indices(labels, config.batch_size, config.seed, step, index)
+            if pairs
+            else batch_indices(len(images), config.batch_size, config.seed, step)
+        )
         dev = device()
         losses = step_fn(step, files.from_uint8(images[idx]).to(dev), torch.from_numpy(labels[idx]).to(dev))
         for k, v in losses.items():

@@ -72,8 +72,14 @@ class UNet(nn.Module):
     Levels run at 28, 14 and 7 px with `widths` channels; attention at the last level and in the middle.
     """
 
-    def __init__(self, num_classes: int, widths: tuple[int, ...] = (32, 64, 128), blocks: int = 1,
-                 emb_dim: int = 128, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        widths: tuple[int, ...] = (32, 64, 128),
+        blocks: int = 1,
+        emb_dim: int = 128,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.num_classes, self.base = num_classes, widths[0]
         self.time = nn.Sequential(nn.Linear(widths[0], emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))

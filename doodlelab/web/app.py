@@ -39,8 +39,10 @@ log = logging.getLogger("doodlelab.web")
 # 512 requests/s: p99 about 50 ms with batches of 4 or 8, 80-140 ms with batches of up to 64).
 PREDICT_BATCH = 8
 GENERATORS = ("diffusion", "gan")
-UPLOAD = (f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
-          f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels.")
+UPLOAD = (
+    f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
+    f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels."
+)
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
 SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored by scripts/vendor_swagger_ui.py: /docs works offline
 
@@ -82,9 +84,11 @@ def _check_onnx_card(weights: Path, onnx: Path) -> None:
         raise ModelFileError(f"{card_file}: ONNX card must be a JSON object")
     for path, key in ((weights, "weights_sha256"), (onnx, "onnx_sha256")):
         if key in card and (not path.is_file() or sha256(path) != card[key]):
-            raise ModelFileError(f"{path}: contents differ from the sha256 recorded in "
-                                 f"{card_file.name} (modified or corrupted); export it again "
-                                 "(doodlelab export onnx) or restore the file")
+            raise ModelFileError(
+                f"{path}: contents differ from the sha256 recorded in "
+                f"{card_file.name} (modified or corrupted); export it again "
+                "(doodlelab export onnx) or restore the file"
+            )
 
 
 def browser_model(state, name: str, digits_weights: str | Path | None = None) -> Path:
@@ -126,8 +130,13 @@ def predictor(recognizer, workers: int) -> MicroBatcher:
     if workers == 0:
         return MicroBatcher(partial(inference.predict_batch, recognizer), lambda: ThreadPoolExecutor(1))
     context = fork_server(CLASSIFIER_MODULES)  # see there: each worker forked from a clean process
-    pool = partial(ProcessWorkers, workers, mp_context=context, initializer=inference.init_worker,
-                   initargs=(recognizer.weights,))
+    pool = partial(
+        ProcessWorkers,
+        workers,
+        mp_context=context,
+        initializer=inference.init_worker,
+        initargs=(recognizer.weights,),
+    )
     return MicroBatcher(inference.predict_in_worker, pool, concurrency=workers, max_batch=PREDICT_BATCH)
 
 
@@ -146,8 +155,12 @@ def load_generators(weights: dict[str, str | Path] | None) -> dict:
     return {name: DoodleGenerator(path) for name, path in weights.items()}
 
 
-def create_app(classifier_weights: str | Path | None = None, digits_weights: str | Path | None = None,
-               workers: int | None = None, generators: dict[str, str | Path] | None = None) -> FastAPI:
+def create_app(
+    classifier_weights: str | Path | None = None,
+    digits_weights: str | Path | None = None,
+    workers: int | None = None,
+    generators: dict[str, str | Path] | None = None,
+) -> FastAPI:
     """The API app; None means the shipped weights (a missing shipped model is reported unavailable).
     `generators`: name ("diffusion", "gan") -> weights file; None for the shipped ones, {} for none.
 
@@ -168,8 +181,9 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
             state.generators = generation.serving(load_generators(generators))
             state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
             if state.digits is not None:
-                state.digits_batcher = MicroBatcher(partial(inference.digits_batch, state.digits),
-                                                    lambda: ThreadPoolExecutor(1))
+                state.digits_batcher = MicroBatcher(
+                    partial(inference.digits_batch, state.digits), lambda: ThreadPoolExecutor(1)
+                )
             if state.predictor is not None:
                 await state.predictor.warm_up(inference.worker_ready)  # models loaded before serving
             yield
@@ -180,8 +194,14 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
             if state.generation is not None:
                 state.generation.close()
 
-    app = FastAPI(title="doodlelab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Recognize Quick, Draw! doodles and handwritten digits.")
+    app = FastAPI(
+        title="doodlelab",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Recognize Quick, Draw! doodles and handwritten digits.",
+    )
     app.add_middleware(BodyLimit)
     app.add_exception_handler(DoodleError, _client_error)
     app.add_exception_handler(ValidationError, _client_error)
@@ -201,10 +221,13 @@ def create_app(classifier_weights: str | Path | None = None, digits_weights: str
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:  # FastAPI's own page, with Swagger UI from the package instead of a CDN
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
-                                   swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
-                                   swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
 
     return app
 
@@ -240,8 +263,9 @@ async def answer(batcher: MicroBatcher, item: inference.Input) -> Response:
         status, content = await batcher.submit(item)
     except BrokenExecutor:  # a worker process died (its pool is replaced): only this batch is lost
         log.error("a classifier worker process died; starting new ones")
-        raise HTTPException(503, "the classifier is restarting; try again", headers={"Retry-After": "2"}) \
-            from None
+        raise HTTPException(
+            503, "the classifier is restarting; try again", headers={"Retry-After": "2"}
+        ) from None
     if status != 200:
         return error(status, str(content))
     return Response(content, media_type="application/json")
@@ -258,7 +282,8 @@ def health(request: Request) -> schemas.HealthResponse:
     models = schemas.ModelsAvailable(
         classifier=getattr(state, "recognizer", None) is not None,
         digits=getattr(state, "digits", None) is not None,
-        **{name: name in generators for name in GENERATORS})
+        **{name: name in generators for name in GENERATORS},
+    )
     return schemas.HealthResponse(status="ok", models=models)
 
 
@@ -268,8 +293,12 @@ def list_categories() -> schemas.CategoriesResponse:
     return schemas.CategoriesResponse(categories=list(categories()))
 
 
-@router.post("/predict", response_model=schemas.PredictResponse, responses=schemas.ERRORS,
-             openapi_extra=schemas.request_body(schemas.PredictRequest, schemas.PredictOptions, UPLOAD))
+@router.post(
+    "/predict",
+    response_model=schemas.PredictResponse,
+    responses=schemas.ERRORS,
+    openapi_extra=schemas.request_body(schemas.PredictRequest, schemas.PredictOptions, UPLOAD),
+)
 async def predict(request: Request) -> Response:
     """Name a doodle: strokes as JSON, or an uploaded image (multipart field `image`)."""
     batcher = getattr(request.app.state, "predictor", None)
@@ -278,8 +307,12 @@ async def predict(request: Request) -> Response:
     return await answer(batcher, await read_input(request, schemas.PredictOptions))
 
 
-@router.post("/digits", response_model=schemas.PredictResponse, responses=schemas.ERRORS,
-             openapi_extra=schemas.request_body(schemas.DigitsRequest, schemas.DigitsOptions, UPLOAD))
+@router.post(
+    "/digits",
+    response_model=schemas.PredictResponse,
+    responses=schemas.ERRORS,
+    openapi_extra=schemas.request_body(schemas.DigitsRequest, schemas.DigitsOptions, UPLOAD),
+)
 async def digits(request: Request) -> Response:
     """Read a handwritten digit with the NumPy network: strokes as JSON, or an uploaded image."""
     batcher = getattr(request.app.state, "digits_batcher", None)

@@ -25,8 +25,13 @@ class MicroBatcher(Generic[Item, Result]):
     from `make_executor`; the requests of the failed batch get the BrokenExecutor exception.
     """
 
-    def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result]],
-                 make_executor: Callable[[], Executor], concurrency: int = 1, max_batch: int = 64):
+    def __init__(
+        self,
+        run_batch: Callable[[list[Item]], Sequence[Result]],
+        make_executor: Callable[[], Executor],
+        concurrency: int = 1,
+        max_batch: int = 64,
+    ):
         self.run_batch, self.make_executor = run_batch, make_executor
         self.concurrency, self.max_batch = concurrency, max_batch
         self.executor = make_executor()
@@ -65,14 +70,16 @@ class MicroBatcher(Generic[Item, Result]):
             executor = self.executor
             try:
                 work = asyncio.get_running_loop().run_in_executor(
-                    executor, self.run_batch, [item for item, _ in batch])
+                    executor, self.run_batch, [item for item, _ in batch]
+                )
             except (BrokenExecutor, RuntimeError) as exc:  # broken or shut down: fail this batch only
                 work = asyncio.get_running_loop().create_future()
                 work.set_exception(exc)
             work.add_done_callback(lambda done, b=batch, e=executor: self._finished(b, e, done))
 
-    def _finished(self, batch: list[tuple[Item, asyncio.Future]], executor: Executor,
-                  done: asyncio.Future) -> None:
+    def _finished(
+        self, batch: list[tuple[Item, asyncio.Future]], executor: Executor, done: asyncio.Future
+    ) -> None:
         self.running -= 1
         error = done.exception() if not done.cancelled() else asyncio.CancelledError()
         if isinstance(error, BrokenExecutor) and executor is self.executor:

@@ -73,12 +73,18 @@ def plan(request: Request, body: dict, polled: bool) -> tuple[Job, callable]:
     diffusion = options.model == "diffusion"
     given = sorted(GAN_HAS_NO.keys() & options.model_fields_set)
     if not diffusion and given:
-        raise HTTPException(422, f"{given[0]}: the GAN draws in one pass and has no {GAN_HAS_NO[given[0]]}; "
-                                 "leave it out (a diffusion setting)")
+        raise HTTPException(
+            422,
+            f"{given[0]}: the GAN draws in one pass and has no {GAN_HAS_NO[given[0]]}; "
+            "leave it out (a diffusion setting)",
+        )
     steps, guidance = (options.steps, options.guidance) if diffusion else (None, None)
     if diffusion and options.n * options.steps > MAX_WORK:
-        raise HTTPException(422, f"n x steps must be at most {MAX_WORK:,} per request (got {options.n} x "
-                                 f"{options.steps} = {options.n * options.steps:,}): lower n or steps")
+        raise HTTPException(
+            422,
+            f"n x steps must be at most {MAX_WORK:,} per request (got {options.n} x "
+            f"{options.steps} = {options.n * options.steps:,}): lower n or steps",
+        )
     seed = options.seed if options.seed is not None else secrets.randbelow(2**32)
     if hasattr(generator, "check"):  # a DoodleGenerator: its own limits (steps <= its T, ...) up front
         generator.check(category, options.n, seed, steps, guidance)
@@ -96,10 +102,14 @@ def plan(request: Request, body: dict, polled: bool) -> tuple[Job, callable]:
 
         extra = {"frames": step} if stepwise else {}
         images = generator(category, n=options.n, seed=seed, steps=steps, guidance=guidance, **extra)
-        return schemas.GenerateResponse(model=options.model, category=category, seed=seed,
-                                        frames=frames if diffusion else [],
-                                        images=np.asarray(images, np.uint8).tolist(),
-                                        server_ms=round((time.perf_counter() - start) * 1000, 3))
+        return schemas.GenerateResponse(
+            model=options.model,
+            category=category,
+            seed=seed,
+            frames=frames if diffusion else [],
+            images=np.asarray(images, np.uint8).tolist(),
+            server_ms=round((time.perf_counter() - start) * 1000, 3),
+        )
 
     total = options.steps if diffusion else 1
     return Job(options.model, (options.n + 1) * total, total, polled), run
@@ -115,9 +125,17 @@ def submit(request: Request, job: Job, run) -> Job:
 def status(request: Request, job: Job) -> JobStatus:
     queue = request.app.state.generation.queues[job.model]
     detail = error_answer(job.error)[1] if job.error is not None else None
-    return JobStatus(id=job.id, model=job.model, status=job.state, done=job.done, total=job.total,
-                     ahead=queue.ahead_of(job), seconds_left=round(queue.seconds_until_done(job), 3),
-                     result=job.result, detail=detail)
+    return JobStatus(
+        id=job.id,
+        model=job.model,
+        status=job.state,
+        done=job.done,
+        total=job.total,
+        ahead=queue.ahead_of(job),
+        seconds_left=round(queue.seconds_until_done(job), 3),
+        result=job.result,
+        detail=detail,
+    )
 
 
 router = APIRouter(prefix="/api")
@@ -125,8 +143,12 @@ GENERATE_BODY = schemas.request_body(schemas.GenerateRequest)
 JOB_ERRORS = {404: {"model": schemas.ErrorResponse}}
 
 
-@router.post("/generate", response_model=schemas.GenerateResponse, responses=schemas.ERRORS,
-             openapi_extra=GENERATE_BODY)
+@router.post(
+    "/generate",
+    response_model=schemas.GenerateResponse,
+    responses=schemas.ERRORS,
+    openapi_extra=GENERATE_BODY,
+)
 async def generate(request: Request) -> schemas.GenerateResponse:
     """Draw new doodles of a category and answer when they are done (503 until a generator is shipped;
     503 with Retry-After, the estimated seconds of queued work, while that model's queue is full). A
@@ -138,8 +160,13 @@ async def generate(request: Request) -> schemas.GenerateResponse:
         raise HTTPException(499, "request cancelled") from None
 
 
-@router.post("/generate/jobs", status_code=202, response_model=JobStatus, responses=schemas.ERRORS,
-             openapi_extra=GENERATE_BODY)
+@router.post(
+    "/generate/jobs",
+    status_code=202,
+    response_model=JobStatus,
+    responses=schemas.ERRORS,
+    openapi_extra=GENERATE_BODY,
+)
 async def start_job(request: Request) -> JSONResponse:
     """Queue the same request as `POST /api/generate` and answer at once (202) with the job's id. Poll
     `GET /api/generate/jobs/{id}` (every 100-500 ms) for `done` of `total` steps and, once `status` is
@@ -147,15 +174,19 @@ async def start_job(request: Request) -> JSONResponse:
     kept 60 s."""
     job, run = plan(request, await read_json(request), polled=True)
     answer = status(request, submit(request, job, run))
-    return JSONResponse(answer.model_dump(), status_code=202,
-                        headers={"Location": f"/api/generate/jobs/{job.id}"})
+    return JSONResponse(
+        answer.model_dump(), status_code=202, headers={"Location": f"/api/generate/jobs/{job.id}"}
+    )
 
 
 def find(request: Request, job_id: str) -> Job:
     job = request.app.state.generation.get(job_id)
     if job is None:
-        raise HTTPException(404, f"no job {job_id!r} (jobs are dropped {KEEP:g} s after they finish, or "
-                                 f"after {ABANDONED:g} s without a poll)")
+        raise HTTPException(
+            404,
+            f"no job {job_id!r} (jobs are dropped {KEEP:g} s after they finish, or "
+            f"after {ABANDONED:g} s without a poll)",
+        )
     return job
 
 

@@ -50,6 +50,7 @@ def decode_json(body: bytes) -> dict:
 
 def describe(exc: ValidationError) -> str:
     """A validation error in one line: `field: message; ...`."""
+
     def name(part: object) -> str:  # a field name from the request, shown safely: one line, not too long
         text = str(part)
         text = text if text.isprintable() else ascii(text)
@@ -81,8 +82,9 @@ def parse_drawing(drawing: object) -> tuple[list[np.ndarray], bool | None]:
     return pipeline.parse_strokes(drawing), True if pipeline.has_timestamps(drawing) else None
 
 
-def bitmap_of(item: Input, request_model: type[BaseModel], from_strokes: Callable,
-              from_image: Callable) -> tuple[np.ndarray, int]:
+def bitmap_of(
+    item: Input, request_model: type[BaseModel], from_strokes: Callable, from_image: Callable
+) -> tuple[np.ndarray, int]:
     """(bitmap the network sees, how many guesses to return) of one request; raises on bad input."""
     if item.image is not None:
         try:
@@ -111,12 +113,17 @@ def top_k(classes: Sequence[str], probs: np.ndarray, k: int) -> list[tuple[str, 
 def response(top: list[tuple[str, float]], bitmap: np.ndarray, seconds: float) -> schemas.PredictResponse:
     return schemas.PredictResponse(
         predictions=[schemas.Prediction(category=c, probability=min(max(p, 0.0), 1.0)) for c, p in top],
-        bitmap=bitmap.tolist(), server_ms=round(seconds * 1000, 3))
+        bitmap=bitmap.tolist(),
+        server_ms=round(seconds * 1000, 3),
+    )
 
 
-def name_batch(items: Sequence[Input], classes: Sequence[str],
-               prepare: Callable[[Input], tuple[np.ndarray, int]],
-               probabilities: Callable[[np.ndarray], np.ndarray]) -> list[Answer]:
+def name_batch(
+    items: Sequence[Input],
+    classes: Sequence[str],
+    prepare: Callable[[Input], tuple[np.ndarray, int]],
+    probabilities: Callable[[np.ndarray], np.ndarray],
+) -> list[Answer]:
     """Answer a batch: each input prepared on its own (a bad one gets its error, the others go on), the
     network run once on all the bitmaps. server_ms is the input's own preparation plus the batch's
     network time."""
@@ -148,8 +155,12 @@ def predict_batch(recognizer, items: Sequence[Input]) -> list[Answer]:
     from doodlelab.data.doodle_image import load_doodle
 
     def prepare(item: Input) -> tuple[np.ndarray, int]:
-        return bitmap_of(item, schemas.PredictRequest, lambda s, raw: recognizer.rasterize(s, raw=raw),
-                         lambda data: load_doodle(data, recognizer.size, max_pixels=MAX_PIXELS))
+        return bitmap_of(
+            item,
+            schemas.PredictRequest,
+            lambda s, raw: recognizer.rasterize(s, raw=raw),
+            lambda data: load_doodle(data, recognizer.size, max_pixels=MAX_PIXELS),
+        )
 
     return name_batch(items, recognizer.classes, prepare, recognizer.probabilities)
 
@@ -160,9 +171,11 @@ def digits_batch(classifier, items: Sequence[Input]) -> list[Answer]:
 
     def prepare(item: Input) -> tuple[np.ndarray, int]:
         return bitmap_of(
-            item, schemas.DigitsRequest,
+            item,
+            schemas.DigitsRequest,
             lambda s, raw: mnist_layout(pipeline.rasterize(s, 28, raw=raw).astype(np.float32) / 255),
-            lambda data: load_digit(data, max_pixels=MAX_PIXELS))
+            lambda data: load_digit(data, max_pixels=MAX_PIXELS),
+        )
 
     return name_batch(items, classifier.classes, prepare, classifier.predict_proba)
 
@@ -181,8 +194,9 @@ def init_worker(weights: str | Path | None) -> None:
         import torch
 
         torch.set_num_threads(1)
-    _worker_recognizer.probabilities(np.zeros((1, _worker_recognizer.size, _worker_recognizer.size),
-                                              np.uint8))  # warm up
+    _worker_recognizer.probabilities(
+        np.zeros((1, _worker_recognizer.size, _worker_recognizer.size), np.uint8)
+    )  # warm up
 
 
 def worker_ready() -> bool:

@@ -67,8 +67,9 @@ class ModelQueue:
     event loop and the predict workers first whenever they want a core, and this model in the time left."""
 
     def __init__(self, name: str, waiting: int, seconds_per_unit: float, nice: int = 0):
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"doodlelab-{name}", initializer=self._start,
-                                           initargs=(nice,))
+        self.executor = ThreadPoolExecutor(
+            1, thread_name_prefix=f"doodlelab-{name}", initializer=self._start, initargs=(nice,)
+        )
         self.name, self.limit, self.seconds_per_unit = name, 1 + waiting, seconds_per_unit
         self.thread_id: int | None = None  # the job thread's id in the OS, once it runs
         self.measured = False
@@ -83,7 +84,7 @@ class ModelQueue:
     def seconds_until_done(self, job: Job | None = None) -> float:
         """Estimated seconds until `job` is done (None: until all queued work is)."""
         with self.lock:
-            ahead = self.jobs if job not in self.jobs else self.jobs[:self.jobs.index(job) + 1]
+            ahead = self.jobs if job not in self.jobs else self.jobs[: self.jobs.index(job) + 1]
             return sum(j.remaining() for j in ahead) * self.seconds_per_unit
 
     def ahead_of(self, job: Job) -> int:
@@ -95,9 +96,11 @@ class ModelQueue:
         with self.lock:
             if len(self.jobs) >= self.limit:
                 backlog = sum(j.remaining() for j in self.jobs) * self.seconds_per_unit
-                raise Busy(f"the {self.name} generator is busy ({len(self.jobs)} requests running or "
-                           f"waiting, about {backlog:.0f} s of work); try again later",
-                           max(1, math.ceil(backlog)))
+                raise Busy(
+                    f"the {self.name} generator is busy ({len(self.jobs)} requests running or "
+                    f"waiting, about {backlog:.0f} s of work); try again later",
+                    max(1, math.ceil(backlog)),
+                )
             self.jobs.append(job)
         job.future = self.executor.submit(self._run, job, run)
         job.future.add_done_callback(lambda future: self._finished(job, future))
@@ -141,8 +144,9 @@ class Generation:
 
     def __init__(self, models: dict[str, float], waiting: int = 4, nice: dict[str, int] | None = None):
         nice = nice or {}
-        self.queues = {name: ModelQueue(name, waiting, prior, nice.get(name, 0))
-                       for name, prior in models.items()}
+        self.queues = {
+            name: ModelQueue(name, waiting, prior, nice.get(name, 0)) for name, prior in models.items()
+        }
         self.polled: dict[str, Job] = {}
 
     def submit(self, job: Job, run: Callable[[Job], Any]) -> Job:

@@ -68,15 +68,18 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      content_type: str = "application/json") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         """(status, body) of one request; raises OSError or asyncio.IncompleteReadError if the connection
         fails (the next request reconnects)."""
         if self.writer is None:
             await self._open()
         assert self.reader is not None and self.writer is not None
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         try:
             self.writer.write(head.encode("latin-1") + body)
             lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -118,9 +121,18 @@ class Sample:
         return self.done - self.scheduled
 
 
-async def run_load(port: int, bodies: Sequence[bytes], clients: int, *, requests: int | None = None,
-                   duration: float | None = None, rate: float | None = None, path: str = "/api/predict",
-                   timeout: float = 10.0, keep_bodies: bool = False) -> list[Sample]:
+async def run_load(
+    port: int,
+    bodies: Sequence[bytes],
+    clients: int,
+    *,
+    requests: int | None = None,
+    duration: float | None = None,
+    rate: float | None = None,
+    path: str = "/api/predict",
+    timeout: float = 10.0,
+    keep_bodies: bool = False,
+) -> list[Sample]:
     """Send `bodies` (cycling, each client from its own offset) from `clients` concurrent connections,
     each until it has sent `requests` or `duration` seconds have passed. With `rate` (requests per second
     per client) the clients are open-loop: request k of a client is scheduled at start + phase + k / rate
@@ -145,13 +157,17 @@ async def run_load(port: int, bodies: Sequence[bytes], clients: int, *, requests
             sent = time.perf_counter()
             which = (index * 7919 + k) % len(bodies)
             try:
-                status, answer = await asyncio.wait_for(connection.request("POST", path, bodies[which]),
-                                                        timeout)
+                status, answer = await asyncio.wait_for(
+                    connection.request("POST", path, bodies[which]), timeout
+                )
             except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
                 connection.close()
                 status, answer = 0, b""
-            samples.append(Sample(index, which, scheduled, sent, time.perf_counter(), status,
-                                  answer if keep_bodies else b""))
+            samples.append(
+                Sample(
+                    index, which, scheduled, sent, time.perf_counter(), status, answer if keep_bodies else b""
+                )
+            )
             k += 1
         connection.close()
 

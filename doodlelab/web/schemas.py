@@ -15,12 +15,16 @@ from doodlelab.data import limits
 # The drawing as the OpenAPI schema states it, from the input limits that `strokes.parse_strokes` enforces.
 Coordinates = Annotated[
     list[Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]],
-    Field(max_length=limits.MAX_POINTS, description="xs or ys of one stroke, in canvas units")]
+    Field(max_length=limits.MAX_POINTS, description="xs or ys of one stroke, in canvas units"),
+]
 Timestamps = Annotated[
     list[Annotated[float, Field(ge=0, le=limits.MAX_TIMESTAMP)]],
-    Field(max_length=limits.MAX_POINTS, description="ts of one stroke: milliseconds since the first point")]
-Stroke = Annotated[tuple[Coordinates, Coordinates] | tuple[Coordinates, Coordinates, Timestamps],
-                   Field(description="one stroke: [xs, ys] or [xs, ys, ts], all of one length")]
+    Field(max_length=limits.MAX_POINTS, description="ts of one stroke: milliseconds since the first point"),
+]
+Stroke = Annotated[
+    tuple[Coordinates, Coordinates] | tuple[Coordinates, Coordinates, Timestamps],
+    Field(description="one stroke: [xs, ys] or [xs, ys, ts], all of one length"),
+]
 Drawing = Annotated[list[Stroke], Field(min_length=1, max_length=limits.MAX_STROKES)]
 DRAWING_SCHEMA: dict[str, Any] = TypeAdapter(Drawing).json_schema()
 DRAWING_DESCRIPTION = (
@@ -77,13 +81,15 @@ class DigitsOptions(BaseModel):
 
 
 class PredictRequest(PredictOptions):
-    drawing: Any = Field(description=DRAWING_DESCRIPTION, json_schema_extra=DRAWING_SCHEMA,
-                         examples=[SQUARE])
+    drawing: Any = Field(description=DRAWING_DESCRIPTION, json_schema_extra=DRAWING_SCHEMA, examples=[SQUARE])
 
 
 class DigitsRequest(DigitsOptions):
-    drawing: Any = Field(description=DRAWING_DESCRIPTION + " Draw one digit.",
-                         json_schema_extra=DRAWING_SCHEMA, examples=[[[[128, 128], [0, 255]]]])
+    drawing: Any = Field(
+        description=DRAWING_DESCRIPTION + " Draw one digit.",
+        json_schema_extra=DRAWING_SCHEMA,
+        examples=[[[[128, 128], [0, 255]]]],
+    )
 
 
 class Prediction(BaseModel):
@@ -94,7 +100,8 @@ class Prediction(BaseModel):
 class PredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="The best guesses, most likely first.")
     bitmap: list[list[int]] = Field(
-        description="The 28x28 input the network saw, row by row, 0 (background) to 255 (ink).")
+        description="The 28x28 input the network saw, row by row, 0 (background) to 255 (ink)."
+    )
     server_ms: float = Field(description="Time spent preparing the input and running the network, in ms.")
 
 
@@ -102,18 +109,35 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Literal["diffusion", "gan"] = Field("diffusion", description="Which generator to use.")
-    category: str = Field(max_length=100, description="Category to draw (case-insensitive, `_` for spaces).",
-                          examples=["cat"])
+    category: str = Field(
+        max_length=100, description="Category to draw (case-insensitive, `_` for spaces).", examples=["cat"]
+    )
     n: int = Field(4, ge=1, le=16, strict=True, description="How many drawings to generate.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True,
-                             description="Random seed (same seed, same drawings); none for a random one.")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**32 - 1,
+        strict=True,
+        description="Random seed (same seed, same drawings); none for a random one.",
+    )
     steps: int = Field(50, ge=1, le=1000, strict=True, description="Sampling steps (diffusion only).")
-    guidance: float | None = Field(None, ge=0, le=20, strict=True, allow_inf_nan=False,
-                                   description="Classifier-free guidance scale (diffusion only); none for "
-                                   "the model's own, the one its evaluation used.")
-    frames: int = Field(0, ge=0, le=50, strict=True,
-                        description="Diffusion only: also return this many intermediate predictions of the "
-                        "clean images, evenly spaced over the steps (the denoising animation).")
+    guidance: float | None = Field(
+        None,
+        ge=0,
+        le=20,
+        strict=True,
+        allow_inf_nan=False,
+        description="Classifier-free guidance scale (diffusion only); none for "
+        "the model's own, the one its evaluation used.",
+    )
+    frames: int = Field(
+        0,
+        ge=0,
+        le=50,
+        strict=True,
+        description="Diffusion only: also return this many intermediate predictions of the "
+        "clean images, evenly spaced over the steps (the denoising animation).",
+    )
 
 
 class GenerateResponse(BaseModel):
@@ -122,12 +146,14 @@ class GenerateResponse(BaseModel):
     images: list[list[list[int]]] = Field(description="n bitmaps of 28x28, 0 (background) to 255 (ink).")
     seed: int = Field(description="The seed used (chosen at random when the request gave none).")
     frames: list[list[list[list[int]]]] = Field(
-        default_factory=list, description="Denoising frames (each: n bitmaps), when asked for.")
+        default_factory=list, description="Denoising frames (each: n bitmaps), when asked for."
+    )
     server_ms: float = Field(description="Time spent generating, in ms.")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+    code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)
+}
 
 
 def request_body(model: type[BaseModel], options: type[BaseModel] | None = None, upload: str = "") -> dict:
@@ -135,8 +161,16 @@ def request_body(model: type[BaseModel], options: type[BaseModel] | None = None,
     by `upload`, with the fields of `options`)."""
     content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
     if options is not None:
-        fields = {"image": {"type": "string", "format": "binary", "description": upload},
-                  **options.model_json_schema()["properties"]}
-        content["multipart/form-data"] = {"schema": {"type": "object", "required": ["image"],
-                                                     "properties": fields, "additionalProperties": False}}
+        fields = {
+            "image": {"type": "string", "format": "binary", "description": upload},
+            **options.model_json_schema()["properties"],
+        }
+        content["multipart/form-data"] = {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": fields,
+                "additionalProperties": False,
+            }
+        }
     return {"requestBody": {"required": True, "content": content}}

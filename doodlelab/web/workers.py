@@ -64,8 +64,9 @@ class ProcessWorkers(Executor):
     in order. A worker that dies breaks the executor (`BrokenProcessPool` for its call, the calls
     waiting and later submits), as with `ProcessPoolExecutor`: make a new one."""
 
-    def __init__(self, workers: int, initializer: Callable | None = None, initargs: tuple = (),
-                 mp_context: Any = None) -> None:
+    def __init__(
+        self, workers: int, initializer: Callable | None = None, initargs: tuple = (), mp_context: Any = None
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         context = mp_context or multiprocessing.get_context("spawn")
@@ -73,8 +74,12 @@ class ProcessWorkers(Executor):
         for _ in range(workers):
             their_calls, our_calls = context.Pipe(duplex=False)  # (reading end, writing end)
             our_answers, their_answers = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(their_calls, their_answers, initializer, initargs),
-                                      daemon=True, name="doodlelab-worker")
+            process = context.Process(
+                target=_work,
+                args=(their_calls, their_answers, initializer, initargs),
+                daemon=True,
+                name="doodlelab-worker",
+            )
             process.start()
             their_calls.close()
             their_answers.close()

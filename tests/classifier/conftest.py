@@ -32,8 +32,10 @@ def shapes_data(tmp_path_factory):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name in SHAPES:
-        records = [{"word": name, "key_id": f"{name}{i}", "drawing": strokes.to_json(shape(name, rng))}
-                   for i in range(200)]
+        records = [
+            {"word": name, "key_id": f"{name}{i}", "drawing": strokes.to_json(shape(name, rng))}
+            for i in range(200)
+        ]
         lines = [json.dumps(r) for r in records]
         (folder / f"{name}.ndjson").write_text("\n".join(lines) + "\n")
     return base / "data", base / "cache"
@@ -42,8 +44,19 @@ def shapes_data(tmp_path_factory):
 def tiny_config(**changes) -> ClassifierConfig:
     """A small, fast network over the four shapes, trained in float32 so that every CPU trains the same one
     (with AVX-512 BF16, bfloat16 autocast would train another, and the tolerances below fit this one)."""
-    values = dict(categories=SHAPES, widths=(8, 16), blocks=(1, 1), epochs=2, batch_size=32, workers=0,
-                  patience=0, lr=1e-2, warmup_epochs=0.2, threads=1, bf16=False)
+    values = dict(
+        categories=SHAPES,
+        widths=(8, 16),
+        blocks=(1, 1),
+        epochs=2,
+        batch_size=32,
+        workers=0,
+        patience=0,
+        lr=1e-2,
+        warmup_epochs=0.2,
+        threads=1,
+        bf16=False,
+    )
     return ClassifierConfig(**(values | changes))
 
 

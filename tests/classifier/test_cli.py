@@ -32,11 +32,13 @@ def drawings_file(tmp_path):
     """square (simplified, with key_id), triangle (raw with timestamps), a bad line, circle (bare list)."""
     rng = np.random.default_rng(5)
     square, triangle, circle = shape("square", rng), shape("triangle", rng), shape("circle", rng)
-    lines = [json.dumps({"word": "square", "key_id": "42", "drawing": strokes.to_json(square)}),
-             json.dumps({"drawing": _raw_json(triangle, rng)}),
-             "{broken json",
-             json.dumps({"drawing": [[[], []]]}),
-             json.dumps(strokes.to_json(circle))]
+    lines = [
+        json.dumps({"word": "square", "key_id": "42", "drawing": strokes.to_json(square)}),
+        json.dumps({"drawing": _raw_json(triangle, rng)}),
+        "{broken json",
+        json.dumps({"drawing": [[[], []]]}),
+        json.dumps(strokes.to_json(circle)),
+    ]
     path = tmp_path / "drawings.ndjson"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -91,8 +93,9 @@ def test_predict_reads_stdin_and_images(tiny_model, drawings_file, triangle_png,
 
 
 @pytest.mark.parametrize("content", [b"", b"\n  \n\r\n"], ids=["0-byte", "blank-lines"])
-def test_an_input_without_drawings_is_a_failed_input(tiny_model, triangle_png, tmp_path, capsys, monkeypatch,
-                                                      content):
+def test_an_input_without_drawings_is_a_failed_input(
+    tiny_model, triangle_png, tmp_path, capsys, monkeypatch, content
+):
     empty = tmp_path / "empty.ndjson"
     empty.write_bytes(content)
     code, out, err = run(capsys, "predict", "--weights", tiny_model, empty)
@@ -150,8 +153,9 @@ def test_evaluate_and_export(tiny_model, shapes_data, tmp_path, capsys, monkeypa
     monkeypatch.setenv("DOODLELAB_DATA", str(data))
     monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
     png = tmp_path / "confusion.png"
-    code, out, _ = run(capsys, "evaluate", "classifier", "--weights", tiny_model, "--json", "--raw",
-                       "--confusion", png)
+    code, out, _ = run(
+        capsys, "evaluate", "classifier", "--weights", tiny_model, "--json", "--raw", "--confusion", png
+    )
     assert code == 0
     report = json.loads(out)
     assert report["n"] == 80 and report["categories"] == 4 and report["top1"] > 0.6

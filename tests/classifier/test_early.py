@@ -25,10 +25,15 @@ def run(capsys, *argv):
 
 
 def test_first_stable_is_the_first_share_from_which_every_guess_is_right():
-    correct = np.array([[0, 1, 0, 1, 1],   # right at 0.2, wrong again at 0.6: stable from 0.8
-                        [1, 1, 1, 1, 1],   # stable from the start
-                        [1, 1, 1, 1, 0],   # the finished drawing is missed: never
-                        [0, 0, 0, 0, 1]], dtype=bool)
+    correct = np.array(
+        [
+            [0, 1, 0, 1, 1],  # right at 0.2, wrong again at 0.6: stable from 0.8
+            [1, 1, 1, 1, 1],  # stable from the start
+            [1, 1, 1, 1, 0],  # the finished drawing is missed: never
+            [0, 0, 0, 0, 1],
+        ],
+        dtype=bool,
+    )
     shares = (0.2, 0.4, 0.6, 0.8, 1.0)
     assert early.first_stable(correct, shares).tolist() == [0.8, 0.2, np.inf, 1.0]
 
@@ -64,8 +69,23 @@ def data_env(shapes_data, monkeypatch):
 
 def test_cli_early_side_by_side_with_a_curve(tiny_model, data_env, tmp_path, capsys):
     png = tmp_path / "early.png"
-    code, out, _ = run(capsys, "evaluate", "classifier", "--weights", tiny_model, "--early", "--split", "val",
-                       "--limit", 30, "--compare", tiny_model.parent / BEST, "--curve", png, "--json")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "classifier",
+        "--weights",
+        tiny_model,
+        "--early",
+        "--split",
+        "val",
+        "--limit",
+        30,
+        "--compare",
+        tiny_model.parent / BEST,
+        "--curve",
+        png,
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     models = report["models"]
@@ -83,12 +103,19 @@ def test_cli_early_replays_raw_files_by_their_timestamps(tiny_model, data_env, t
     lines = []
     for name in ("square", "triangle", "circle", "line"):
         raw, times = to_raw(shape(name, rng), rng)
-        lines.append(json.dumps({"word": name, "drawing": [[s[:, 0].tolist(), s[:, 1].tolist(), t.tolist()]
-                                                           for s, t in zip(raw, times)]}))
+        lines.append(
+            json.dumps(
+                {
+                    "word": name,
+                    "drawing": [[s[:, 0].tolist(), s[:, 1].tolist(), t.tolist()] for s, t in zip(raw, times)],
+                }
+            )
+        )
     path = tmp_path / "raw.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    code, out, _ = run(capsys, "evaluate", "classifier", "--weights", tiny_model, "--early", "--input", path,
-                       "--json")
+    code, out, _ = run(
+        capsys, "evaluate", "classifier", "--weights", tiny_model, "--early", "--input", path, "--json"
+    )
     assert code == 0 and json.loads(out)["time"].startswith("real timestamps")
     assert next(iter(json.loads(out)["models"].values()))["n"] == 4
     path.write_text(lines[0] + "\n" + lines[1].replace('"triangle"', '"triangel"') + "\n")
@@ -104,8 +131,13 @@ def test_early_flags_need_early(tiny_model, data_env, capsys):
 def test_a_fine_tune_starts_from_the_model_file(tiny_model, shapes_data, tmp_path):
     data, cache = shapes_data
     start, _, _ = checkpoint.load_model(tiny_model)
-    result = train(tiny_config(epochs=1, init=str(tiny_model), prefix=0.5, lr=1e-4), tmp_path,
-                   root=data / "quickdraw", cache_root=cache, progress=False)
+    result = train(
+        tiny_config(epochs=1, init=str(tiny_model), prefix=0.5, lr=1e-4),
+        tmp_path,
+        root=data / "quickdraw",
+        cache_root=cache,
+        progress=False,
+    )
     assert result.best_val_accuracy >= 0.6  # a fresh network at this lr is near chance (0.25) after one epoch
     tuned, config, _ = checkpoint.load_model(tmp_path / BEST)
     assert config.init == str(tiny_model) and config.prefix == 0.5
@@ -113,5 +145,10 @@ def test_a_fine_tune_starts_from_the_model_file(tiny_model, shapes_data, tmp_pat
     b = torch.cat([p.flatten() for p in tuned.parameters()])
     assert 0 < float((b - a).norm() / a.norm()) < 0.5  # moved from the start; a fresh network is ~1.4 away
     with pytest.raises(checkpoint.CheckpointError, match="widths"):
-        train(tiny_config(epochs=1, init=str(tiny_model), widths=(4, 8)), tmp_path / "other",
-              root=data / "quickdraw", cache_root=cache, progress=False)
+        train(
+            tiny_config(epochs=1, init=str(tiny_model), widths=(4, 8)),
+            tmp_path / "other",
+            root=data / "quickdraw",
+            cache_root=cache,
+            progress=False,
+        )

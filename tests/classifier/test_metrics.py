@@ -10,8 +10,9 @@ from doodlelab.classifier import metrics
 
 
 def test_top_k_and_map_at_3_on_a_hand_made_case():
-    probs = np.array([[0.5, 0.3, 0.2, 0.0], [0.1, 0.6, 0.3, 0.0], [0.2, 0.3, 0.4, 0.1],
-                      [0.7, 0.15, 0.1, 0.05]])
+    probs = np.array(
+        [[0.5, 0.3, 0.2, 0.0], [0.1, 0.6, 0.3, 0.0], [0.2, 0.3, 0.4, 0.1], [0.7, 0.15, 0.1, 0.05]]
+    )
     labels = np.array([0, 2, 0, 3])  # ranks 1, 2, 3 and 4
     assert metrics.top_k(probs, 3)[1].tolist() == [1, 2, 0]
     assert metrics.top_k_accuracy(probs, labels, 1) == 0.25
@@ -24,7 +25,8 @@ def test_top_k_accuracy_matches_scikit_learn():
     labels = rng.integers(0, 20, 500)
     for k in (1, 3, 5):
         assert metrics.top_k_accuracy(probs, labels, k) == pytest.approx(
-            top_k_accuracy_score(labels, probs, k=k, labels=np.arange(20)))
+            top_k_accuracy_score(labels, probs, k=k, labels=np.arange(20))
+        )
 
 
 def test_expected_calibration_error_is_zero_when_calibrated_and_large_when_overconfident():

@@ -46,8 +46,9 @@ def test_the_int8_export_is_as_accurate_as_the_float_weights_by_its_card():
     assert abs(test["top1"] - test["float_top1"]) <= 0.005 and test["top1_agreement"] >= 0.98
 
 
-def test_shipped_accuracy_matches_its_card_on_real_test_drawings(recognizer, float_recognizer,
-                                                                 quickdraw_root):
+def test_shipped_accuracy_matches_its_card_on_real_test_drawings(
+    recognizer, float_recognizer, quickdraw_root
+):
     names = categories()[::12]  # 29 categories, so a fresh machine renders only a few
     test = cache.load_split_arrays("test", names, root=quickdraw_root)
     accuracy = top_k_accuracy(float_recognizer.probabilities(test.images), test.labels, 1)

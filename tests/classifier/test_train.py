@@ -42,8 +42,9 @@ def test_training_learns_and_writes_checkpoint_curves_and_best(shapes_data, tmp_
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(shapes_data, tmp_path):
     root, cache = _root(shapes_data)
     whole = train(tiny_config(), tmp_path / "whole", root=root, cache_root=cache, progress=False)
-    first = train(tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False,
-                  until_epoch=1)
+    first = train(
+        tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False, until_epoch=1
+    )
     assert first.history["epoch"] == [1]
     resumed = train(tiny_config(), tmp_path / "split", root=root, cache_root=cache, progress=False)
     assert resumed.history["epoch"] == [1, 2]
@@ -78,12 +79,47 @@ def test_learning_rate_warms_up_then_decays_to_zero():
 def test_two_processes_under_torchrun_on_gloo(shapes_data, tmp_path):
     data, cache = shapes_data
     env = os.environ | {"DOODLELAB_DATA": str(data), "DOODLELAB_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-    flags = ["--categories", "circle", "line", "square", "triangle", "--widths", "8", "16",
-             "--blocks", "1", "1",
-             "--epochs", "4", "--lr", "0.01", "--batch-size", "32", "--workers", "0", "--threads", "1",
-             "--bf16", "false"]  # float32 as tiny_config: bfloat16 on an AMX CPU trains another network
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "doodlelab", "train", "classifier", "--out", str(tmp_path), "--no-export", *flags]
+    flags = [
+        "--categories",
+        "circle",
+        "line",
+        "square",
+        "triangle",
+        "--widths",
+        "8",
+        "16",
+        "--blocks",
+        "1",
+        "1",
+        "--epochs",
+        "4",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "32",
+        "--workers",
+        "0",
+        "--threads",
+        "1",
+        "--bf16",
+        "false",
+    ]  # float32 as tiny_config: bfloat16 on an AMX CPU trains another network
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "doodlelab",
+        "train",
+        "classifier",
+        "--out",
+        str(tmp_path),
+        "--no-export",
+        *flags,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test top-1" in result.stdout
@@ -94,16 +130,50 @@ def test_two_processes_under_torchrun_on_gloo(shapes_data, tmp_path):
 
 
 KILL_EPOCHS = 3
-KILL_FLAGS = ["--categories", *SHAPES, "--widths", "8", "16", "--blocks", "1", "1", "--epochs",
-              str(KILL_EPOCHS), "--lr", "0.01", "--batch-size", "2", "--warmup-epochs", "0.2", "--patience",
-              "0", "--workers", "0", "--threads", "1", "--seed", "3", "--bf16", "false"]
+KILL_FLAGS = [
+    "--categories",
+    *SHAPES,
+    "--widths",
+    "8",
+    "16",
+    "--blocks",
+    "1",
+    "1",
+    "--epochs",
+    str(KILL_EPOCHS),
+    "--lr",
+    "0.01",
+    "--batch-size",
+    "2",
+    "--warmup-epochs",
+    "0.2",
+    "--patience",
+    "0",
+    "--workers",
+    "0",
+    "--threads",
+    "1",
+    "--seed",
+    "3",
+    "--bf16",
+    "false",
+]
 HANG = 600  # seconds: a run taking longer than this has hung
 PROGRESS = re.compile(r"epoch 2/\d+:\s*\d+%\|[^|\r]*\|\s*(\d+)/(\d+)")  # the tqdm bar of epoch 2
 
 
 def start_training(out: Path, env: dict, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "doodlelab", "train", "classifier", "--out", str(out), "--no-export",
-               *KILL_FLAGS]
+    command = [
+        sys.executable,
+        "-m",
+        "doodlelab",
+        "train",
+        "classifier",
+        "--out",
+        str(out),
+        "--no-export",
+        *KILL_FLAGS,
+    ]
     with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
@@ -127,8 +197,12 @@ def kill_mid_epoch_two(run: subprocess.Popen, log: Path) -> tuple[int, int]:
 
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(shapes_data, tmp_path):
     data, cache = shapes_data
-    env = os.environ | {"DOODLELAB_DATA": str(data), "DOODLELAB_CACHE": str(cache), "OMP_NUM_THREADS": "1",
-                        "DOODLELAB_PROGRESS": "1"}  # progress bars on stderr even without a terminal
+    env = os.environ | {
+        "DOODLELAB_DATA": str(data),
+        "DOODLELAB_CACHE": str(cache),
+        "OMP_NUM_THREADS": "1",
+        "DOODLELAB_PROGRESS": "1",
+    }  # progress bars on stderr even without a terminal
     whole = start_training(tmp_path / "whole", env, tmp_path / "whole.log")
     killed = start_training(tmp_path / "killed", env, tmp_path / "killed.log")
     done, total = kill_mid_epoch_two(killed, tmp_path / "killed.log")

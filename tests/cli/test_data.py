@@ -166,7 +166,8 @@ def test_download_command_fetches_from_a_local_server(tmp_path, capsys, monkeypa
         server.shutdown()
     assert code == 0, err
     assert (dest / "simplified" / "house plant.ndjson").read_bytes() == (
-        served / "simplified" / "house plant.ndjson").read_bytes()
+        served / "simplified" / "house plant.ndjson"
+    ).read_bytes()
     monkeypatch.setenv("DOODLELAB_DATA", str(tmp_path / "data"))
     code, out, _ = run(["data", "info", "--json"], capsys)
     assert json.loads(out)["counts"]["simplified"] == {"house plant": 3}
@@ -174,8 +175,12 @@ def test_download_command_fetches_from_a_local_server(tmp_path, capsys, monkeypa
 
 def test_piping_into_a_reader_that_stops_early_is_quiet(quickdraw_root):
     """`doodlelab data info | head -3`: no error message when the reader closes the pipe."""
-    proc = subprocess.Popen([sys.executable, "-m", "doodlelab", "data", "info"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doodlelab", "data", "info"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     proc.stdout.readline()
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)

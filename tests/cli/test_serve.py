@@ -14,9 +14,11 @@ import pytest
 
 # `doodlelab serve ARGS...` that reports, after the command returned, whether the web app (and with it the
 # models) was ever imported
-SERVE = ("import sys; from doodlelab.cli.main import main; code = main(['serve', *sys.argv[1:]]); "
-         "print('app imported' if 'doodlelab.web.app' in sys.modules else 'app not imported'); "
-         "sys.exit(code)")
+SERVE = (
+    "import sys; from doodlelab.cli.main import main; code = main(['serve', *sys.argv[1:]]); "
+    "print('app imported' if 'doodlelab.web.app' in sys.modules else 'app not imported'); "
+    "sys.exit(code)"
+)
 
 
 def serve_and_report(*args: str) -> subprocess.CompletedProcess:
@@ -30,8 +32,10 @@ def test_a_port_in_use_is_one_line_before_loading_models():
         port = holder.getsockname()[1]
         done = serve_and_report("--port", str(port))
     assert done.returncode == 2, done.stderr
-    assert done.stderr == f"doodlelab: error: cannot listen on 127.0.0.1:{port}: address already in use " \
-                          "(is another server running there? choose another --port)\n"
+    assert (
+        done.stderr == f"doodlelab: error: cannot listen on 127.0.0.1:{port}: address already in use "
+        "(is another server running there? choose another --port)\n"
+    )
     assert done.stdout == "app not imported\n"
 
 
@@ -52,9 +56,13 @@ def test_serve_answers_on_the_port_it_checked_and_stops_on_ctrl_c():
     port = free_port()
     # as from a shell: ^C's default action, even if this test process (or an earlier test) ignores SIGINT,
     # which the child would inherit and uvicorn would restore before re-raising the ^C it caught
-    proc = subprocess.Popen([sys.executable, "-m", "doodlelab", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doodlelab", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -84,8 +84,9 @@ def test_build_cache_and_load_split(tiny_root, tmp_path):
         y_parts.append(y)
     # 40 cat strokes are the same drawings as bitmap rows 0..39: each drawing is counted once
     assert sum(map(len, x_parts)) == 60 + 1
-    only_strokes, _ = cache.load_split("train", ["cat"], sources=["strokes"], root=tiny_root,
-                                       cache_root=cache_root)
+    only_strokes, _ = cache.load_split(
+        "train", ["cat"], sources=["strokes"], root=tiny_root, cache_root=cache_root
+    )
     assert 0 < len(only_strokes) < 40
     at64 = cache.load_category("cat", size=64, root=tiny_root, cache_root=cache_root)
     assert at64.images.shape == (40, 64, 64)  # Google's bitmaps exist only at 28 px

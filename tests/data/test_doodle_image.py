@@ -39,8 +39,12 @@ def cats(quickdraw_root):
 
 @pytest.mark.parametrize("width", [3, 8, 24])
 def test_sketches_of_any_line_width_match_the_pipeline(cats, width):
-    scores = [np.corrcoef(load_doodle(_sketch(d, width)).ravel().astype(float),
-                          strokes.render(d).ravel().astype(float))[0, 1] for d in cats]
+    scores = [
+        np.corrcoef(
+            load_doodle(_sketch(d, width)).ravel().astype(float), strokes.render(d).ravel().astype(float)
+        )[0, 1]
+        for d in cats
+    ]
     assert np.median(scores) > 0.85
 
 

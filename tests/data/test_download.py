@@ -89,8 +89,11 @@ def get(server, *categories: str, formats_=("simplified",), dest: Path, **kw) ->
 def test_full_download_uses_the_readers_layout(server, tmp_path):
     paths = get(server, "house_plant", "cat", formats_=("simplified", "numpy_bitmap"), dest=tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
-        "simplified/house plant.ndjson", "simplified/cat.ndjson",
-        "numpy_bitmap/house plant.npy", "numpy_bitmap/cat.npy"]
+        "simplified/house plant.ndjson",
+        "simplified/cat.ndjson",
+        "numpy_bitmap/house plant.npy",
+        "numpy_bitmap/cat.npy",
+    ]
     for path in paths:
         assert path.read_bytes() == FILES[f"/full/{path.parent.name}/{path.name}"]
     assert not list(tmp_path.rglob("*.part"))

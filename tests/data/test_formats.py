@@ -177,7 +177,11 @@ def test_binary_round_trip(tmp_path):
     assert formats.write_binary(path, simple_drawings()) == 2
     first, second = formats.iter_drawings(path)
     assert (first.word, first.key_id, first.recognized, first.countrycode) == (
-        "house plant", "5629499534213120", True, "US")
+        "house plant",
+        "5629499534213120",
+        True,
+        "US",
+    )
     assert (second.key_id, second.recognized, second.countrycode, second.is_raw) == (None, False, None, False)
     for got, want in zip(first.strokes + second.strokes, simple_drawings()[0].strokes + [np.array([[9, 9]])]):
         np.testing.assert_array_equal(got, want)

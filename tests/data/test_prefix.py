@@ -15,8 +15,9 @@ from doodlelab.data.prefix import ink_clock, ink_prefix, random_prefix, time_pre
 
 def _drawing(seed: int) -> strokes.Strokes:
     rng = np.random.default_rng(seed)
-    return strokes.simplify([np.cumsum(rng.normal(0, 20, (rng.integers(2, 12), 2)), axis=0)
-                             for _ in range(rng.integers(1, 6))])
+    return strokes.simplify(
+        [np.cumsum(rng.normal(0, 20, (rng.integers(2, 12), 2)), axis=0) for _ in range(rng.integers(1, 6))]
+    )
 
 
 def _ink(drawing) -> float:

@@ -27,8 +27,10 @@ def test_render_reproduces_google_numpy_bitmaps(paired_root):
     bitmaps = np.load(paired_root / "bitmaps.npy")
     assert len(lines) == len(bitmaps) > 1000
     r = np.array(
-        [pearson(S.rasterize(S.parse_strokes(json.loads(line)["drawing"])), bitmap)
-         for line, bitmap in zip(lines, bitmaps)]
+        [
+            pearson(S.rasterize(S.parse_strokes(json.loads(line)["drawing"])), bitmap)
+            for line, bitmap in zip(lines, bitmaps)
+        ]
     )
     median, p5 = np.median(r), np.percentile(r, 5)
     print(f"golden pairs: n={len(r)} median r={median:.4f} p5={p5:.4f} min={r.min():.4f}")
@@ -88,8 +90,11 @@ def _textbook_rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 4), st.booleans()), min_size=1, max_size=6),
-       st.integers(0, 2**32 - 1), st.sampled_from([0.5, 2.0, 8.0]))
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 4), st.booleans()), min_size=1, max_size=6),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.5, 2.0, 8.0]),
+)
 def test_rdp_many_equals_the_textbook_recursion_on_each_polyline(shapes, seed, epsilon):
     rng = np.random.default_rng(seed)
     polylines = []

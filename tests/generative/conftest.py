@@ -10,14 +10,32 @@ from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401, F811
 
 
 def tiny_diffusion(**changes) -> DiffusionConfig:
-    values = dict(categories=SHAPES, widths=(8, 8, 16), emb_dim=16, timesteps=50, steps=6, batch_size=16,
-                  warmup=2, checkpoint_every=3, threads=1)
+    values = dict(
+        categories=SHAPES,
+        widths=(8, 8, 16),
+        emb_dim=16,
+        timesteps=50,
+        steps=6,
+        batch_size=16,
+        warmup=2,
+        checkpoint_every=3,
+        threads=1,
+    )
     return DiffusionConfig(**(values | changes))
 
 
 def tiny_gan(**changes) -> GANConfig:
-    values = dict(categories=SHAPES, z_dim=8, embed_dim=4, g_width=16, d_width=8, steps=6, batch_size=16,
-                  checkpoint_every=3, threads=1)
+    values = dict(
+        categories=SHAPES,
+        z_dim=8,
+        embed_dim=4,
+        g_width=16,
+        d_width=8,
+        steps=6,
+        batch_size=16,
+        checkpoint_every=3,
+        threads=1,
+    )
     return GANConfig(**(values | changes))
 
 
@@ -38,7 +56,8 @@ def _trained(kind: str, config, data_dirs, tmp_path_factory):
     out = tmp_path_factory.mktemp(kind)
     module = "diffusion" if kind == "diffusion" else "gan_training"
     importlib.import_module(f"doodlelab.generative.{module}").train(
-        config, out, root=data / "quickdraw", cache_root=cache, progress=False)
+        config, out, root=data / "quickdraw", cache_root=cache, progress=False
+    )
     return out / f"{kind}.safetensors"
 
 

@@ -23,8 +23,22 @@ def run(capsys, *argv):
 
 def generate(capsys, model, out, category="square", n=5, seed=3, *extra):
     steps = [] if Path(model).name.startswith("gan") else ["--steps", 4]  # the GAN has no steps
-    return run(capsys, "generate", "--model", model, "--category", category, "--n", n, "--seed", seed,
-               *steps, "--out", out, *extra)
+    return run(
+        capsys,
+        "generate",
+        "--model",
+        model,
+        "--category",
+        category,
+        "--n",
+        n,
+        "--seed",
+        seed,
+        *steps,
+        "--out",
+        out,
+        *extra,
+    )
 
 
 @pytest.fixture(params=["diffusion", "gan"])
@@ -50,19 +64,22 @@ def test_generate_npy_png_and_folder(capsys, tmp_path, model_file):
     assert np.array_equal(np.stack([np.asarray(Image.open(p)) for p in pngs]), a)  # the same doodles
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--category", "dogg"], "unknown category 'dogg'"),
-    (["--category", "cat", "--n", "0"], "n must be an integer from 1"),
-    (["--category", "cat", "--n", "100000"], "n must be an integer from 1"),
-    (["--category", "cat", "--steps", "0"], "steps must be an integer from 1 to 50"),
-    (["--category", "cat", "--steps", "51"], "steps must be an integer from 1 to 50"),
-    (["--category", "cat", "--guidance", "-1"], "guidance must be from 0"),
-    (["--category", "cat", "--guidance", "nan"], "guidance must be from 0"),
-    (["--category", "cat", "--seed", "-3"], "seed must be an integer >= 0"),
-    (["--category", "cat", "--guidance-interval", "0.8", "0.2"], "guidance interval must be two numbers"),
-    (["--category", "cat", "--guidance-interval", "0", "2"], "guidance interval must be two numbers"),
-    (["--category", "cat", "--eta", "1.5"], "eta must be from 0 to 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--category", "dogg"], "unknown category 'dogg'"),
+        (["--category", "cat", "--n", "0"], "n must be an integer from 1"),
+        (["--category", "cat", "--n", "100000"], "n must be an integer from 1"),
+        (["--category", "cat", "--steps", "0"], "steps must be an integer from 1 to 50"),
+        (["--category", "cat", "--steps", "51"], "steps must be an integer from 1 to 50"),
+        (["--category", "cat", "--guidance", "-1"], "guidance must be from 0"),
+        (["--category", "cat", "--guidance", "nan"], "guidance must be from 0"),
+        (["--category", "cat", "--seed", "-3"], "seed must be an integer >= 0"),
+        (["--category", "cat", "--guidance-interval", "0.8", "0.2"], "guidance interval must be two numbers"),
+        (["--category", "cat", "--guidance-interval", "0", "2"], "guidance interval must be two numbers"),
+        (["--category", "cat", "--eta", "1.5"], "eta must be from 0 to 1"),
+    ],
+)
 def test_generate_bad_input_is_one_line_exit_2(capsys, tmp_path, diffusion_file, args, message):
     out = tmp_path / "x.npy"
     code, stdout, err = run(capsys, "generate", "--model", diffusion_file, "--out", out, *args)
@@ -85,8 +102,20 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     data, cache = shapes_data
     monkeypatch.setenv("DOODLELAB_DATA", str(data))
     monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
-    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
-                       "--per-category", 6, "--steps", 3, "--json")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "generator",
+        "--model",
+        diffusion_file,
+        "--categories",
+        *SHAPES,
+        "--per-category",
+        6,
+        "--steps",
+        3,
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     assert report["samples"] == 24 and report["categories"] == 4 and report["split"] == "test"
@@ -96,27 +125,77 @@ def test_evaluate_generator_json(capsys, monkeypatch, shapes_data, diffusion_fil
     assert 0 < floor < report["frechet_distance"]  # 6 steps of training are far from the data
     assert report["variety_median"] > 0 and {n for n, _ in report["least_varied"]} == set(SHAPES)
     assert report["guidance_interval"] == [0.0, 1.0]  # the model's (JSON: a list)
-    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
-                       "--per-category", 6, "--steps", 3, "--guidance-interval", 0.2, 0.9, "--json")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "generator",
+        "--model",
+        diffusion_file,
+        "--categories",
+        *SHAPES,
+        "--per-category",
+        6,
+        "--steps",
+        3,
+        "--guidance-interval",
+        0.2,
+        0.9,
+        "--json",
+    )
     limited = json.loads(out)
     assert code == 0 and limited["guidance_interval"] == [0.2, 0.9] and limited["eta"] == report["eta"] == 0
-    assert limited["per_category"] != report["per_category"] or limited["frechet_distance"] != \
-        report["frechet_distance"]  # other samples
-    code, out, _ = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--categories", *SHAPES,
-                       "--per-category", 3, "--steps", 2)
+    assert (
+        limited["per_category"] != report["per_category"]
+        or limited["frechet_distance"] != report["frechet_distance"]
+    )  # other samples
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "generator",
+        "--model",
+        diffusion_file,
+        "--categories",
+        *SHAPES,
+        "--per-category",
+        3,
+        "--steps",
+        2,
+    )
     assert code == 0 and "variety" in out and "least varied: " in out
     code, out, err = run(capsys, "evaluate", "generator", "--model", diffusion_file, "--per-category", 0)
     assert code == 2 and "--per-category" in err
 
 
-def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(capsys, monkeypatch, shapes_data, tmp_path,
-                                                                diffusion_file, gan_file):
+def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(
+    capsys, monkeypatch, shapes_data, tmp_path, diffusion_file, gan_file
+):
     data, cache = shapes_data
     monkeypatch.setenv("DOODLELAB_DATA", str(data))
     monkeypatch.setenv("DOODLELAB_CACHE", str(cache))
     out = tmp_path / "tuned"
-    flags = ["--out", out, "--categories", *SHAPES, "--widths", 8, 8, 16, "--emb-dim", 16, "--timesteps", 50,
-             "--batch-size", 16, "--warmup", 2, "--checkpoint-every", 2, "--threads", 1, "--no-measure"]
+    flags = [
+        "--out",
+        out,
+        "--categories",
+        *SHAPES,
+        "--widths",
+        8,
+        8,
+        16,
+        "--emb-dim",
+        16,
+        "--timesteps",
+        50,
+        "--batch-size",
+        16,
+        "--warmup",
+        2,
+        "--checkpoint-every",
+        2,
+        "--threads",
+        1,
+        "--no-measure",
+    ]
     code, stdout, _ = run(capsys, "train", "diffusion", "--init", diffusion_file, "--steps", 2, *flags)
     assert code == 0 and stdout.startswith("2 steps")
     code, stdout, _ = run(capsys, "train", "diffusion", "--init", diffusion_file, "--steps", 4, *flags)
@@ -130,15 +209,17 @@ def test_train_fine_tunes_from_a_model_file_and_a_rerun_resumes(capsys, monkeypa
     assert tuned.keys() == before.keys() and any(not np.array_equal(tuned[k], before[k]) for k in before)
     code, stdout, err = run(capsys, "train", "diffusion", "--init", gan_file, "--no-resume", *flags)
     assert code == 2 and "not a diffusion model" in err and err.count("\n") == 1 and stdout == ""
-    code, _, err = run(capsys, "train", "diffusion", "--init", tmp_path / "none.safetensors", "--no-resume",
-                       *flags)
+    code, _, err = run(
+        capsys, "train", "diffusion", "--init", tmp_path / "none.safetensors", "--no-resume", *flags
+    )
     assert code == 2 and "none.safetensors" in err and err.count("\n") == 1
     code, _, err = run(capsys, "train", "diffusion", "--eta", 1.5, "--no-resume", *flags)  # a config field
     assert code == 2 and "eta must be in [0, 1]" in err and err.count("\n") == 1
 
 
-def test_export_onnx_of_a_diffusion_file_is_used_by_generate(capsys, tmp_path, diffusion_file, gan_file,
-                                                              float32_torch):
+def test_export_onnx_of_a_diffusion_file_is_used_by_generate(
+    capsys, tmp_path, diffusion_file, gan_file, float32_torch
+):
     import shutil
 
     pytest.importorskip("onnxruntime")
@@ -165,4 +246,3 @@ def test_export_onnx_of_a_diffusion_file_is_used_by_generate(capsys, tmp_path, d
     generate(capsys, gan, tmp_path / "gan_onnx.npy")
     a, b = np.load(tmp_path / "gan_torch.npy"), np.load(tmp_path / "gan_onnx.npy")
     assert np.abs(a.astype(int) - b).max() <= 1
-

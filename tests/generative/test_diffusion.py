@@ -30,8 +30,9 @@ def test_guidance_combines_conditional_and_unconditional():
         uncond = unet(torch.from_numpy(x), t, torch.full((2,), unet.num_classes)).numpy()
     net = training.OnNumpy(unet, bf16=False)
     np.testing.assert_allclose(sampling.guided_eps(net, x, 20, y, 0.0), cond, atol=1e-6)
-    np.testing.assert_allclose(sampling.guided_eps(net, x, 20, y, 2.5), 3.5 * cond - 2.5 * uncond,
-                               atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(
+        sampling.guided_eps(net, x, 20, y, 2.5), 3.5 * cond - 2.5 * uncond, atol=1e-5, rtol=1e-4
+    )
 
 
 def test_sampling_is_deterministic_per_seed():
@@ -42,8 +43,9 @@ def test_sampling_is_deterministic_per_seed():
     assert np.array_equal(a, sampling.sample_diffusion(net, sched, y, steps=5, seed=1))
     assert not np.array_equal(a, sampling.sample_diffusion(net, sched, y, steps=5, seed=2))
     seen = []
-    ddpm = sampling.sample_diffusion(net, sched, y, sampler="ddpm", seed=1,
-                                     callback=lambda i, x0: seen.append(i))
+    ddpm = sampling.sample_diffusion(
+        net, sched, y, sampler="ddpm", seed=1, callback=lambda i, x0: seen.append(i)
+    )
     assert len(seen) == sched.num_steps and not np.array_equal(ddpm, a)
     with pytest.raises(ValueError, match="sampler must be one of"):
         sampling.sample_diffusion(net, sched, y, sampler="euler")
@@ -71,8 +73,9 @@ def test_guidance_applies_only_within_its_interval():
     limited = sampling.sample_diffusion(run, sched, y, steps=10, guidance=3, seed=1, interval=(0.2, 0.7))
     assert [t for t, b in run.batches if b == 6] == [35, 30, 25, 20, 15, 10]  # 0.2·50 <= t <= 0.7·50
     assert all(b == 3 for t, b in run.batches if not 10 <= t <= 35)  # the conditional model alone
-    assert np.array_equal(full, sampling.sample_diffusion(net, sched, y, steps=10, guidance=3, seed=1,
-                                                          interval=(0.0, 1.0)))
+    assert np.array_equal(
+        full, sampling.sample_diffusion(net, sched, y, steps=10, guidance=3, seed=1, interval=(0.0, 1.0))
+    )
     nowhere = sampling.sample_diffusion(net, sched, y, steps=10, guidance=3, seed=1, interval=(0.0, 0.0))
     assert np.array_equal(nowhere, sampling.sample_diffusion(net, sched, y, steps=10, guidance=0, seed=1))
     assert not np.array_equal(limited, full) and not np.array_equal(limited, nowhere)
@@ -101,8 +104,9 @@ def test_a_generator_takes_eta_from_its_card_or_the_call(diffusion_file, tmp_pat
     assert not np.array_equal(noisy, deterministic)  # fresh noise at every step
     assert np.array_equal(noisy, gen("circle", n=4, seed=2, steps=10, eta=1.0))  # the seed fixes it too
     gen.config.eta = 1.0  # as a card stores it (ship_generator --eta)
-    again = DoodleGenerator(files.save_model(tmp_path / "d.safetensors", "diffusion", gen.net, gen.config),
-                            engine="torch")
+    again = DoodleGenerator(
+        files.save_model(tmp_path / "d.safetensors", "diffusion", gen.net, gen.config), engine="torch"
+    )
     assert again.config.eta == 1.0 and np.array_equal(noisy, again("circle", n=4, seed=2, steps=10))
     assert np.array_equal(deterministic, again("circle", n=4, seed=2, steps=10, eta=0.0))
     for bad in (-0.1, 1.5, float("nan"), "1"):
@@ -148,8 +152,10 @@ def test_fine_tune_starts_from_a_model_file(diffusion_file, tmp_path):
     target = diffusion.start_from_model(diffusion_file, tmp_path / "run", config)
     before, _ = modelfile.load(diffusion_file)
     stored, meta = modelfile.load(target)
-    assert all(np.array_equal(stored["unet." + k], v) and np.array_equal(stored["ema.model." + k], v)
-               for k, v in before.items())
+    assert all(
+        np.array_equal(stored["unet." + k], v) and np.array_equal(stored["ema.model." + k], v)
+        for k, v in before.items()
+    )
     assert not any(k.startswith("optimizer.") for k in stored)  # AdamW has no moments yet
     start = meta["state"]["warm_starts"][0]
     assert meta["state"]["step"] == 0 and start["steps_trained"] == 6  # the fixture's training

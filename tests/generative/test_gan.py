@@ -96,11 +96,17 @@ def test_warm_start_from_a_run_without_a_twin(shapes_data, tmp_path, gan_file):
     old = {k: v for k, v in stored.items() if not k.startswith("twin.")}  # as runs before the twin
     groups = {k: v for k, v in meta["param_groups"].items() if k != "opt_twin"}
     modelfile.save(tmp_path / "old.safetensors", old, metadata=meta | {"param_groups": groups})
-    target = gan_training.warm_start(tmp_path / "old.safetensors", tmp_path / "new", mode_seeking=2.0,
-                                     twin=0.5)
+    target = gan_training.warm_start(
+        tmp_path / "old.safetensors", tmp_path / "new", mode_seeking=2.0, twin=0.5
+    )
     data, cache = shapes_data
-    state = gan_training.train(tiny_gan(steps=9, mode_seeking=2.0, twin=0.5), target.parent,
-                               root=data / "quickdraw", cache_root=cache, progress=False)
+    state = gan_training.train(
+        tiny_gan(steps=9, mode_seeking=2.0, twin=0.5),
+        target.parent,
+        root=data / "quickdraw",
+        cache_root=cache,
+        progress=False,
+    )
     assert state["step"] == 9 and state["history"]["step"] == [3, 6, 9]
     card = modelfile.load_card(target.parent / "gan.safetensors")
     was, now = {"mode_seeking": 1.0, "twin": 0.0}, {"mode_seeking": 2.0, "twin": 0.5}
@@ -135,8 +141,9 @@ def test_diff_augment_shifts_and_blanks_without_stopping_gradients():
 def test_truncated_noise_is_bounded_seeded_and_otherwise_normal():
     plain, cut = sampling.gan_noise(512, 64, seed=3), sampling.gan_noise(512, 64, seed=3, truncation=1.0)
     assert plain.dtype == np.float32 and plain.shape == (512, 64)
-    assert np.array_equal(plain, sampling.gan_noise(512, 64, 3)) and np.array_equal(cut, sampling.gan_noise(
-        512, 64, 3, 1.0))
+    assert np.array_equal(plain, sampling.gan_noise(512, 64, 3)) and np.array_equal(
+        cut, sampling.gan_noise(512, 64, 3, 1.0)
+    )
     assert np.abs(plain).max() > 3 and np.abs(cut).max() <= 1.0
     inside = np.abs(plain) <= 1.0
     assert np.array_equal(cut[inside], plain[inside])  # only the entries beyond the bound are drawn again
@@ -179,8 +186,10 @@ def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, 
     target = gan_training.start_from_generator(gan_file, tmp_path / "run", config)
     before, _ = modelfile.load(gan_file)
     stored, meta = modelfile.load(target)
-    assert all(np.array_equal(stored["g." + k], v) and np.array_equal(stored["ema.model." + k], v)
-               for k, v in before.items())
+    assert all(
+        np.array_equal(stored["g." + k], v) and np.array_equal(stored["ema.model." + k], v)
+        for k, v in before.items()
+    )
     assert stored["d.convs.0.parametrizations.weight.original"].shape[1] == 2  # D's input: two drawings
     data, cache = shapes_data
     kw = dict(root=data / "quickdraw", cache_root=cache, progress=False)
@@ -189,8 +198,10 @@ def test_fine_tune_from_a_generator_file_with_a_packed_d(shapes_data, tmp_path, 
     weights = [k for k in before if "running" not in k and "num_batches" not in k]  # not BN statistics
     assert all(np.array_equal(after_warmup["g." + k], before[k]) for k in weights)  # G waited
     assert all(np.array_equal(after_warmup["ema.model." + k], v) for k, v in before.items())
-    assert not np.array_equal(after_warmup["d.psi.parametrizations.weight.original"],
-                              stored["d.psi.parametrizations.weight.original"])  # D learnt
+    assert not np.array_equal(
+        after_warmup["d.psi.parametrizations.weight.original"],
+        stored["d.psi.parametrizations.weight.original"],
+    )  # D learnt
     state = gan_training.train(config, target.parent, **kw)
     assert state["step"] == 6 and np.isfinite(state["history"]["loss_g"]).all()
     tuned, _ = modelfile.load(target.parent / "gan.safetensors")

@@ -12,13 +12,16 @@ from doodlelab.errors import DataError
 from doodlelab.generative.generator import DoodleGenerator
 
 
-@pytest.mark.parametrize("flags, name", [
-    (["--steps", "10"], "steps"),
-    (["--guidance", "2"], "guidance"),
-    (["--sampler", "ddim"], "sampler"),
-    (["--guidance-interval", "0.2", "0.8"], "guidance interval"),
-    (["--eta", "0.5"], "eta"),
-])
+@pytest.mark.parametrize(
+    "flags, name",
+    [
+        (["--steps", "10"], "steps"),
+        (["--guidance", "2"], "guidance"),
+        (["--sampler", "ddim"], "sampler"),
+        (["--guidance-interval", "0.2", "0.8"], "guidance interval"),
+        (["--eta", "0.5"], "eta"),
+    ],
+)
 @pytest.mark.parametrize("command", [["generate", "--category", "square"], ["evaluate", "generator"]])
 def test_the_gan_refuses_diffusion_settings(capsys, tmp_path, gan_file, command, flags, name):
     out = ["--out", str(tmp_path / "x.npy")] if command[0] == "generate" else []

@@ -145,8 +145,9 @@ def test_a_float16_file_exports_float16_weights_and_keeps_folded_constants_exact
 
     source = DoodleGenerator(exported, engine="torch")
     net = source.net
-    half = files.save_model(tmp_path / "diffusion.safetensors", "diffusion", net, source.config,
-                            dtype=torch.float16)
+    half = files.save_model(
+        tmp_path / "diffusion.safetensors", "diffusion", net, source.config, dtype=torch.float16
+    )
     onnx_nets.export_unet(half, DoodleGenerator(half, engine="torch").net)
     inits = onnx.load(str(half.with_suffix(".onnx"))).graph.initializer
     kinds = {init.data_type for init in inits}
@@ -158,4 +159,3 @@ def test_a_float16_file_exports_float16_weights_and_keeps_folded_constants_exact
     with torch.no_grad():
         got = torch.from_numpy(onnx(x.numpy(), t.numpy(), y.numpy()))
         assert torch.allclose(got, halved(x, t, y), atol=1e-4)
-

@@ -92,12 +92,14 @@ def test_eta1_single_step_is_ddpm_posterior():
     t = 400
     x0, eps = np.clip(rand(1, 1, 28, 28), -1, 1), rand(1, 1, 28, 28)
     xt = sched.add_noise(x0, eps, t)
-    ab, ab_prev, beta = (float(v) for v in (sched.alphas_cumprod[t], sched.alphas_cumprod[t - 1],
-                                            sched.betas[t - 1]))
+    ab, ab_prev, beta = (
+        float(v) for v in (sched.alphas_cumprod[t], sched.alphas_cumprod[t - 1], sched.betas[t - 1])
+    )
     mean = (ab_prev**0.5 * beta / (1 - ab)) * x0 + ((1 - beta) ** 0.5 * (1 - ab_prev) / (1 - ab)) * xt
     var = (1 - ab_prev) / (1 - ab) * beta
-    draws = np.stack([sched.step(eps, t, t - 1, xt, eta=1.0, rng=np.random.default_rng(i))[0]
-                      for i in range(400)])
+    draws = np.stack(
+        [sched.step(eps, t, t - 1, xt, eta=1.0, rng=np.random.default_rng(i))[0] for i in range(400)]
+    )
     np.testing.assert_allclose(draws.mean(0), mean, atol=4 * var**0.5 / 20 + 1e-4, rtol=0)
     assert float(draws.var(0).mean()) == pytest.approx(var, rel=0.1)
 

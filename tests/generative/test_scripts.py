@@ -17,8 +17,13 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def run(script: str, *args, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPTS / script), *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=None if env is None else os.environ | env)
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=None if env is None else os.environ | env,
+    )
 
 
 def test_warm_start_from_a_generator_file_or_a_run(gan_file, tmp_path):
@@ -38,8 +43,19 @@ def test_warm_start_from_a_generator_file_or_a_run(gan_file, tmp_path):
 
 def test_sample_grids_of_chosen_models(gan_file, tmp_path):
     out = tmp_path / "grid.png"
-    done = run("sample_grids.py", "--models", f"one={gan_file}", f"two={gan_file}", "--categories", "square",
-               "circle", "--per-category", "4", "--out", out)
+    done = run(
+        "sample_grids.py",
+        "--models",
+        f"one={gan_file}",
+        f"two={gan_file}",
+        "--categories",
+        "square",
+        "circle",
+        "--per-category",
+        "4",
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     image = Image.open(out)
     assert image.mode == "L" and image.width > image.height  # two columns of 4 samples, two rows
@@ -58,7 +74,10 @@ def test_sweep_sampling_rows_differ_by_setting(diffusion_file, shapes_data, tmp_
     assert len({r["frechet_ratio"] for r in rows}) == 3  # each setting draws other samples
     table = [line for line in done.stdout.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 3 and table[3].startswith("| 1 | 5 | 2 | 0–1 |")  # header, rule, 3 rows
-    for bad, message in [("1:5:2:0", "ETA:STEPS:W:LO:HI"), ("2:5:2:0:1", "eta must be from 0 to 1"),
-                         ("0:500:2:0:1", "steps must be an integer from 1 to 50")]:
+    for bad, message in [
+        ("1:5:2:0", "ETA:STEPS:W:LO:HI"),
+        ("2:5:2:0:1", "eta must be from 0 to 1"),
+        ("0:500:2:0:1", "steps must be an integer from 1 to 50"),
+    ]:
         failed = run("sweep_sampling.py", *common, "--settings", bad, env=env)
         assert failed.returncode == 2 and message in failed.stderr and failed.stderr.count("\n") == 1

@@ -83,8 +83,9 @@ def test_no_category_collapses_to_one_drawing(model, judged_real):
     generator = load(model)
     wanted = [judge.classes.index(c) for c in COLLAPSED_BEFORE]
     fake = np.concatenate([generator(c, n=16, seed=0, **fast(generator, 25)) for c in COLLAPSED_BEFORE])
-    varied = evaluate.variety(judge.run(fake)[1], np.repeat(wanted, 16), real_f, real_y, wanted,
-                              list(COLLAPSED_BEFORE))
+    varied = evaluate.variety(
+        judge.run(fake)[1], np.repeat(wanted, 16), real_f, real_y, wanted, list(COLLAPSED_BEFORE)
+    )
     assert min(varied.values()) > 0.5, varied
 
 

@@ -18,8 +18,21 @@ from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401
 
 
 def tiny_sketch(**changes) -> SketchConfig:
-    values = dict(categories=SHAPES, grid_size=32, max_len=64, width=16, layers=1, heads=2, steps=6,
-                  batch_size=16, warmup=2, checkpoint_every=3, val_size=16, bf16=False, threads=1)
+    values = dict(
+        categories=SHAPES,
+        grid_size=32,
+        max_len=64,
+        width=16,
+        layers=1,
+        heads=2,
+        steps=6,
+        batch_size=16,
+        warmup=2,
+        checkpoint_every=3,
+        val_size=16,
+        bf16=False,
+        threads=1,
+    )
     return SketchConfig(**(values | changes))
 
 

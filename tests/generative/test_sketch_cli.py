@@ -14,8 +14,10 @@ from doodlelab.data import strokes as pipeline
 from doodlelab.data.formats import parse_record
 from tests.generative.test_sketch import sketch_run  # noqa: F401
 
-RAW = [[[-1000.5, -900.25, -800.0], [20000.75, 20100.5, 20050.0], [0, 16, 33]],
-       [[-950.0, -850.125], [20020.0, 20080.0], [100, 140]]]  # canvas floats, negative and huge, with times
+RAW = [
+    [[-1000.5, -900.25, -800.0], [20000.75, 20100.5, 20050.0], [0, 16, 33]],
+    [[-950.0, -850.125], [20020.0, 20080.0], [100, 140]],
+]  # canvas floats, negative and huge, with times
 SIMPLIFIED = [[[0, 120, 255], [0, 200, 130]], [[40, 60], [255, 250]]]
 
 
@@ -30,11 +32,31 @@ def model(sketch_run):  # noqa: F811
 
 
 def test_complete_keeps_the_input_strokes_exactly_and_adds_strokes_in_its_frame(model, tmp_path):
-    lines = [{"word": "circle", "key_id": "7", "drawing": RAW}, {"drawing": SIMPLIFIED},
-             [[[5e5, 5.5e5], [-3e5, -2.5e5]]]]  # a bare stroke list, far from the origin
+    lines = [
+        {"word": "circle", "key_id": "7", "drawing": RAW},
+        {"drawing": SIMPLIFIED},
+        [[[5e5, 5.5e5], [-3e5, -2.5e5]]],
+    ]  # a bare stroke list, far from the origin
     source, out = write_lines(tmp_path / "in.ndjson", lines), tmp_path / "out.ndjson"
-    assert main(["complete", source, "--out", str(out), "--model", model, "--n", "2", "--category", "square",
-                 "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                source,
+                "--out",
+                str(out),
+                "--model",
+                model,
+                "--n",
+                "2",
+                "--category",
+                "square",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 6 and [r["word"] for r in records] == ["square"] * 6
     assert [r.get("key_id") for r in records] == ["7", "7", None, None, None, None]
@@ -43,29 +65,68 @@ def test_complete_keeps_the_input_strokes_exactly_and_adds_strokes_in_its_frame(
         assert r["drawing"][: len(drawing)] == drawing  # unchanged, timestamps and all
         assert len(r["drawing"]) > len(drawing)
         pipeline.parse_strokes(r["drawing"])  # within the limits: every tool reads it back
-    new = [np.concatenate([np.column_stack(s[:2]) for s in r["drawing"][len(d):]])
-           for r, d in zip(records, inputs)]
+    new = [
+        np.concatenate([np.column_stack(s[:2]) for s in r["drawing"][len(d) :]])
+        for r, d in zip(records, inputs)
+    ]
     assert all(np.all(p == np.round(p)) and p.min() >= 0 and p.max() <= 255 for p in new[2:4])  # simplified
     assert all(np.abs(p - [-900, 20050]).max() < 600 for p in new[:2])  # near the raw drawing, its frame
     assert all(np.abs(p - [5.25e5, -2.75e5]).max() < 1e5 for p in new[4:])
     again = tmp_path / "again.ndjson"
-    main(["complete", source, "--out", str(again), "--model", model, "--n", "2", "--category", "square",
-          "--seed", "3"])
+    main(
+        [
+            "complete",
+            source,
+            "--out",
+            str(again),
+            "--model",
+            model,
+            "--n",
+            "2",
+            "--category",
+            "square",
+            "--seed",
+            "3",
+        ]
+    )
     assert again.read_text() == out.read_text()  # same seed, same completions
 
 
 def test_generated_files_round_trip_through_the_pipeline_and_predict(model, tmp_path, capsys):
     outs = {s: tmp_path / f"cats{s}" for s in (".ndjson", ".svg", ".png", ".npy")}
     for out in outs.values():
-        assert main(["generate", "--model", model, "--category", "Triangle", "--n", "3", "--seed", "1",
-                     "--temperature", "0.9", "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--model",
+                    model,
+                    "--category",
+                    "Triangle",
+                    "--n",
+                    "3",
+                    "--seed",
+                    "1",
+                    "--temperature",
+                    "0.9",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     records = [parse_record(line) for line in outs[".ndjson"].read_text().splitlines()]
     assert [r.word for r in records] == ["triangle"] * 3
     assert all(pipeline.is_simplified(r.strokes) for r in records)  # the official simplified schema
     svg = outs[".svg"].read_text()
     groups = re.findall(r"<g transform[^>]*>(.*?)</g>", svg, flags=re.S)
-    from_svg = [[np.array([[float(v) for v in p.split(",")] for p in pts.split()])
-                 for pts in re.findall(r'points="([^"]*)"', g)] for g in groups]
+    from_svg = [
+        [
+            np.array([[float(v) for v in p.split(",")] for p in pts.split()])
+            for pts in re.findall(r'points="([^"]*)"', g)
+        ]
+        for g in groups
+    ]
     assert [[s.tolist() for s in d] for d in from_svg] == [[s.tolist() for s in r.strokes] for r in records]
     rendered = np.stack([pipeline.rasterize(r.strokes) for r in records])
     np.testing.assert_array_equal(np.load(outs[".npy"]), rendered)
@@ -124,6 +185,8 @@ def test_bad_flags_exit_2_with_one_line(model, tmp_path, capsys, case):
 
 def test_an_empty_input_file_exits_2(model, tmp_path, capsys):
     (tmp_path / "in.ndjson").write_text("\n")
-    assert main(["complete", str(tmp_path / "in.ndjson"), "--out", str(tmp_path / "o.ndjson"), "--model",
-                 model]) == 2
+    assert (
+        main(["complete", str(tmp_path / "in.ndjson"), "--out", str(tmp_path / "o.ndjson"), "--model", model])
+        == 2
+    )
     assert "no drawings in" in capsys.readouterr().err

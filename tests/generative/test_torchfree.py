@@ -15,9 +15,15 @@ from doodlelab.generative.generator import MODELS, DoodleGenerator, shipped
 
 pytest.importorskip("onnxruntime")
 
-INFERENCE = ("doodlelab.generative.generator", "doodlelab.generative.sampling",
-             "doodlelab.generative.scheduler", "doodlelab.generative.onnx_nets", "doodlelab.generative.files",
-             "doodlelab.generative.config", "doodlelab.cli.generate")
+INFERENCE = (
+    "doodlelab.generative.generator",
+    "doodlelab.generative.sampling",
+    "doodlelab.generative.scheduler",
+    "doodlelab.generative.onnx_nets",
+    "doodlelab.generative.files",
+    "doodlelab.generative.config",
+    "doodlelab.cli.generate",
+)
 DRAWS = {"gan": ("cat", 8, 5, None), "diffusion": ("cat", 4, 5, 10)}  # category, n, seed, steps
 
 WITHOUT_TORCH = textwrap.dedent("""

@@ -36,5 +36,3 @@ def to_float64(layer: Layer) -> Layer:
 
 
 needs_mnist = pytest.mark.skipif(not settings.mnist_path().is_file(), reason="MNIST not available")
-
-

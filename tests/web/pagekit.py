@@ -86,8 +86,10 @@ def canvas_points(page, stroke: np.ndarray, testid: str = "canvas") -> list[tupl
     """Page coordinates of a simplified stroke (n, 2) in 0..255 inside the canvas, 10% margin each side."""
     box = page.get_by_test_id(testid).bounding_box()
     assert box is not None
-    return [(box["x"] + box["width"] * (0.1 + 0.8 * x / 255),
-             box["y"] + box["height"] * (0.1 + 0.8 * y / 255)) for x, y in stroke]
+    return [
+        (box["x"] + box["width"] * (0.1 + 0.8 * x / 255), box["y"] + box["height"] * (0.1 + 0.8 * y / 255))
+        for x, y in stroke
+    ]
 
 
 def draw(page, strokes: list[np.ndarray], testid: str = "canvas", steps: int = 3) -> None:
@@ -102,16 +104,19 @@ def draw(page, strokes: list[np.ndarray], testid: str = "canvas", steps: int = 3
         page.mouse.up()
 
 
-def touch_draw(page, strokes: list[np.ndarray], lift_last: bool = True,
-               testid: str = "canvas") -> Callable[[], None]:
+def touch_draw(
+    page, strokes: list[np.ndarray], lift_last: bool = True, testid: str = "canvas"
+) -> Callable[[], None]:
     """Replay simplified strokes with one finger: CDP touch events, which Chromium turns into Pointer Events
     of type "touch" (the page needs a context with has_touch=True). `lift_last=False` keeps the finger down
     at the end of the last stroke, as while still drawing; call the function returned to lift it."""
     cdp = page.context.new_cdp_session(page)
 
     def touch(kind: str, points: list[tuple[float, float]]) -> None:
-        cdp.send("Input.dispatchTouchEvent",
-                 {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1} for x, y in points]})
+        cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1} for x, y in points]},
+        )
 
     def lift() -> None:
         touch("touchEnd", [])

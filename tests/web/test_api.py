@@ -61,7 +61,9 @@ def png(array: np.ndarray) -> bytes:
 
 def test_health_and_categories(client):
     assert client.get("/api/health").json() == {
-        "status": "ok", "models": {"classifier": True, "digits": True, "diffusion": False, "gan": False}}
+        "status": "ok",
+        "models": {"classifier": True, "digits": True, "diffusion": False, "gan": False},
+    }
     names = client.get("/api/categories").json()["categories"]
     assert len(names) == 345 and names == list(categories())
 
@@ -99,8 +101,9 @@ def test_predict_from_raw_strokes_with_timestamps(client):
 
 def test_predict_from_an_uploaded_image(client):
     image = png(255 - strokes.render(SQUARE, size=280))  # dark ink on white paper, ten times larger
-    answer = client.post("/api/predict", files={"image": ("square.png", image, "image/png")},
-                         data={"top": "2"}).json()
+    answer = client.post(
+        "/api/predict", files={"image": ("square.png", image, "image/png")}, data={"top": "2"}
+    ).json()
     assert answer["predictions"][0]["category"] == "square" and len(answer["predictions"]) == 2
     bitmap = np.array(answer["bitmap"])
     assert bitmap.shape == (28, 28) and bitmap.min() >= 0 and 200 <= bitmap.max() <= 255
@@ -140,8 +143,11 @@ BAD_JSON = [
     ("/api/predict", {"json": {"drawing": [[[0, 5e-324], [0, 0]]]}}, 400),  # would overflow when scaled
     ("/api/predict", {"json": {"drawing": [[[0, 255] * 5000, [0, 255] * 5000]]}}, 400),  # too much ink
     ("/api/predict", {"content": b"[" * 100_000, "headers": JSON}, 400),  # nested too deeply
-    ("/api/predict", {"content": b'{"drawing": ' + b"[" * 500_000 + b"]" * 500_000 + b"}", "headers": JSON},
-     400),  # nested too deeply, and well-formed: a parser without a depth limit overflows its stack
+    (
+        "/api/predict",
+        {"content": b'{"drawing": ' + b"[" * 500_000 + b"]" * 500_000 + b"}", "headers": JSON},
+        400,
+    ),  # nested too deeply, and well-formed: a parser without a depth limit overflows its stack
     ("/api/predict", {"content": b"\xff\xfe\x00", "headers": JSON}, 400),  # not UTF-8
     ("/api/predict", {"json": {"drawing": [[[0], [0]]], "top": 0}}, 422),
     ("/api/predict", {"json": {"drawing": [[[0], [0]]], "top": 1000}}, 422),
@@ -150,8 +156,11 @@ BAD_JSON = [
     ("/api/predict", {"json": {"drawing": [[[0], [0]]], "colour": "red"}}, 422),
     ("/api/predict", {"json": {}}, 422),
     ("/api/predict", {"json": [[[0], [0]]]}, 422),  # not an object
-    ("/api/predict", {"content": b'{"drawing": [[[0], [0]]]}', "headers": {"content-type": "text/plain"}},
-     415),
+    (
+        "/api/predict",
+        {"content": b'{"drawing": [[[0], [0]]]}', "headers": {"content-type": "text/plain"}},
+        415,
+    ),
     ("/api/digits", {"json": {"drawing": [[[0], [0]]], "top": 11}}, 422),
     ("/api/digits", {"json": {"drawing": "abc"}}, 400),
     ("/api/generate", {"json": {"category": "not a category"}}, 400),
@@ -168,11 +177,13 @@ def test_bad_json_gets_a_4xx_message(client, path, request_args, status):
 
 
 def test_error_messages_say_what_is_wrong(client):
-    assert "finite" in error_detail(client.post("/api/predict", content=b'{"drawing": [[[NaN], [1]]]}',
-                                                headers=JSON), 400)
+    assert "finite" in error_detail(
+        client.post("/api/predict", content=b'{"drawing": [[[NaN], [1]]]}', headers=JSON), 400
+    )
     assert "no points" in error_detail(client.post("/api/predict", json={"drawing": [[[], []]]}), 400)
-    assert error_detail(client.post("/api/predict", json={"drawing": [[[0], [0]]], "top": 0}), 422) \
-        .startswith("top: ")
+    assert error_detail(
+        client.post("/api/predict", json={"drawing": [[[0], [0]]], "top": 0}), 422
+    ).startswith("top: ")
     detail = error_detail(client.post("/api/generate", json={"category": "kat"}), 400)
     assert "unknown category 'kat'" in detail and "cat" in detail
 
@@ -185,16 +196,24 @@ def test_bad_uploads_get_a_4xx_message(client, png_header_only, path):
     error_detail(upload(b""), 400)
     assert "blank" in error_detail(upload(png(np.full((50, 50), 255, np.uint8))), 400)
     error_detail(client.post(path, files={"picture": ("x.png", b"data", "image/png")}), 422)
-    error_detail(client.post(path, files={"image": ("x.png", png(np.eye(50, dtype=np.uint8) * 255),
-                                                    "image/png")}, data={"top": "many"}), 422)
+    error_detail(
+        client.post(
+            path,
+            files={"image": ("x.png", png(np.eye(50, dtype=np.uint8) * 255), "image/png")},
+            data={"top": "many"},
+        ),
+        422,
+    )
     files = {"image": ("x.png", b"x", "image/png"), "image2": ("y.png", b"y", "image/png")}
     error_detail(client.post(path, files=files), 400)  # one file per request
 
 
 def test_oversized_bodies_get_413_before_being_read(client):
     big = b'{"drawing": "' + b"x" * JSON_LIMIT + b'"}'
-    assert error_detail(client.post("/api/predict", content=big, headers=JSON), 413) == \
-        "request body too large (limit 2 MiB)"  # 2 * 1024 * 1024 bytes: MiB, not MB
+    assert (
+        error_detail(client.post("/api/predict", content=big, headers=JSON), 413)
+        == "request body too large (limit 2 MiB)"
+    )  # 2 * 1024 * 1024 bytes: MiB, not MB
     chunks = (b"x" * 65536 for _ in range(JSON_LIMIT // 65536 + 2))  # chunked: no Content-Length
     error_detail(client.post("/api/predict", content=chunks, headers=JSON), 413)
     image = b"\x89PNG" + b"\0" * UPLOAD_LIMIT
@@ -266,9 +285,14 @@ def damage(path: Path, how: str) -> None:
         path.write_bytes(pickle.dumps(Payload(path.parent / "pwned")))
 
 
-@pytest.mark.parametrize("how, message", [("truncated", "not a valid safetensors"),
-                                          ("tampered", "differ from the sha256"),
-                                          ("pickle", "not a valid safetensors")])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("truncated", "not a valid safetensors"),
+        ("tampered", "differ from the sha256"),
+        ("pickle", "not a valid safetensors"),
+    ],
+)
 def test_damaged_classifier_weights_are_refused_at_startup(model_copy, how, message):
     start_up(create_app(classifier_weights=model_copy, workers=0))  # whole: starts
     damage(model_copy, how)
@@ -303,8 +327,12 @@ def test_serve_with_damaged_weights_exits_2_with_one_line(model_copy, how):
     damage(model_copy, how)
     with loopback_socket() as sock:  # a free port, in case the server did start
         port = str(sock.getsockname()[1])
-    result = subprocess.run([sys.executable, "-m", "doodlelab", "serve", "--port", port, "--weights",
-                             str(model_copy)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "doodlelab", "serve", "--port", port, "--weights", str(model_copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("doodlelab: error: ") and result.stderr.count("\n") == 1, result.stderr
 

@@ -67,8 +67,9 @@ def test_a_failing_batch_fails_only_its_own_requests():
 
     async def scenario() -> tuple:
         batcher = MicroBatcher(run_batch, lambda: ThreadPoolExecutor(1), max_batch=2)
-        results = await asyncio.gather(*(batcher.submit(i) for i in (1, 2, 13, 4, 5, 6)),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(batcher.submit(i) for i in (1, 2, 13, 4, 5, 6)), return_exceptions=True
+        )
         batcher.close()
         return results
 
@@ -101,8 +102,9 @@ class SlowGenerator:
         self.started, self.release = threading.Event(), threading.Event()
         self.running = 0
 
-    def __call__(self, category: str, n: int = 4, seed: int | None = None, steps: int = 50,
-                 guidance: float = 2.0) -> np.ndarray:
+    def __call__(
+        self, category: str, n: int = 4, seed: int | None = None, steps: int = 50, guidance: float = 2.0
+    ) -> np.ndarray:
         self.running += 1
         self.started.set()
         rng, deadline = np.random.default_rng(seed), time.monotonic() + HANG

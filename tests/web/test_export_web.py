@@ -31,9 +31,12 @@ def site(tmp_path_factory):
 @contextmanager
 def static_server(folder: Path) -> Iterator[str]:
     """`folder` served by Python's own static file server in its own process; its URL."""
-    server = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-                               "--directory", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 41234 (http://...) ..."
         port = re.search(r"port (\d+)", line)
@@ -70,11 +73,17 @@ def offline_page(browser, site_url):
 
 def test_export_writes_the_page_the_module_and_the_models(site):
     assert (site / "index.html").is_file() and 'src="static/engine.js"' in (site / "index.html").read_text()
-    for name in ("doodlelab.js", "recognizer-worker.js", "pipeline.js",
-                 "vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm", "vendor/onnxruntime-web/LICENSE"):
+    for name in (
+        "doodlelab.js",
+        "recognizer-worker.js",
+        "pipeline.js",
+        "vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm",
+        "vendor/onnxruntime-web/LICENSE",
+    ):
         assert (site / "static" / name).is_file(), name
-    assert (site / "models" / "classifier.int8.onnx").read_bytes() == \
-        (WEIGHTS / "classifier.int8.onnx").read_bytes()
+    assert (site / "models" / "classifier.int8.onnx").read_bytes() == (
+        WEIGHTS / "classifier.int8.onnx"
+    ).read_bytes()
     assert (site / "models" / "classifier.int8.onnx.json").is_file()
     assert not (site / "static" / "vendor" / "swagger-ui").exists()  # the API docs need the server
     assert not list(site.glob(".export-*"))  # the temporary folder is gone
@@ -84,11 +93,14 @@ def test_the_module_alone_names_a_drawing_from_the_static_folder(offline_page, s
     page = offline_page
     page.goto(site_url + "models/classifier.int8.onnx.json")  # any page of the site's origin
     drawing = [[[float(x) for x in s[:, 0]], [float(y) for y in s[:, 1]]] for s in bicycle]
-    guesses = page.evaluate("""async (drawing) => {
+    guesses = page.evaluate(
+        """async (drawing) => {
         const { Recognizer } = await import("/static/doodlelab.js");
         const r = await Recognizer.load("/models/", {worker: true});
         return r.classify(drawing, {top: 3});
-    }""", drawing)
+    }""",
+        drawing,
+    )
     assert [g["category"] for g in guesses] == [c for c, _ in recognizer.classify([bicycle], k=3)[0]]
 
 
@@ -124,12 +136,12 @@ def test_the_example_page_names_a_drawing(offline_page, bicycle, recognizer):
         draw(page, bicycle)
         expect(page.get_by_test_id("guesses").locator("li")).to_have_count(3, timeout=TIMEOUT)
         expect(page.get_by_test_id("guesses").locator("li").first).to_contain_text(
-            recognizer.classify([bicycle], k=1)[0][0][0], timeout=TIMEOUT)
+            recognizer.classify([bicycle], k=1)[0][0][0], timeout=TIMEOUT
+        )
 
 
 @pytest.mark.slow  # about 2.5 min on the busy 2-core host
-def test_the_exported_page_names_test_drawings_as_the_server(browser, site_url, base_url,
-                                                             test_drawings):  # noqa: F811 (the fixture)
+def test_the_exported_page_names_test_drawings_as_the_server(browser, site_url, base_url, test_drawings):  # noqa: F811 (the fixture)
     """test_page_engine's test on the exported folder: every /api/ request blocked, 60 test-split drawings
     drawn with the mouse; the first guess the page shows is the doodlelab server's for >= 97% of them."""
     from playwright.sync_api import expect

@@ -30,16 +30,22 @@ from doodlelab.web.local import serving  # noqa: E402
 if not SHIPPED.is_file():
     pytest.skip("no shipped classifier weights", allow_module_level=True)
 
-FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=300, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.large_base_example])
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=300,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 TIMEOUT = 30  # seconds: a request that takes longer is a hang
 POSTS = ["/api/predict", "/api/digits", "/api/generate"]
 SENT = {"requests": 0}
 
 
-def generator(category: str, n: int = 4, seed: int | None = None, steps: int = 50,
-              guidance: float = 2.0) -> np.ndarray:
+def generator(
+    category: str, n: int = 4, seed: int | None = None, steps: int = 50, guidance: float = 2.0
+) -> np.ndarray:
     """A cheap stand-in generator, so that valid /api/generate requests get a 200."""
     return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
 
@@ -74,14 +80,21 @@ def mostly(valid: st.SearchStrategy, junk: st.SearchStrategy, one_in: int = 4) -
     return st.integers(1, one_in).flatmap(lambda i: junk if i == 1 else valid)
 
 
-extreme = st.one_of(st.integers(), st.integers(-(2**70), 2**70),
-                    st.floats(allow_nan=False, allow_infinity=False))
+extreme = st.one_of(
+    st.integers(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False)
+)
 canvas = st.one_of(st.integers(0, 255), st.floats(-50, 1500))
 json_scalars = st.one_of(st.none(), st.booleans(), extreme, st.text(max_size=30))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=10), inner, max_size=5)), max_leaves=40)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=40,
+)
 well_formed = st.integers(1, 40).flatmap(  # [xs, ys] or [xs, ys, ts]
-    lambda n: st.lists(st.lists(canvas, min_size=n, max_size=n), min_size=2, max_size=3))
+    lambda n: st.lists(st.lists(canvas, min_size=n, max_size=n), min_size=2, max_size=3)
+)
 malformed = st.one_of(st.lists(st.lists(st.one_of(canvas, extreme), max_size=60), max_size=4), json_values)
 drawings = mostly(st.lists(mostly(well_formed, malformed, one_in=12), min_size=1, max_size=8), json_values)
 
@@ -96,16 +109,23 @@ def predict_bodies(draw) -> dict:
     return body
 
 
-categories = mostly(st.sampled_from(["cat", "House Plant", "the_eiffel_tower", "The Mona Lisa"]),
-                    st.one_of(st.sampled_from(["kat", ""]), st.text(max_size=120), json_scalars))
-generate_options = st.fixed_dictionaries({"category": categories}, optional={
-    "model": mostly(st.sampled_from(["diffusion", "gan"]), st.one_of(st.just("vae"), json_scalars)),
-    "n": mostly(st.integers(1, 16), st.one_of(st.integers(-2, 20), json_scalars)),
-    "seed": mostly(st.integers(0, 2**32 - 1), st.one_of(st.integers(-5, 2**33), json_scalars)),
-    "steps": mostly(st.integers(1, 1000), st.one_of(st.integers(-1, 1100), json_scalars)),
-    "guidance": mostly(st.floats(0, 20), st.one_of(st.floats(allow_nan=False), json_scalars))})
+categories = mostly(
+    st.sampled_from(["cat", "House Plant", "the_eiffel_tower", "The Mona Lisa"]),
+    st.one_of(st.sampled_from(["kat", ""]), st.text(max_size=120), json_scalars),
+)
+generate_options = st.fixed_dictionaries(
+    {"category": categories},
+    optional={
+        "model": mostly(st.sampled_from(["diffusion", "gan"]), st.one_of(st.just("vae"), json_scalars)),
+        "n": mostly(st.integers(1, 16), st.one_of(st.integers(-2, 20), json_scalars)),
+        "seed": mostly(st.integers(0, 2**32 - 1), st.one_of(st.integers(-5, 2**33), json_scalars)),
+        "steps": mostly(st.integers(1, 1000), st.one_of(st.integers(-1, 1100), json_scalars)),
+        "guidance": mostly(st.floats(0, 20), st.one_of(st.floats(allow_nan=False), json_scalars)),
+    },
+)
 generate_bodies = st.tuples(generate_options, st.integers(0, 9), st.text(max_size=10), json_values).map(
-    lambda t: t[0] if t[1] else t[0] | {t[2]: t[3]})  # one in ten with an unknown field
+    lambda t: t[0] if t[1] else t[0] | {t[2]: t[3]}
+)  # one in ten with an unknown field
 
 
 @FUZZ
@@ -146,9 +166,20 @@ def raw_bodies(draw) -> tuple[bytes, str]:
         body = (body + "[2, 3]]], " + f'"top": {top}}}').encode()
     else:  # around the body limit
         body = b'{"drawing": "' + b"x" * (JSON_LIMIT + draw(st.integers(-100, 100))) + b'"}'
-    media = draw(st.sampled_from(["application/json", "application/json; charset=latin-1",
-                                  "application/problem+json", "text/plain", "", "multipart/form-data",
-                                  "multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded"]))
+    media = draw(
+        st.sampled_from(
+            [
+                "application/json",
+                "application/json; charset=latin-1",
+                "application/problem+json",
+                "text/plain",
+                "",
+                "multipart/form-data",
+                "multipart/form-data; boundary=xyz",
+                "application/x-www-form-urlencoded",
+            ]
+        )
+    )
     return body, media
 
 
@@ -172,8 +203,9 @@ def uploads(draw) -> dict:
     kind = draw(st.sampled_from(["image", "junk", "bomb", "no file", "two files"]))
     size = (draw(st.integers(1, 64)), draw(st.integers(1, 64)))
     if kind == "image":
-        pixels = np.frombuffer(draw(st.binary(min_size=size[0] * size[1], max_size=size[0] * size[1])),
-                               np.uint8).reshape(size)
+        pixels = np.frombuffer(
+            draw(st.binary(min_size=size[0] * size[1], max_size=size[0] * size[1])), np.uint8
+        ).reshape(size)
         data = png(pixels, draw(st.sampled_from(["PNG", "BMP", "GIF", "TIFF", "JPEG"])))
     elif kind == "bomb":
         from tests.conftest import _png_header_only
@@ -186,8 +218,11 @@ def uploads(draw) -> dict:
     files = [(field, (name, data, draw(st.sampled_from(["image/png", "", "text/plain"]))))]
     if kind == "two files":
         files.append(("image", ("b.png", data, "image/png")))
-    fields = draw(st.dictionaries(st.sampled_from(["top", "drawing", draw(st.text(max_size=8))]),
-                                  st.text(max_size=12), max_size=3))
+    fields = draw(
+        st.dictionaries(
+            st.sampled_from(["top", "drawing", draw(st.text(max_size=8))]), st.text(max_size=12), max_size=3
+        )
+    )
     return {"files": files, "data": fields}
 
 
@@ -198,19 +233,42 @@ def test_uploads(client, path, upload):
 
 
 @FUZZ
-@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
-       path=st.one_of(st.sampled_from(["/api/health", "/api/categories", "/api/predict", "/api/generate",
-                                       "/static/../app.py", "/docs", "/openapi.json", "/api/"]),
-                      st.text(max_size=40).map(lambda t: "/" + quote(t, safe="/"))),
-       query=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
+    path=st.one_of(
+        st.sampled_from(
+            [
+                "/api/health",
+                "/api/categories",
+                "/api/predict",
+                "/api/generate",
+                "/static/../app.py",
+                "/docs",
+                "/openapi.json",
+                "/api/",
+            ]
+        ),
+        st.text(max_size=40).map(lambda t: "/" + quote(t, safe="/")),
+    ),
+    query=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+)
 def test_every_path_and_method(client, method, path, query):
     check(client.request(method, path, params=query))
 
 
 @FUZZ
-@given(data=st.binary(max_size=600), head=st.sampled_from(
-    [b"", b"POST /api/predict HTTP/1.1\r\nHost: x\r\n", b"GET / HTTP/1.1\r\n", b"POST /api/predict HTTP/1.1"
-     b"\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n"]))
+@given(
+    data=st.binary(max_size=600),
+    head=st.sampled_from(
+        [
+            b"",
+            b"POST /api/predict HTTP/1.1\r\nHost: x\r\n",
+            b"GET / HTTP/1.1\r\n",
+            b"POST /api/predict HTTP/1.1"
+            b"\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n",
+        ]
+    ),
+)
 def test_raw_http_bytes(client, data, head):
     """Bytes straight on the socket: the server answers (never 5xx) or closes the connection, in time."""
     SENT["requests"] += 1

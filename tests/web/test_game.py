@@ -141,10 +141,12 @@ def finished_game(browser, base_url, real_drawing, tmp_path_factory):
         play_round(page, strokes, touch=True)
         if i % 2:
             expect(page.get_by_test_id("game-guesses")).to_contain_text("I see", timeout=TIMEOUT)
-            in_view.append(page.evaluate("""() => ['game-target', 'game-clock', 'game-guesses'].every(id => {
+            in_view.append(
+                page.evaluate("""() => ['game-target', 'game-clock', 'game-guesses'].every(id => {
                 const r = document.querySelector(`[data-testid=${id}]`).getBoundingClientRect();
                 return r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth;
-            })"""))
+            })""")
+            )
             if i == 1:
                 page.screenshot(path=str(ARTIFACTS / "game-phone.png"))
             page.get_by_test_id("game-skip").click()
@@ -176,8 +178,9 @@ def test_the_summary_shows_six_drawings(finished_game):
         expect(item.locator("svg polyline")).not_to_have_count(0)
         expect(item.locator("strong")).to_have_text(category if i % 2 == 0 else "cat")
         expect(item).to_have_class("recognized" if i % 2 == 0 else "missed")
-        expect(item.locator(".verdict")).to_have_text(re.compile(r"recognized in \d+\.\d s") if i % 2 == 0
-                                                      else re.compile("not recognized"))
+        expect(item.locator(".verdict")).to_have_text(
+            re.compile(r"recognized in \d+\.\d s") if i % 2 == 0 else re.compile("not recognized")
+        )
     expect(drawings.nth(1).locator(".others")).to_contain_text(f"it also thought of {category}")
     expect(page.get_by_test_id("game-score")).to_have_text("The network guessed 3 of your 6 drawings")
 
@@ -219,8 +222,11 @@ def test_a_hand_edited_download_is_reported(finished_game, tmp_path, capsys):
     wrong_types["drawing"][0][0] = [str(x) for x in wrong_types["drawing"][0][0]]  # xs as strings
     bad_flag = {**json.loads(good[4]), "recognized": "yes"}
     edited = tmp_path / "edited.ndjson"
-    edited.write_text("\n".join([good[1], json.dumps(no_times), json.dumps(wrong_types), json.dumps(bad_flag),
-                                 good[3]]) + "\n", encoding="utf-8")
+    edited.write_text(
+        "\n".join([good[1], json.dumps(no_times), json.dumps(wrong_types), json.dumps(bad_flag), good[3]])
+        + "\n",
+        encoding="utf-8",
+    )
 
     capsys.readouterr()
     assert main(["data", "check", str(edited)]) == 2

@@ -23,15 +23,24 @@ def script():
 
 # Five drawings replayed at 10 shares (the last is the finished drawing): the target's probability (N, F)
 # and whether it is the top-1 guess (N, F).
-TARGET = np.array([
-    [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.9, 0.9, 0.9],  # named from 0.3 on
-    [0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],  # a spike at 0.4 while another guess leads
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3],  # named at the end, never confidently
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # never named
-    [0.1, 0.6, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2],  # named by luck at 20%, another guess leads after
-])
-RIGHT = np.array([[p >= 0.3 for p in TARGET[0]], [False] * 10, [False] * 7 + [True] * 3, [False] * 10,
-                  [False, True] + [False] * 8])
+TARGET = np.array(
+    [
+        [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.9, 0.9, 0.9],  # named from 0.3 on
+        [0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],  # a spike at 0.4 while another guess leads
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3],  # named at the end, never confidently
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # never named
+        [0.1, 0.6, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2],  # named by luck at 20%, another guess leads after
+    ]
+)
+RIGHT = np.array(
+    [
+        [p >= 0.3 for p in TARGET[0]],
+        [False] * 10,
+        [False] * 7 + [True] * 3,
+        [False] * 10,
+        [False, True] + [False] * 8,
+    ]
+)
 
 
 def test_the_call_is_made_where_the_target_leads_and_reaches_the_threshold(script):
@@ -41,11 +50,21 @@ def test_the_call_is_made_where_the_target_leads_and_reaches_the_threshold(scrip
     called, good = script.calls(TARGET, RIGHT, 0.35)
     assert called.tolist() == [True, False, False, False, True]
     assert good.tolist() == [True, False, False, False, False]
-    assert script.scores(TARGET, RIGHT, 0.35) == {"precision": 0.5, "recall": 0.6667, "win_rate": 0.4,
-                                                  "median_share_at_call": 0.3, "drawings": 5}
+    assert script.scores(TARGET, RIGHT, 0.35) == {
+        "precision": 0.5,
+        "recall": 0.6667,
+        "win_rate": 0.4,
+        "median_share_at_call": 0.3,
+        "drawings": 5,
+    }
     # at 0.3 the third drawing is called right at its last share; drawing 1 from its third share
-    assert script.scores(TARGET, RIGHT, 0.3) == {"precision": 0.6667, "recall": 1.0, "win_rate": 0.6,
-                                                 "median_share_at_call": 0.3, "drawings": 5}
+    assert script.scores(TARGET, RIGHT, 0.3) == {
+        "precision": 0.6667,
+        "recall": 1.0,
+        "win_rate": 0.6,
+        "median_share_at_call": 0.3,
+        "drawings": 5,
+    }
 
 
 def test_the_threshold_is_the_lowest_whose_precision_holds_above_it(script):

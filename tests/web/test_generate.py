@@ -16,8 +16,9 @@ from doodlelab.web.local import serving
 
 @pytest.fixture(scope="module")
 def client(tiny_model, diffusion_file, gan_file) -> Iterator[httpx.Client]:
-    app = create_app(classifier_weights=tiny_model, workers=0,
-                     generators={"diffusion": diffusion_file, "gan": gan_file})
+    app = create_app(
+        classifier_weights=tiny_model, workers=0, generators={"diffusion": diffusion_file, "gan": gan_file}
+    )
     with serving(app) as c:
         yield c
 
@@ -66,16 +67,19 @@ def test_diffusion_returns_denoising_frames(client):
     assert client.post("/api/generate", json=body | {"frames": 0}).json()["frames"] == []
 
 
-@pytest.mark.parametrize("change, status, message", [
-    ({"steps": 51}, 400, "steps must be an integer from 1 to 50"),  # the tiny model has T = 50
-    ({"guidance": -0.5}, 422, "guidance"),
-    ({"n": 17}, 422, "n"),
-    ({"frames": 51}, 422, "frames"),
-    ({"category": "katt"}, 400, "unknown category"),
-    ({"n": 16, "steps": 26}, 422, "n x steps must be at most 400 per request (got 16 x 26 = 416)"),
-    ({"model": "gan", "steps": 10}, 422, "steps: the GAN draws in one pass and has no sampling steps"),
-    ({"model": "gan", "guidance": 2}, 422, "guidance: the GAN draws in one pass"),
-])
+@pytest.mark.parametrize(
+    "change, status, message",
+    [
+        ({"steps": 51}, 400, "steps must be an integer from 1 to 50"),  # the tiny model has T = 50
+        ({"guidance": -0.5}, 422, "guidance"),
+        ({"n": 17}, 422, "n"),
+        ({"frames": 51}, 422, "frames"),
+        ({"category": "katt"}, 400, "unknown category"),
+        ({"n": 16, "steps": 26}, 422, "n x steps must be at most 400 per request (got 16 x 26 = 416)"),
+        ({"model": "gan", "steps": 10}, 422, "steps: the GAN draws in one pass and has no sampling steps"),
+        ({"model": "gan", "guidance": 2}, 422, "guidance: the GAN draws in one pass"),
+    ],
+)
 def test_bad_arguments_get_a_clear_4xx(client, change, status, message):
     body = {"model": "diffusion", "category": "cat", "n": 2, "seed": 1} | change
     response = client.post("/api/generate", json=body)

@@ -54,7 +54,6 @@ def test_checksum_refuses_a_changed_file(tmp_path):
         vendor.verify(tarball.read_bytes(), vendor.SHA256, "tarball")
 
 
-
 @pytest.fixture(scope="module")
 def drawings() -> list:
     """Test-split stroke drawings as the API takes them (JSON lists): 8 from each of 30 categories drawn
@@ -74,8 +73,11 @@ def drawings() -> list:
         out += [pipeline.to_json(a.strokes_of(int(i))) for i in items]
     for d in out[1::2]:
         for j, (xs, ys) in enumerate(d):
-            d[j] = [[x * 2 + 37.5 for x in xs], [y * 2 + 12.25 for y in ys],
-                    [1000 * j + 30 * i for i in range(len(xs))]]
+            d[j] = [
+                [x * 2 + 37.5 for x in xs],
+                [y * 2 + 12.25 for y in ys],
+                [1000 * j + 30 * i for i in range(len(xs))],
+            ]
     if len(out) < 100:
         pytest.skip("too few stroke drawings in the test split")
     return out
@@ -96,8 +98,10 @@ def module_page(browser, base_url):
     require_browser()
     context = browser.new_context()
     page = context.new_page()
-    page.route(base_url + "/blank.html", lambda route: route.fulfill(body="<!doctype html><title>t</title>",
-                                                                      content_type="text/html"))
+    page.route(
+        base_url + "/blank.html",
+        lambda route: route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html"),
+    )
     page.goto(base_url + "/blank.html")
     page.evaluate("""async () => {
         window.doodlelab = await import("/static/doodlelab.js");
@@ -110,11 +114,14 @@ def module_page(browser, base_url):
 def run_js(page, body: str, arg=None, calls: int = 1):
     """Evaluate the async function body `body` (argument `arg`) in the page; fail after JS_TIMEOUT ms for
     each of its `calls` calls (a busy host slows them all)."""
-    return page.evaluate(f"""async (arg) => {{
+    return page.evaluate(
+        f"""async (arg) => {{
         const work = (async () => {{ {body} }})();
         const late = new Promise((_, no) => setTimeout(() => no(new Error("hung")), {JS_TIMEOUT * calls}));
         return Promise.race([work, late]);
-    }}""", arg)
+    }}""",
+        arg,
+    )
 
 
 def test_models_are_served_for_the_browser(base_url, recognizer):
@@ -133,17 +140,23 @@ def test_models_are_served_for_the_browser(base_url, recognizer):
 
 
 def test_module_names_test_drawings_as_the_server(module_page, drawings, expected, recognizer):
-    guesses = run_js(module_page, """
+    guesses = run_js(
+        module_page,
+        """
         const out = [];
         for (const d of arg) out.push(await recognizer.classify(d, {top: 5}));
-        return out;""", drawings, calls=len(drawings))
+        return out;""",
+        drawings,
+        calls=len(drawings),
+    )
     assert all(len(g) == 5 for g in guesses)
     first = [g[0]["category"] for g in guesses]
     agree = np.mean([f == recognizer.classes[i] for f, i in zip(first, expected.argmax(axis=1))])
     assert agree >= 0.97, f"same first guess as the server on {agree:.1%} of {len(drawings)} drawings"
     index = {c: i for i, c in enumerate(recognizer.classes)}
-    diff = np.array([abs(g["probability"] - p[index[g["category"]]]) for gs, p in zip(guesses, expected)
-                     for g in gs])
+    diff = np.array(
+        [abs(g["probability"] - p[index[g["category"]]]) for gs, p in zip(guesses, expected) for g in gs]
+    )
     assert np.median(diff) < 0.01 and diff.max() < 0.1, (np.median(diff), diff.max())
     for gs in guesses:  # best first, calibrated probabilities
         probs = [g["probability"] for g in gs]
@@ -152,7 +165,9 @@ def test_module_names_test_drawings_as_the_server(module_page, drawings, expecte
 
 def test_worker_answers_as_the_main_thread(module_page, drawings):
     sample = drawings[:24]
-    result = run_js(module_page, """
+    result = run_js(
+        module_page,
+        """
         const inWorker = await doodlelab.Recognizer.load("/models/", {worker: true});
         const worker = [], main = [];
         for (const d of arg) {
@@ -160,7 +175,10 @@ def test_worker_answers_as_the_main_thread(module_page, drawings):
             main.push(await recognizer.classify(d, {top: 3}));
         }
         await inWorker.close();
-        return {worker, main, flag: inWorker.inWorker};""", sample, calls=len(sample))
+        return {worker, main, flag: inWorker.inWorker};""",
+        sample,
+        calls=len(sample),
+    )
     assert result["flag"] is True
     for w, m in zip(result["worker"], result["main"]):
         assert [g["category"] for g in w] == [g["category"] for g in m]
@@ -169,7 +187,9 @@ def test_worker_answers_as_the_main_thread(module_page, drawings):
 
 def test_worker_protocol(module_page, drawings):
     """recognizer-worker.js as the page uses it: {id, drawing, top} -> {id, guesses, ms} or {id, error}."""
-    answers = run_js(module_page, """
+    answers = run_js(
+        module_page,
+        """
         const worker = new Worker("/static/recognizer-worker.js?models=/models/", {type: "module"});
         const messages = [];
         const done = new Promise((resolve) => {
@@ -179,7 +199,9 @@ def test_worker_protocol(module_page, drawings):
         worker.postMessage({id: 8, drawing: [], top: 3});
         await done;
         worker.terminate();
-        return messages;""", drawings[0])
+        return messages;""",
+        drawings[0],
+    )
     ready, answers = answers[0], {m["id"]: m for m in answers[1:]}  # answers come as they are ready
     good, bad = answers[7], answers[8]
     assert ready["type"] == "ready" and len(ready["card"]["classes"]) == 345 and ready["model"] == "int8"
@@ -200,9 +222,13 @@ BAD = {  # JS expression of a drawing or top -> what the Error message names
 
 @pytest.mark.parametrize("worker", [False, True], ids=["main-thread", "worker"])
 def test_bad_input_throws_a_clear_error(module_page, drawings, worker):
-    cases = {**{f"classify({d})": m for d, m in BAD.items()},
-             **{f"classify(arg, {{top: {t}}})": "top" for t in ("0", "1000", "2.5", "'5'")}}
-    errors = run_js(module_page, f"""
+    cases = {
+        **{f"classify({d})": m for d, m in BAD.items()},
+        **{f"classify(arg, {{top: {t}}})": "top" for t in ("0", "1000", "2.5", "'5'")},
+    }
+    errors = run_js(
+        module_page,
+        f"""
         const r = {"await doodlelab.Recognizer.load('/models/', {worker: true})" if worker else "recognizer"};
         const out = {{}};
         for (const call of {json.dumps(list(cases))}) {{
@@ -210,7 +236,10 @@ def test_bad_input_throws_a_clear_error(module_page, drawings, worker):
             catch (e) {{ out[call] = (e instanceof Error) ? e.message : "not an Error: " + String(e); }}
         }}
         out.after = (await r.classify(arg, {{top: 1}})).length;  // still answers
-        return out;""", drawings[0], calls=len(cases) + 2)
+        return out;""",
+        drawings[0],
+        calls=len(cases) + 2,
+    )
     assert errors.pop("after") == 1
     for call, pattern in cases.items():
         assert errors[call] is not None, f"{call} did not throw"
@@ -219,9 +248,13 @@ def test_bad_input_throws_a_clear_error(module_page, drawings, worker):
 
 @pytest.mark.parametrize("worker", [False, True], ids=["main-thread", "worker"])
 def test_load_from_a_folder_without_the_model_fails_clearly(module_page, worker):
-    message = run_js(module_page, """
+    message = run_js(
+        module_page,
+        """
         try { await doodlelab.Recognizer.load("/nowhere/", {worker: arg}); return null; }
-        catch (e) { return e.message; }""", worker)
+        catch (e) { return e.message; }""",
+        worker,
+    )
     assert message is not None and "cannot load" in message and "/nowhere/classifier.int8.onnx" in message
     assert "404" in message
 
@@ -229,10 +262,15 @@ def test_load_from_a_folder_without_the_model_fails_clearly(module_page, worker)
 def test_concurrent_guesses_all_answer_as_one_at_a_time(module_page, drawings):
     """A page that asks again before the last answer came (as while drawing) gets every answer, each the
     one it would get alone (one ONNX session runs one guess at a time)."""
-    result = run_js(module_page, """
+    result = run_js(
+        module_page,
+        """
         const alone = [];
         for (const d of arg) alone.push((await recognizer.classify(d, {top: 2}))[0].category);
         const together = (await Promise.all(arg.map((d) => recognizer.classify(d, {top: 2}))))
             .map((g) => g[0].category);
-        return {alone, together};""", drawings[:12], calls=24)
+        return {alone, together};""",
+        drawings[:12],
+        calls=24,
+    )
     assert result["together"] == result["alone"]

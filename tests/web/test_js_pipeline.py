@@ -92,8 +92,10 @@ def test_js_bitmaps_match_pythons_on_1000_test_drawings(page, test_drawings, for
     assert classifier.backend == "onnx"
     same_guess = (classifier.logits(js).argmax(1) == classifier.logits(python).argmax(1)).mean()
     exact = np.mean([np.array_equal(a, b) for a, b in zip(js, python)])
-    print(f"JS vs Python, {form}: n={len(r)} median r={np.median(r):.6f} p1={np.percentile(r, 1):.6f} "
-          f"min={r.min():.6f} identical bitmaps={exact:.3f} same first guess={same_guess:.4f}")
+    print(
+        f"JS vs Python, {form}: n={len(r)} median r={np.median(r):.6f} p1={np.percentile(r, 1):.6f} "
+        f"min={r.min():.6f} identical bitmaps={exact:.3f} same first guess={same_guess:.4f}"
+    )
     assert np.median(r) >= 0.995 and np.percentile(r, 1) >= 0.98
     assert same_guess >= 0.99
 
@@ -105,8 +107,10 @@ def test_js_renderer_reproduces_google_numpy_bitmaps(page, paired_root):
     drawings = [json.loads(line)["drawing"] for line in lines]
     js = js_rasterize(page, drawings)
     r = np.array([pearson(a, b) for a, b in zip(js, bitmaps)])
-    print(f"golden pairs, JS renderer: n={len(r)} median r={np.median(r):.4f} p5={np.percentile(r, 5):.4f} "
-          f"min={r.min():.4f}")
+    print(
+        f"golden pairs, JS renderer: n={len(r)} median r={np.median(r):.4f} p5={np.percentile(r, 5):.4f} "
+        f"min={r.min():.4f}"
+    )
     assert len(r) > 1000
     assert np.median(r) >= 0.98 and np.percentile(r, 5) >= 0.95
 
@@ -150,9 +154,21 @@ def test_pie_slices_equal_pillows_pixel_for_pixel(page):
 
 def test_the_limits_are_those_of_limits_py(page):
     js = page.evaluate('async () => (await import("/static/pipeline.js")).LIMITS')
-    assert (js["maxStrokes"], js["maxPoints"], js["maxCoordinate"], js["maxTimestamp"], js["minExtent"],
-            js["maxInkLength"]) == (limits.MAX_STROKES, limits.MAX_POINTS, limits.MAX_COORDINATE,
-                                    limits.MAX_TIMESTAMP, limits.MIN_EXTENT, limits.MAX_INK_LENGTH)
+    assert (
+        js["maxStrokes"],
+        js["maxPoints"],
+        js["maxCoordinate"],
+        js["maxTimestamp"],
+        js["minExtent"],
+        js["maxInkLength"],
+    ) == (
+        limits.MAX_STROKES,
+        limits.MAX_POINTS,
+        limits.MAX_COORDINATE,
+        limits.MAX_TIMESTAMP,
+        limits.MIN_EXTENT,
+        limits.MAX_INK_LENGTH,
+    )
 
 
 def test_a_bitmap_size_out_of_range_is_refused(page):

@@ -51,8 +51,10 @@ def test_bodies_within_the_limits_pass_through(client):
 
 def test_a_declared_oversized_body_is_refused_before_it_is_read(client):
     before = READ["bytes"]
-    assert detail(client.post("/echo", content=b"x" * (JSON_MAX + 1)), 413) == \
-        "request body too large (limit 1000 bytes)"
+    assert (
+        detail(client.post("/echo", content=b"x" * (JSON_MAX + 1)), 413)
+        == "request body too large (limit 1000 bytes)"
+    )
     multipart = {"content-type": "multipart/form-data; boundary=b"}
     detail(client.post("/echo", content=b"x" * (UPLOAD_MAX + 1), headers=multipart), 413)
     assert READ["bytes"] == before  # the app never saw them

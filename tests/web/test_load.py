@@ -36,14 +36,19 @@ def drawings(quickdraw_root) -> list[object]:
     rng = np.random.default_rng(0)
     out: list[object] = []
     for category in CATEGORIES:
-        for i, drawing in enumerate(formats.iter_ndjson(quickdraw_root / "simplified" / f"{category}.ndjson",
-                                                        limit=5)):
+        for i, drawing in enumerate(
+            formats.iter_ndjson(quickdraw_root / "simplified" / f"{category}.ndjson", limit=5)
+        ):
             if i % 2:
                 out.append(strokes.to_json(drawing.strokes))
             else:
                 raw, times = to_raw(drawing.strokes, rng)
-                out.append([[s[:, 0].round(1).tolist(), s[:, 1].round(1).tolist(), t.round().tolist()]
-                            for s, t in zip(raw, times)])
+                out.append(
+                    [
+                        [s[:, 0].round(1).tolist(), s[:, 1].round(1).tolist(), t.round().tolist()]
+                        for s, t in zip(raw, times)
+                    ]
+                )
     return out + MALFORMED
 
 
@@ -67,8 +72,9 @@ def test_concurrent_clients_get_every_answer_right(drawings):
     bodies = [json.dumps({"drawing": d, "top": TOP}).encode() for d in drawings]
     app = create_app(generators={})
     with serving(app) as client:
-        load = run_load(client.base_url.port, bodies, CLIENTS, requests=PER_CLIENT, timeout=60,
-                        keep_bodies=True)
+        load = run_load(
+            client.base_url.port, bodies, CLIENTS, requests=PER_CLIENT, timeout=60, keep_bodies=True
+        )
         samples = asyncio.run(asyncio.wait_for(load, TIME_LIMIT))
         assert client.get("/api/health").status_code == 200
     assert len(samples) == CLIENTS * PER_CLIENT

@@ -180,4 +180,3 @@ def test_phone_viewport(browser, base_url):
         page.screenshot(path=str(ROOT / "artifacts" / "page-375.png"), full_page=True)
     finally:
         context.close()
-

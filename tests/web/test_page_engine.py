@@ -20,8 +20,21 @@ LOAD = 60_000  # ms for the browser engine to load (14.8 MB of WebAssembly on a 
 DIGITS = {  # strokes (0..255) of hand-made digits, drawn with the mouse
     "1": [np.array([[128, 10], [128, 245]])],
     "7": [np.array([[40, 20], [215, 20], [110, 245]])],
-    "0": [np.array([[128, 10], [210, 60], [225, 128], [200, 210], [128, 245], [55, 210], [30, 128],
-                    [50, 50], [128, 10]])],
+    "0": [
+        np.array(
+            [
+                [128, 10],
+                [210, 60],
+                [225, 128],
+                [200, 210],
+                [128, 245],
+                [55, 210],
+                [30, 128],
+                [50, 50],
+                [128, 10],
+            ]
+        )
+    ],
     "4": [np.array([[170, 10], [30, 160], [230, 160]]), np.array([[170, 60], [170, 245]])],
 }
 
@@ -46,16 +59,18 @@ def open_page(browser, base_url: str, query: str = "", blocked: bool = True, ini
         context.add_init_script(init_script)
     page = context.new_page()
     page.goto(f"{base_url}/{query}")
-    page.wait_for_function("window.doodlelabEngine && window.doodlelabEngine.where !== 'loading'",
-                           timeout=LOAD)
+    page.wait_for_function(
+        "window.doodlelabEngine && window.doodlelabEngine.where !== 'loading'", timeout=LOAD
+    )
     return page, tried
 
 
 def settle(page, n: int) -> list[str]:
     """Wait until the page shows the answer for its n strokes; the names it shows."""
     wait_for_strokes(page, n)
-    page.wait_for_function(f"window.doodlelab.settled && window.doodlelab.lastSent.length === {n}",
-                           timeout=TIMEOUT)
+    page.wait_for_function(
+        f"window.doodlelab.settled && window.doodlelab.lastSent.length === {n}", timeout=TIMEOUT
+    )
     return names(page)
 
 

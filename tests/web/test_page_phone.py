@@ -19,14 +19,20 @@ GUESS = re.compile(r"\S.*\d+(\.\d)?\s*%")  # a category name and its probability
 
 
 def inside(box: dict | None, width: int, height: int) -> bool:
-    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
         and box["y"] + box["height"] <= height
+    )
 
 
 @pytest.mark.parametrize("width, height", [(375, 700), (768, 1024), (1280, 800)])
 def test_the_top_guess_stays_in_view_while_drawing_with_a_finger(browser, base_url, bicycle, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True,
-                                  is_mobile=width < 1000)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=True, is_mobile=width < 1000
+    )
     try:
         page = context.new_page()
         page.goto(base_url + "/")

@@ -59,8 +59,14 @@ def fuzz(operation, base_url: str) -> Counter:
     status codes (per media type: "application/json 200", ...)."""
     tally: Counter = Counter()
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, print_blob=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy())
     def send(case) -> None:
         response = case.call(base_url=base_url, timeout=60)

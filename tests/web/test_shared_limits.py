@@ -41,22 +41,48 @@ INK_STEPS = int(limits.MAX_INK_LENGTH // 255)  # zigzag steps whose ink, scaled 
 # name: (drawing at exactly the limit, drawing just beyond it, the limit as the message names it,
 #        whether JSON Schema can state the limit)
 CASES = {
-    "strokes": ([[[i % 256], [i // 256]] for i in range(limits.MAX_STROKES)],
-                [[[i % 256], [i // 256]] for i in range(limits.MAX_STROKES + 1)],
-                f"(limit {limits.MAX_STROKES})", True),
-    "points in a stroke": ([line(limits.MAX_POINTS)], [line(limits.MAX_POINTS + 1)],
-                           f"(limit {limits.MAX_POINTS})", True),
-    "points in all": ([line(limits.MAX_POINTS // 2), line(limits.MAX_POINTS // 2, 9)],
-                      [line(limits.MAX_POINTS // 2), line(limits.MAX_POINTS // 2 + 1, 9)],
-                      f"(limit {limits.MAX_POINTS})", False),
-    "coordinates": ([[[0, limits.MAX_COORDINATE], [-limits.MAX_COORDINATE, 0]]], [[[0, 1e300], [0, 0]]],
-                    limits.coordinate_range(), True),
-    "timestamps": ([[[0, 9], [0, 9], [0, limits.MAX_TIMESTAMP]]], [[[0, 9], [0, 9], [-1, 5]]],
-                   "timestamps out of range (limit 0 to", True),
-    "extent": ([[[0, limits.MIN_EXTENT], [0, 0]]], [[[0, limits.MIN_EXTENT / 2], [0, 0]]],
-               f"spans less than {limits.MIN_EXTENT:g} units", False),
-    "ink": ([zigzag(INK_STEPS + 1)], [zigzag(INK_STEPS + 2)], f"longer than {limits.MAX_INK_LENGTH:,} units",
-            False),
+    "strokes": (
+        [[[i % 256], [i // 256]] for i in range(limits.MAX_STROKES)],
+        [[[i % 256], [i // 256]] for i in range(limits.MAX_STROKES + 1)],
+        f"(limit {limits.MAX_STROKES})",
+        True,
+    ),
+    "points in a stroke": (
+        [line(limits.MAX_POINTS)],
+        [line(limits.MAX_POINTS + 1)],
+        f"(limit {limits.MAX_POINTS})",
+        True,
+    ),
+    "points in all": (
+        [line(limits.MAX_POINTS // 2), line(limits.MAX_POINTS // 2, 9)],
+        [line(limits.MAX_POINTS // 2), line(limits.MAX_POINTS // 2 + 1, 9)],
+        f"(limit {limits.MAX_POINTS})",
+        False,
+    ),
+    "coordinates": (
+        [[[0, limits.MAX_COORDINATE], [-limits.MAX_COORDINATE, 0]]],
+        [[[0, 1e300], [0, 0]]],
+        limits.coordinate_range(),
+        True,
+    ),
+    "timestamps": (
+        [[[0, 9], [0, 9], [0, limits.MAX_TIMESTAMP]]],
+        [[[0, 9], [0, 9], [-1, 5]]],
+        "timestamps out of range (limit 0 to",
+        True,
+    ),
+    "extent": (
+        [[[0, limits.MIN_EXTENT], [0, 0]]],
+        [[[0, limits.MIN_EXTENT / 2], [0, 0]]],
+        f"spans less than {limits.MIN_EXTENT:g} units",
+        False,
+    ),
+    "ink": (
+        [zigzag(INK_STEPS + 1)],
+        [zigzag(INK_STEPS + 2)],
+        f"longer than {limits.MAX_INK_LENGTH:,} units",
+        False,
+    ),
 }
 
 
