@@ -29,6 +29,15 @@ def test_ruff_check_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_format_is_clean():
+    """The code is in `ruff format` style (pyproject.toml's line length); `ruff format .` fixes a failure."""
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    result = subprocess.run([ruff, "format", "--check", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_readme_quickstart_is_two_commands_and_ci_runs_the_second():
     commands = readme_commands()
     assert len(commands) == 2
@@ -46,7 +55,9 @@ def test_no_dataset_files_in_the_package():
 
 
 def test_importing_the_package_does_no_work():
-    code = ("import sys, doodlelab, doodlelab.cli.main, doodlelab.data.strokes, doodlelab.data.cache;"
-            "heavy = {'torch', 'matplotlib', 'tqdm'} & set(sys.modules); print(sorted(heavy))")
+    code = (
+        "import sys, doodlelab, doodlelab.cli.main, doodlelab.data.strokes, doodlelab.data.cache;"
+        "heavy = {'torch', 'matplotlib', 'tqdm'} & set(sys.modules); print(sorted(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

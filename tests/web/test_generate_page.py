@@ -36,8 +36,9 @@ def test_progress_disabled_button_and_cancel(page):
     expect(button).to_be_disabled()
     status = page.get_by_test_id("generate-status")
     expect(status).to_contain_text("of 400", timeout=LONG)  # "step 3 of 400", counted by the server
-    page.wait_for_function("document.querySelector('[data-testid=generate-progress]').value >= 2",
-                           timeout=LONG)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=generate-progress]').value >= 2", timeout=LONG
+    )
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
         cancel.click()
     assert deleted.value.json()["status"] == "cancelled"
@@ -86,5 +87,5 @@ def test_samples_appear_in_reserved_space_and_crisp(page):
     box = canvas.bounding_box()
     shot = page.screenshot(clip={"x": box["x"] + 2, "y": box["y"] + 2, "width": 80, "height": 80})
     grey = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=int)
-    assert len(np.unique(grey)) <= len(np.unique(np.array(canvas.evaluate(
-        "c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 == 0))"))))
+    red = "c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
+    assert len(np.unique(grey)) <= len(np.unique(np.array(canvas.evaluate(red))))
