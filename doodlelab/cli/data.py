@@ -194,14 +194,14 @@ def check_file(path: Path, skip_bad: bool) -> tuple[int, set[str], list[str]]:
 
     Raises DataError naming the file and line at the first problem unless `skip_bad`.
     """
-    from doodlelab.data import formats
+    from doodlelab.data import binary, formats
     from doodlelab.data.categories import resolve
 
     if path.suffix == ".npy":
         return len(formats.read_bitmaps(path)), set(), []
     if path.suffix == ".bin":
         report = formats.ReadReport()
-        n = sum(1 for _ in formats.iter_binary(path, on_error="skip" if skip_bad else "raise", report=report))
+        n = sum(1 for _ in binary.iter_binary(path, on_error="skip" if skip_bad else "raise", report=report))
         return n, set(), report.errors
     if not path.name.endswith((".ndjson", ".ndjson.gz")):
         raise DataError("unknown file type; expected .ndjson, .ndjson.gz, .bin or .npy", path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from doodlelab.data import formats
+from doodlelab.data import binary, formats
 from doodlelab.data.formats import Drawing, ReadReport
 from doodlelab.errors import DataError
 
@@ -174,7 +174,7 @@ def simple_drawings() -> list[Drawing]:
 
 def test_binary_round_trip(tmp_path):
     path = tmp_path / "house plant.bin"
-    assert formats.write_binary(path, simple_drawings()) == 2
+    assert binary.write_binary(path, simple_drawings()) == 2
     first, second = formats.iter_drawings(path)
     assert (first.word, first.key_id, first.recognized, first.countrycode) == (
         "house plant",
@@ -185,7 +185,7 @@ def test_binary_round_trip(tmp_path):
     assert (second.key_id, second.recognized, second.countrycode, second.is_raw) == (None, False, None, False)
     for got, want in zip(first.strokes + second.strokes, simple_drawings()[0].strokes + [np.array([[9, 9]])]):
         np.testing.assert_array_equal(got, want)
-    assert [d.recognized for d in formats.iter_binary(path, recognized=True)] == [True]
+    assert [d.recognized for d in binary.iter_binary(path, recognized=True)] == [True]
     assert formats.counts(tmp_path)["binary"] == {}  # not inside a binary/ folder
 
 
@@ -194,7 +194,7 @@ def test_binary_layout_matches_the_official_description(tmp_path):
     data = struct.pack("<Q2sBIH", 42, b"FR", 1, 1490000000, 1) + struct.pack("<H", 2) + bytes([1, 2, 3, 4])
     path = tmp_path / "cat.bin"
     path.write_bytes(data)
-    (d,) = formats.iter_binary(path)
+    (d,) = binary.iter_binary(path)
     assert (d.word, d.key_id, d.countrycode, d.recognized) == ("cat", "42", "FR", True)
     np.testing.assert_array_equal(d.strokes[0], [[1, 3], [2, 4]])
 
@@ -202,21 +202,21 @@ def test_binary_layout_matches_the_official_description(tmp_path):
 @pytest.mark.parametrize("cut", [1, 5, 15, 18])
 def test_truncated_binary_names_the_record(tmp_path, cut):
     path = tmp_path / "cat.bin"
-    formats.write_binary(path, simple_drawings())
+    binary.write_binary(path, simple_drawings())
     path.write_bytes(path.read_bytes()[:-cut])
     with pytest.raises(DataError, match=r"cat\.bin: record 2: truncated"):
-        list(formats.iter_binary(path))
+        list(binary.iter_binary(path))
     report = ReadReport()
-    assert len(list(formats.iter_binary(path, on_error="skip", report=report))) == 1
+    assert len(list(binary.iter_binary(path, on_error="skip", report=report))) == 1
     assert (report.read, report.skipped) == (1, 1)
 
 
 def test_write_binary_rejects_what_does_not_fit(tmp_path):
     raw = Drawing("cat", [np.array([[0.5, 1.0], [300.0, 2.0]])])
     with pytest.raises(DataError, match="0..255"):
-        formats.write_binary(tmp_path / "cat.bin", [raw])
+        binary.write_binary(tmp_path / "cat.bin", [raw])
     with pytest.raises(DataError, match="binary format"):
-        formats.write_binary(tmp_path / "cat.bin", [Drawing("cat", [np.zeros((1, 2))], key_id="abc")])
+        binary.write_binary(tmp_path / "cat.bin", [Drawing("cat", [np.zeros((1, 2))], key_id="abc")])
 
 
 def test_category_files_and_counts(tmp_path):
@@ -226,7 +226,7 @@ def test_category_files_and_counts(tmp_path):
     (tmp_path / "numpy_bitmap").mkdir()
     save_npy(tmp_path / "numpy_bitmap" / "house plant.npy", np.zeros((5, 784), np.uint8))
     (tmp_path / "binary").mkdir()
-    formats.write_binary(tmp_path / "binary" / "house plant.bin", simple_drawings())
+    binary.write_binary(tmp_path / "binary" / "house plant.bin", simple_drawings())
 
     files = formats.category_files(tmp_path, "House_Plant")
     assert sorted(files) == ["binary", "numpy_bitmap", "simplified"]
