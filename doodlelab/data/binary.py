@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from doodlelab.data.formats import Drawing, ReadReport, _deliver
+from doodlelab.data.records import Drawing, ReadReport, deliver
 from doodlelab.data.strokes import parse_strokes
 from doodlelab.errors import DataError
 
@@ -39,7 +39,7 @@ def iter_binary(
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     path = Path(path)
     word = word or path.name.removesuffix(".bin")
-    return _deliver(_binary_entries(path, word), recognized, on_error, report, limit)
+    return deliver(_binary_entries(path, word), recognized, on_error, report, limit)
 
 
 def _read_exact(f: BinaryIO, size: int, path: Path, number: int) -> bytes:

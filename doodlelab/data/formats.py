@@ -6,17 +6,21 @@ Malformed input raises DataError naming the file and line (or record); `on_error
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from doodlelab.data.binary import count_records, iter_binary
 from doodlelab.data.categories import resolve
-from doodlelab.data.strokes import parse_strokes
+from doodlelab.data.records import (  # Drawing, ReadReport: re-exported
+    Drawing,
+    ReadReport,
+    deliver,
+    parse_record,
+)
 from doodlelab.errors import DataError
 
 # Format name (also its folder under the quickdraw root) -> accepted file suffixes, preferred first.
@@ -28,86 +32,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 BITMAP_PIXELS = 28 * 28
 NPY_MAGIC = b"\x93NUMPY"
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: comparing lists of arrays with == is ambiguous
-class Drawing:
-    """One doodle. `strokes`: list of (n, 2) float64 (x, y) arrays; metadata fields are None when unknown."""
-
-    word: str
-    strokes: list[np.ndarray]
-    key_id: str | None = None
-    recognized: bool | None = None
-    countrycode: str | None = None
-    qd_index: int | None = None
-    timestamps: list[np.ndarray] | None = None  # raw format: (n,) float64 ms per stroke, as `strokes`
-
-    @property
-    def is_raw(self) -> bool:
-        """True for the raw format (canvas coordinates with per-point timestamps)."""
-        return self.timestamps is not None
-
-
-@dataclass
-class ReadReport:
-    """Tally of reads: drawings yielded, dropped by the `recognized` filter, and skipped as malformed."""
-
-    read: int = 0
-    filtered: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)  # first `max_errors` messages, naming file and line
-    max_errors: int = 20
-
-    def add_error(self, error: DataError) -> None:
-        """Count a skipped entry and keep its message while fewer than `max_errors` are kept."""
-        self.skipped += 1
-        if len(self.errors) < self.max_errors:
-            self.errors.append(str(error))
-
-
-def parse_record(line: str | bytes) -> Drawing:
-    """One ndjson line (simplified or raw, detected from the strokes) -> Drawing; DataError if malformed."""
-    try:
-        record = json.loads(line)
-    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
-        raise DataError(f"invalid JSON ({exc})") from None
-    if not isinstance(record, dict):
-        raise DataError("line is not a JSON object")
-    word = record.get("word")
-    if not isinstance(word, str) or not word:
-        raise DataError("missing or invalid 'word'")
-    if "drawing" not in record:
-        raise DataError("missing 'drawing'")
-    key_id = _optional(record, "key_id", (str, int))
-    return Drawing(
-        word=word,
-        strokes=parse_strokes(record["drawing"]),
-        key_id=None if key_id is None else str(key_id),
-        recognized=_optional(record, "recognized", (bool,)),
-        countrycode=_optional(record, "countrycode", (str,)),
-        qd_index=_optional(record, "qd_index", (int,)),
-        timestamps=_timestamps(record["drawing"]),
-    )
-
-
-def _optional(record: dict, name: str, kinds: tuple[type, ...]) -> object:
-    """`record[name]` if absent/null or of one of `kinds` (bool never counts as int); else DataError."""
-    value = record.get(name)
-    if value is None or (isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))):
-        return value
-    raise DataError(f"field {name!r} has the wrong type ({type(value).__name__})")
-
-
-def _timestamps(drawing: list) -> list[np.ndarray] | None:
-    """Per-stroke timestamp arrays of a drawing that `parse_strokes` validated, or None for the simplified
-    format."""
-    has_times = [len(stroke) == 3 for stroke in drawing]
-    if not any(has_times):
-        return None
-    if not all(has_times):
-        raise DataError("drawing mixes strokes with and without timestamps")
-    # parse_strokes checked the values (numbers within the limits) and dropped empty strokes: stay aligned
-    return [np.asarray(ts, dtype=np.float64) for xs, _ys, ts in drawing if xs]
 
 
 def iter_ndjson(
@@ -126,7 +50,7 @@ def iter_ndjson(
     """
     if on_error not in ("raise", "skip"):  # fail now, not at the first next()
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    return _deliver((e for _, e in numbered_entries(Path(path))), recognized, on_error, report, limit)
+    return deliver((e for _, e in numbered_entries(Path(path))), recognized, on_error, report, limit)
 
 
 def open_bytes(path: Path) -> BinaryIO:
@@ -148,33 +72,6 @@ def numbered_entries(path: Path) -> Iterator[tuple[int, Drawing | DataError]]:
                     yield number, DataError(exc.reason, path, number)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             yield number + 1, DataError(f"corrupt gzip data ({exc})", path, number + 1)
-
-
-def _deliver(
-    entries: Iterable[Drawing | DataError],
-    recognized: bool | None,
-    on_error: str,
-    report: ReadReport | None,
-    limit: int | None,
-) -> Iterator[Drawing]:
-    """Apply the error policy, the `recognized` filter and `limit` to parsed entries."""
-    report = report if report is not None else ReadReport()
-    yielded = 0
-    if limit is not None and limit <= 0:
-        return
-    for entry in entries:
-        if isinstance(entry, DataError):
-            if on_error == "raise":
-                raise entry
-            report.add_error(entry)
-        elif recognized is not None and entry.recognized is not None and entry.recognized != recognized:
-            report.filtered += 1
-        else:
-            report.read += 1
-            yielded += 1
-            yield entry
-            if limit is not None and yielded >= limit:
-                return
 
 
 def read_bitmaps(path: str | Path, mmap: bool = True) -> np.ndarray:
@@ -201,8 +98,6 @@ def iter_drawings(path: str | Path, **kw) -> Iterator[Drawing]:
     if path.name.endswith((".ndjson", ".ndjson.gz")):
         return iter_ndjson(path, **kw)
     if path.name.endswith(".bin"):
-        from doodlelab.data.binary import iter_binary  # binary.py builds on this module's Drawing
-
         return iter_binary(path, **kw)
     hint = " (.npy holds bitmaps: use read_bitmaps)" if path.suffix == ".npy" else ""
     raise DataError(f"unknown drawing file type; expected .ndjson, .ndjson.gz or .bin{hint}", path)
@@ -247,8 +142,6 @@ def count_file(path: str | Path) -> int:
     if path.name.endswith(".npy"):
         return len(read_bitmaps(path))
     if path.name.endswith(".bin"):
-        from doodlelab.data.binary import count_records
-
         return count_records(path)
     with open_bytes(path) as lines:
         try:
