@@ -49,8 +49,9 @@ def static_server(folder: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def site_url(site) -> Iterator[str]:
-    with static_server(site) as url:
-        yield url
+    """The site in a subfolder of the served folder (http://host/site/), as on a project's pages site."""
+    with static_server(site.parent) as url:
+        yield url + site.name + "/"
 
 
 @pytest.fixture
@@ -94,12 +95,12 @@ def test_the_module_alone_names_a_drawing_from_the_static_folder(offline_page, s
     page.goto(site_url + "models/classifier.int8.onnx.json")  # any page of the site's origin
     drawing = [[[float(x) for x in s[:, 0]], [float(y) for y in s[:, 1]]] for s in bicycle]
     guesses = page.evaluate(
-        """async (drawing) => {
-        const { Recognizer } = await import("/static/doodlelab.js");
-        const r = await Recognizer.load("/models/", {worker: true});
+        """async ([site, drawing]) => {
+        const { Recognizer } = await import(site + "static/doodlelab.js");
+        const r = await Recognizer.load(site + "models/", {worker: true});
         return r.classify(drawing, {top: 3});
     }""",
-        drawing,
+        [site_url, drawing],
     )
     assert [g["category"] for g in guesses] == [c for c, _ in recognizer.classify([bicycle], k=3)[0]]
 
@@ -123,6 +124,9 @@ def test_the_page_names_a_drawing_with_no_server(offline_page, site_url, bicycle
     expect(page.get_by_test_id("generate")).to_be_hidden()  # generation needs the server
     assert not any("/api/generate" in url for url in page.blocked)
     assert page.evaluate("fetch('/api/health').then(() => 'answered', () => 'blocked')") == "blocked"
+    page.get_by_test_id("tab-game").click()  # the game's settings load from the site's folder too
+    page.get_by_test_id("game-start").click()
+    expect(page.get_by_test_id("game-card-word")).not_to_be_empty(timeout=TIMEOUT)
 
 
 def test_the_example_page_names_a_drawing(offline_page, bicycle, recognizer):

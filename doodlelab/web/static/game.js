@@ -84,7 +84,8 @@
   }
 
   async function loadSettings() {
-    if (!settings) settings = await (await fetch("/static/game.json")).json();
+    // relative to the page: the server's page at / and an exported site in any folder
+    if (!settings) settings = await (await fetch("static/game.json")).json();
     if (!allCategories) allCategories = await window.doodlelabEngine.categories(); // engine.js
   }
 
