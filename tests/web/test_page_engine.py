@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.web.pagekit import TIMEOUT, draw, names, require_browser, wait_for_strokes
+from tests.web.pagekit import TIMEOUT, draw, names, require_browser, sized, wait_for_strokes
 
 require_browser()
 
 from playwright.sync_api import expect  # noqa: E402
 
 CATEGORIES = 20  # categories of the test split, spread over the 345 (every 17th)
-PER_CATEGORY = 3  # drawings of each, the first ones with strokes
+PER_CATEGORY = sized(3, 1)  # drawings of each, the first ones with strokes (60 in the full run, else 20)
 LOAD = 60_000  # ms for the browser engine to load (14.8 MB of WebAssembly on a busy 2-core machine)
 DIGITS = {  # strokes (0..255) of hand-made digits, drawn with the mouse
     "1": [np.array([[128, 10], [128, 245]])],
@@ -90,7 +90,7 @@ def test_drawings() -> list[tuple[str, list[np.ndarray]]]:
     for category in chosen:
         items = np.flatnonzero((a.labels == names.index(category)) & (a.drawing >= 0))[:PER_CATEGORY]
         drawings += [(category, a.strokes_of(int(i))) for i in items]
-    if len(drawings) < 30:
+    if len(drawings) < CATEGORIES * PER_CATEGORY // 2:
         pytest.skip("too few test drawings as strokes")
     return drawings
 
