@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from doodlelab import settings
-from tests.test_imports import command_paths, parser_at
+from tests.test_without_torch import command_paths, parser_at
 
 pytestmark = pytest.mark.slow
 ROOT = settings.REPO_ROOT
