@@ -228,3 +228,28 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "pip install 'doodlelab[train]'" in done.stderr, done.stderr
+
+
+def test_evaluate_generator_without_torch():
+    """`evaluate generator` judges the shipped GAN with the classifier's ONNX export (logits and features)
+    in a Python without torch: the figures of this (torch) process, up to the export's float16 weights."""
+    from doodlelab import settings
+
+    if not (settings.quickdraw_dir() / "simplified").is_dir():
+        pytest.skip("Quick, Draw! data not found (DOODLELAB_DATA)")
+    command = ["evaluate", "generator", "--model", "gan", "--categories", "cat", "bicycle", "apple"]
+    command += ["--per-category", "10", "--json"]
+    code = "import json, sys\nfrom doodlelab.cli.main import main\n"
+    code += "raise SystemExit(main(json.loads(sys.argv[1])))\n"
+    done = run_without_training_packages(code, json.dumps(command))
+    assert done.returncode == 0, done.stderr[-3000:]
+    without = json.loads(done.stdout)
+    here = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(command)], capture_output=True, text=True, timeout=300
+    )
+    assert here.returncode == 0, here.stderr[-3000:]
+    with_torch = json.loads(here.stdout)
+    assert without["samples"] == with_torch["samples"] == 30
+    assert abs(without["recognizability"] - with_torch["recognizability"]) <= 1 / 30  # one flip at most
+    for key in ("frechet_distance", "frechet_floor_train_vs_test"):
+        assert abs(without[key] - with_torch[key]) <= 0.02 * with_torch[key], key

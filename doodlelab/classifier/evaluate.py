@@ -132,15 +132,18 @@ def finish(
     return full
 
 
-def export_beside(weights: Path, onnx_path: Path | None = None, float16: bool = False) -> Path:
-    """Export `weights` to ONNX (default: the same name with .onnx), recording both files' hashes."""
+def export_beside(
+    weights: Path, onnx_path: Path | None = None, float16: bool = False, features: bool = True
+) -> Path:
+    """Export `weights` to ONNX (default: the same name with .onnx), recording both files' hashes;
+    `features`: with the second output of export_onnx (the 8-bit export for the browser has logits only)."""
     from doodlelab.classifier.checkpoint import load_model
     from doodlelab.classifier.export import export_onnx
     from doodlelab.onnx_export import sha256
 
     model, config, card = load_model(weights)
     card = card | {"weights_sha256": sha256(weights)}
-    return export_onnx(model, card, onnx_path or weights.with_suffix(".onnx"), config.size, float16)
+    return export_onnx(model, card, onnx_path or weights.with_suffix(".onnx"), config.size, float16, features)
 
 
 def _history(run_dir: Path) -> dict:

@@ -33,15 +33,25 @@ def exports_of(weights: str | Path) -> dict[str, Path]:
 
 
 def export_onnx(
-    model: torch.nn.Module, card: dict, path: str | Path, size: int = 28, float16: bool = False
+    model: torch.nn.Module,
+    card: dict,
+    path: str | Path,
+    size: int = 28,
+    float16: bool = False,
+    features: bool = True,
 ) -> Path:
-    """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it."""
+    """Write `model` as ONNX to `path` (atomically) and `card` (plus input/output spec) beside it.
+
+    `features`: a second output "features" (B, D), the pooled penultimate layer that the generators'
+    yardstick (generative/evaluate.py) compares, so it runs without PyTorch. "logits" stays the first output.
+    """
     import torch
 
     path = Path(path)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    net, outputs = (_with_features(model), ["logits", "features"]) if features else (model, ["logits"])
     data = write_onnx(
-        model, (torch.zeros(2, 1, size, size),), path, ["images"], ["logits"], {"x": {0: batch}}, float16
+        net, (torch.zeros(2, 1, size, size),), path, ["images"], outputs, {"x": {0: batch}}, float16
     )
     full = {
         **card,
@@ -60,5 +70,27 @@ def export_onnx(
             "probabilities": "softmax(logits / temperature)",
         },
     }
+    if features:
+        full["features"] = {
+            "name": "features",
+            "shape": ["batch", model.feature_dim],
+            "use": "the penultimate layer: the generators' Fréchet distance and variety",
+        }
     save_onnx_card(path, full)
     return path
+
+
+def _with_features(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` as a module whose forward returns (logits, features); the same layers, one pass."""
+    import torch
+
+    class WithFeatures(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            f = self.model.features(x)
+            return self.model.head(self.model.dropout(f)), f
+
+    return WithFeatures()

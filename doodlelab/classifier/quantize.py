@@ -62,7 +62,7 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
             return {"images": images[self.start - CALIBRATION_BATCH : self.start]}
 
     with tempfile.TemporaryDirectory() as tmp:
-        float_model = export_beside(weights, Path(tmp) / "float.onnx")
+        float_model = export_beside(weights, Path(tmp) / "float.onnx", features=False)  # logits only
         card = json.loads(onnx_card_path(float_model).read_text(encoding="utf-8"))
         quant_pre_process(str(float_model), str(Path(tmp) / "prepared.onnx"))  # shapes, fused ops
         quantize_static(

@@ -65,7 +65,7 @@ class Recognizer:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self._session is not None:
-            return self._session.run(None, {"images": x})[0]
+            return self._session.run(["logits"], {"images": x})[0]
         import torch
 
         with torch.inference_mode():

@@ -8,10 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from doodlelab.classifier import checkpoint
-from doodlelab.classifier.model import to_input
 from doodlelab.data import cache
 from doodlelab.data.categories import categories
 
@@ -19,27 +16,76 @@ Generate = Callable[[str, int, int], np.ndarray]  # (category, n, seed) -> (n, 2
 
 
 class Judge:
-    """The shipped (or given) classifier, used for both yardsticks on (N, 28, 28) uint8 images."""
+    """The shipped (or given) classifier, used for both yardsticks on (N, 28, 28) uint8 images.
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    With PyTorch installed it runs the weights themselves (the figures in the model cards); without it,
+    the float ONNX export beside them (`NAME.onnx`, whose second output is the features), on ONNX Runtime.
+    """
+
+    def __init__(self, weights: str | Path | None = None, backend: str = "auto") -> None:
         from doodlelab.classifier.recognizer import SHIPPED
 
         self.path = Path(weights) if weights else SHIPPED
-        self.model, self.config, self.card = checkpoint.load_model(self.path)
+        if backend == "auto":
+            backend = "torch" if _has_torch() else "onnx"
+        self.backend = backend
+        if backend == "torch":
+            from doodlelab.classifier import checkpoint
+
+            self.model, self.config, self.card = checkpoint.load_model(self.path)
+            self.feature_dim = self.model.feature_dim
+        else:
+            self._session, self.card = _features_session(self.path)
+            self.feature_dim = self.card["features"]["shape"][1]
         self.classes = self.card["classes"]
 
-    @torch.no_grad()
     def run(self, images: np.ndarray, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """(top-1 class indices (N,), penultimate features (N, D)) for (N, 28, 28) uint8 images."""
+        """(top-1 class indices (N,), penultimate features (N, D) float64) for (N, 28, 28) uint8 images."""
         preds, feats = [], []
         for start in range(0, len(images), batch):
-            x = to_input(torch.from_numpy(np.ascontiguousarray(images[start : start + batch])))
-            f = self.model.features(x)
-            preds.append(self.model.head(f).argmax(1).numpy())
-            feats.append(f.double().numpy())
+            x = np.ascontiguousarray(images[start : start + batch]).astype(np.float32)[:, None] / 255.0
+            logits, f = self._forward(x)
+            preds.append(logits.argmax(1))
+            feats.append(f.astype(np.float64))
         if not preds:
-            return np.zeros(0, np.int64), np.zeros((0, self.model.feature_dim))
+            return np.zeros(0, np.int64), np.zeros((0, self.feature_dim))
         return np.concatenate(preds), np.concatenate(feats)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 1, 28, 28) float32 in [0, 1] -> (logits (B, C), features (B, D))."""
+        if self.backend == "onnx":
+            return tuple(self._session.run(["logits", "features"], {"images": x}))
+        import torch
+
+        with torch.no_grad():
+            f = self.model.features(torch.from_numpy(x))
+            return self.model.head(f).numpy(), f.numpy()
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _features_session(weights: Path):
+    """(ONNX Runtime session, card) of `weights`' float export with the "features" output, or DoodleError."""
+    import json
+
+    from doodlelab.classifier.recognizer import _onnx_session
+    from doodlelab.errors import DoodleError
+    from doodlelab.onnx_export import onnx_card_path
+
+    path = weights.with_suffix(".onnx")
+    card = json.loads(onnx_card_path(path).read_text(encoding="utf-8")) if path.is_file() else {}
+    if "features" not in card:
+        raise DoodleError(
+            f"judging generators without PyTorch needs {path.name} with a features output; "
+            f"export it with `doodlelab export onnx --weights {weights} --out {path}` (needs [train])"
+        )
+    return _onnx_session(path), card
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -47,3 +47,35 @@ def test_variety_is_near_one_for_the_same_distribution_and_flags_a_collapsed_maj
     # The mean pairwise distance, by contrast, is inflated by the outliers and would not flag it.
     pairwise = np.sqrt(((collapsed[:, None] - collapsed[None]) ** 2).sum(-1)).mean()
     assert pairwise > np.sqrt(((real[16:, None] - real[None, 16:]) ** 2).sum(-1)).mean()
+
+
+def test_the_onnx_judge_agrees_with_the_torch_judge_on_real_drawings():
+    """Without PyTorch the yardstick runs the shipped float ONNX export (logits and features outputs):
+    on real test drawings it names the same categories and measures the same Fréchet distance."""
+    pytest.importorskip("torch")
+    from doodlelab.data import cache
+
+    try:
+        x, y = cache.load_split("test", ["cat", "dog", "bicycle", "apple", "car", "fish"], 28)
+    except Exception as exc:  # no data on this machine
+        pytest.skip(f"no Quick, Draw! data ({exc})")
+    judges = [evaluate.Judge(backend="torch"), evaluate.Judge(backend="onnx")]
+    (p_torch, f_torch), (p_onnx, f_onnx) = (judge.run(x) for judge in judges)
+    assert f_torch.shape == f_onnx.shape == (len(x), judges[0].feature_dim)
+    assert (p_torch == p_onnx).mean() >= 0.995  # float16 weights in the export: a rare flip at a tie
+    half = len(x) // 2
+    fd_torch = frechet_distance(f_torch[:half], f_torch[half:])
+    fd_onnx = frechet_distance(f_onnx[:half], f_onnx[half:])
+    assert abs(fd_onnx - fd_torch) <= 0.01 * fd_torch, (fd_torch, fd_onnx)
+
+
+def test_a_judge_without_a_features_export_says_how_to_make_one(tmp_path):
+    import shutil
+
+    from doodlelab.classifier.recognizer import SHIPPED
+    from doodlelab.errors import DoodleError
+
+    weights = tmp_path / "classifier.safetensors"
+    shutil.copy(SHIPPED, weights)
+    with pytest.raises(DoodleError, match="doodlelab export onnx --weights"):
+        evaluate.Judge(weights, backend="onnx")
