@@ -41,7 +41,7 @@ PREDICT_BATCH = 8
 GENERATORS = ("diffusion", "gan")
 UPLOAD = (
     f"An image of the drawing (PNG, JPEG, ...), dark on light or light on dark; at most "
-    f"{UPLOAD_LIMIT // (1024 * 1024)} MB and {MAX_PIXELS / 1e6:g} megapixels."
+    f"{UPLOAD_LIMIT // (1024 * 1024)} MiB and {MAX_PIXELS / 1e6:g} megapixels."
 )
 STATIC = Path(__file__).resolve().parent / "static"  # the page: index.html, app.js, style.css
 SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored by scripts/vendor_swagger_ui.py: /docs works offline

@@ -82,9 +82,12 @@ class ModelQueue:
             os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
     def seconds_until_done(self, job: Job | None = None) -> float:
-        """Estimated seconds until `job` is done (None: until all queued work is)."""
+        """Estimated seconds until `job` is done (None: until all queued work is; 0 for a job that has left
+        the queue: finished, failed or cancelled)."""
         with self.lock:
-            ahead = self.jobs if job not in self.jobs else self.jobs[: self.jobs.index(job) + 1]
+            if job is not None and job not in self.jobs:
+                return 0.0
+            ahead = self.jobs if job is None else self.jobs[: self.jobs.index(job) + 1]
             return sum(j.remaining() for j in ahead) * self.seconds_per_unit
 
     def ahead_of(self, job: Job) -> int:

@@ -72,6 +72,7 @@ def test_cancel_frees_the_server_between_two_steps(server):
 
     cancelled = client.delete(f"/api/generate/jobs/{queued['id']}").json()  # a waiting job leaves at once
     assert cancelled["status"] == "cancelled" and cancelled["done"] == 0
+    assert cancelled["seconds_left"] == 0 and cancelled["ahead"] == 0  # not the running job's backlog
     assert len(app.state.generation.queues["diffusion"].jobs) == 1
     assert client.delete(path).json()["status"] == "cancelled"
     until(lambda: diffusion_idle(app), "the cancelled job still runs")
