@@ -76,13 +76,15 @@ def _features_session(weights: Path):
 
     from doodlelab.classifier.recognizer import _onnx_session
     from doodlelab.errors import DoodleError
-    from doodlelab.onnx_export import onnx_card_path
+    from doodlelab.onnx_export import export_matches, onnx_card_path
 
     path = weights.with_suffix(".onnx")
-    card = json.loads(onnx_card_path(path).read_text(encoding="utf-8")) if path.is_file() else {}
+    matches = export_matches(path, weights)  # exported from exactly these weights (both hashes)
+    card = json.loads(onnx_card_path(path).read_text(encoding="utf-8")) if matches else {}
     if "features" not in card:
         raise DoodleError(
-            f"judging generators without PyTorch needs {path.name} with a features output; "
+            f"judging generators without PyTorch needs {path.name} exported from these weights, with a "
+            "features output; "
             f"export it with `doodlelab export onnx --weights {weights} --out {path}` (needs [train])"
         )
     return _onnx_session(path), card

@@ -78,4 +78,10 @@ def test_a_judge_without_a_features_export_says_how_to_make_one(tmp_path):
     weights = tmp_path / "classifier.safetensors"
     shutil.copy(SHIPPED, weights)
     with pytest.raises(DoodleError, match="doodlelab export onnx --weights"):
+        evaluate.Judge(weights, backend="onnx")  # no export beside the weights
+    shutil.copy(SHIPPED.with_suffix(".onnx"), tmp_path / "classifier.onnx")
+    shutil.copy(SHIPPED.with_suffix(".onnx.json"), tmp_path / "classifier.onnx.json")
+    assert evaluate.Judge(weights, backend="onnx").feature_dim == 256  # the shipped export fits the copy
+    weights.write_bytes(weights.read_bytes()[:-1] + b" ")  # other weights: the export is stale
+    with pytest.raises(DoodleError, match="doodlelab export onnx --weights"):
         evaluate.Judge(weights, backend="onnx")
