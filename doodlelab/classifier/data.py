@@ -14,19 +14,48 @@ from doodlelab.data.augment import Augment, augmented
 BLOCK = 64  # consecutive drawings read together (one category, one shard): the unit of the epoch order
 
 
+def stratified_order(groups: np.ndarray | None, k: int, seed: int, epoch: int) -> np.ndarray:
+    """A seeded order of k blocks (K,) int64 in which each group's blocks are evenly spread: the j-th of a
+    group's n blocks (in a random order) gets the key (j + u) / n, with one u ~ U(0, 1) per group, and
+    blocks are sorted by key (systematic sampling: any stretch of 1/n of the epoch holds one of the group's
+    blocks). Without groups, a plain random permutation."""
+    rng = np.random.default_rng([seed, epoch])
+    if groups is None:
+        return rng.permutation(k)
+    groups = np.asarray(groups)
+    shuffled = rng.permutation(k)
+    _, inverse, counts = np.unique(groups[shuffled], return_inverse=True, return_counts=True)
+    within = np.empty(k, np.int64)  # rank of each shuffled block among its group's blocks
+    by_group = np.argsort(inverse, kind="stable")
+    starts = np.cumsum(counts) - counts
+    within[by_group] = np.arange(k) - np.repeat(starts, counts)
+    keys = (within + rng.random(len(counts))[inverse]) / counts[inverse]
+    return shuffled[np.argsort(keys, kind="stable")]
+
+
 class EpochPlan:
     """The order of one epoch over a split of `n` drawings given as blocks (K, 2) [start, stop).
 
-    Blocks are permuted by (seed, epoch); consecutive runs of blocks holding about `window` drawings are
-    shuffled together (the bounded shuffle buffer: only indices, a window at a time). Global batch b is
-    positions [b * B, (b + 1) * B) of that order, B = per_rank * world; rank r takes the r-th slice.
+    Blocks are ordered by (seed, epoch), stratified by `groups` (K,) (the category of each block): each
+    group's blocks are spread evenly over the epoch, so every stretch of the order holds the categories in
+    proportion (a plain permutation leaves whole categories out of a window). Consecutive runs of blocks
+    holding about `window` drawings are shuffled together (the bounded shuffle buffer: only indices, a
+    window at a time). Global batch b is positions [b * B, (b + 1) * B) of that order, B = per_rank * world;
+    rank r takes the r-th slice.
     """
 
     def __init__(
-        self, blocks: np.ndarray, per_rank: int, world: int, seed: int, epoch: int, window: int = 65536
+        self,
+        blocks: np.ndarray,
+        per_rank: int,
+        world: int,
+        seed: int,
+        epoch: int,
+        window: int = 65536,
+        groups: np.ndarray | None = None,
     ) -> None:
         self.seed, self.epoch, self.per_rank, self.world = seed, epoch, per_rank, world
-        self.blocks = blocks[np.random.default_rng([seed, epoch]).permutation(len(blocks))]
+        self.blocks = blocks[stratified_order(groups, len(blocks), seed, epoch)]
         lengths = self.blocks[:, 1] - self.blocks[:, 0]
         per_window = max(1, window // BLOCK)
         firsts = np.arange(0, len(self.blocks), per_window)

@@ -214,7 +214,8 @@ def train(
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device, config.bf16) == torch.float16)
     per_rank = config.batch_size // world
     blocks = train_set.blocks(BLOCK)
-    steps_per_epoch = EpochPlan(blocks, per_rank, world, config.seed, 0, config.shuffle_window).steps
+    groups = train_set.labels_of(blocks[:, 0])  # the category of each block: the epoch order mixes them
+    steps_per_epoch = EpochPlan(blocks, per_rank, world, config.seed, 0, config.shuffle_window, groups).steps
     if steps_per_epoch == 0:
         raise checkpoint.CheckpointError(
             f"only {len(train_set)} training drawings: fewer than one batch of {config.batch_size}"
@@ -228,7 +229,7 @@ def train(
     if config.max_steps and state["epoch"] * steps_per_epoch + first >= config.max_steps:
         last = state["epoch"]  # a resumed run that had reached its step budget
     for epoch in range(state["epoch"], last):
-        plan = EpochPlan(blocks, per_rank, world, config.seed, epoch, config.shuffle_window)
+        plan = EpochPlan(blocks, per_rank, world, config.seed, epoch, config.shuffle_window, groups)
         loader = DataLoader(
             AugmentedBatches(train_set, plan, config.augment, rank, first),
             batch_size=None,

@@ -223,6 +223,10 @@ class SplitArrays:
         """(images (B, S, S) uint8, labels (B,) int64) of items `index` (B,), as `stream.ShardedSplit`."""
         return self.images[index], self.labels[index]
 
+    def labels_of(self, index: np.ndarray) -> np.ndarray:
+        """(B,) int64 labels of items `index` (B,), as `stream.ShardedSplit`."""
+        return self.labels[index]
+
     def blocks(self, size: int) -> np.ndarray:
         """(K, 2) int64 [start, stop) ranges of at most `size` consecutive items, as `stream.ShardedSplit`."""
         starts = np.arange(0, len(self), size, dtype=np.int64)

@@ -61,6 +61,11 @@ class ShardedSplit:
             labels[mine] = self.parts[k][2]
         return images, labels
 
+    def labels_of(self, index: np.ndarray) -> np.ndarray:
+        """(B,) int64 labels of drawings `index` (B,), from the shard list alone (no shard is read)."""
+        s, _ = self.locate(index)
+        return np.asarray([p[2] for p in self.parts], dtype=np.int64)[s]
+
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
         s = int(np.searchsorted(self.starts, i, side="right")) - 1
