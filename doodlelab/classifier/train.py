@@ -212,6 +212,8 @@ def train(
     optimizer.load_state_dict(optimizer.state_dict())  # moves a restored optimizer state to the device
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device, config.bf16) == torch.float16)
+    if state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])  # float16: the loss scale it had reached, not 65536 afresh
     per_rank = config.batch_size // world
     blocks = train_set.blocks(BLOCK)
     groups = train_set.labels_of(blocks[:, 0])  # the category of each block: the epoch order mixes them
@@ -263,7 +265,7 @@ def train(
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{lr:.2e}")
             pause = config.max_steps and step + 1 >= config.max_steps and i + 1 < steps_per_epoch
             if rank == 0 and (pause or (config.checkpoint_every and (i + 1) % config.checkpoint_every == 0)):
-                state["seconds"] = time.perf_counter() - started
+                state.update(seconds=time.perf_counter() - started, scaler=scaler.state_dict())
                 _save(out, model, optimizer, config, state, [seen, correct, loss_sum], i + 1)
             if pause:
                 paused = True
@@ -290,7 +292,7 @@ def train(
             state.update(best_epoch=epoch + 1, best_val_accuracy=val_acc, bad_epochs=0)
         else:
             state["bad_epochs"] += 1
-        state.update(epoch=epoch + 1, history=history, seconds=row["seconds"])
+        state.update(epoch=epoch + 1, history=history, seconds=row["seconds"], scaler=scaler.state_dict())
         stop = config.patience > 0 and state["bad_epochs"] >= config.patience
         if rank == 0:
             if improved:

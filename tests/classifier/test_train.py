@@ -307,6 +307,32 @@ def test_a_run_paused_by_max_steps_mid_epoch_resumes_to_the_same_weights(shapes_
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_float16_loss_scale_is_kept_in_the_checkpoint_and_resumed(shapes_data, tmp_path, monkeypatch):
+    # GPUs without bfloat16 train in float16 with a GradScaler, whose scale adapts during the run; a resumed
+    # run must continue from that scale (a fresh 65536 would skip other steps and train other weights).
+    # Float16 autocast runs on a CPU too, so the CPU plays that GPU here; the scale grows every 2 steps
+    # (not every 2,000) so that a few steps move it.
+    import functools
+
+    import torch
+
+    from doodlelab.classifier import train as train_module
+
+    monkeypatch.setattr(train_module, "autocast_dtype", lambda device, bf16: torch.float16 if bf16 else None)
+    monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=2))
+    root, cache = _root(shapes_data)
+    config = dict(bf16=True, epochs=1)
+    whole = train(tiny_config(**config), tmp_path / "whole", root=root, cache_root=cache, progress=False)
+    train(tiny_config(**config, max_steps=4), tmp_path / "split", root=root, cache_root=cache, progress=False)
+    scale = modelfile.load(tmp_path / "split" / LAST)[1]["state"]["scaler"]["scale"]
+    assert scale != 65536.0  # the scale has moved from its start: there is something to keep
+    resumed = train(tiny_config(**config), tmp_path / "split", root=root, cache_root=cache, progress=False)
+    assert resumed.history | {"seconds": None} == whole.history | {"seconds": None}
+    (a, meta_a), (b, meta_b) = (modelfile.load(tmp_path / run / LAST) for run in ("whole", "split"))
+    assert meta_a["state"]["scaler"] == meta_b["state"]["scaler"]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def test_device_choice_and_autocast_types():
     import torch
 
