@@ -66,6 +66,10 @@ class ShardedSplit:
         s, _ = self.locate(index)
         return np.asarray([p[2] for p in self.parts], dtype=np.int64)[s]
 
+    def all_labels(self) -> np.ndarray:
+        """(N,) int64 labels of every drawing, from the shard list alone."""
+        return np.repeat(np.asarray([p[2] for p in self.parts], dtype=np.int64), np.diff(self.starts))
+
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
         s = int(np.searchsorted(self.starts, i, side="right")) - 1
@@ -79,6 +83,22 @@ class ShardedSplit:
             if b > a
         ]
         return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+
+
+class SplitImages:
+    """The images of a `ShardedSplit` indexed like an array: `images[idx]` -> (B, S, S) uint8, read from the
+    shards on demand (what the generators' trainers index, in place of one array of the whole split)."""
+
+    def __init__(self, split: ShardedSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, slice):
+            index = np.arange(*index.indices(len(self)))
+        return self.split.take(np.asarray(index, dtype=np.int64))[0]
 
 
 def open_split(

@@ -20,6 +20,7 @@ class _Config(Config):
     def _check_common(self) -> None:
         self.categories = tuple(self.categories)
         _check(self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be >= 1")
+        _check(self.max_per_category >= 0, "max_per_category must be >= 0")
         _check(self.lr > 0, "lr must be > 0")
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
@@ -41,6 +42,7 @@ class DiffusionConfig(_Config):
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # sampling: guide only while lo <= t/T <= hi
     eta: float = 0.0  # sampling: DDIM's eta, fresh noise per step (0: deterministic ODE; 1: as much as DDPM)
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    max_per_category: int = 0  # data: at most this many drawings of each source per category (0: all)
     steps: int = 20000  # optimizer steps in the whole run
     batch_size: int = 128  # images per optimizer step
     lr: float = 1e-3  # peak learning rate of AdamW (warm-up, then cosine decay to 10%)
@@ -79,6 +81,7 @@ class GANConfig(_Config):
     g_width: int = 128  # generator channels at 7 px (halved at 14 and 28 px)
     d_width: int = 32  # discriminator channels at 28 px (doubled at 14 and 7 px)
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
+    max_per_category: int = 0  # data: at most this many drawings of each source per category (0: all)
     steps: int = 10000  # generator steps in the whole run
     batch_size: int = 64  # images per step
     lr: float = 2e-4  # Adam learning rate of the generator

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from doodlelab import checkpoints, modelfile, plots
-from doodlelab.data import cache
+from doodlelab.data import stream
 from doodlelab.generative import files
 
 LAST, CURVES = "last.safetensors", "curves.png"
@@ -114,16 +114,22 @@ def paired_batch_indices(
     return np.concatenate([first, order[start + pick]])
 
 
-def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """Training split images (N, 28, 28) uint8 and official labels (N,)."""
-    images, labels = cache.load_split(
-        "train", list(config.categories) or None, 28, root=root, cache_root=cache_root
+def load_images(config, root: Path | None, cache_root: Path | None) -> tuple[stream.SplitImages, np.ndarray]:
+    """The training split streamed from the shard cache (built or repaired first): its images, read a
+    batch at a time (`images[idx]` -> (B, 28, 28) uint8), and official labels (N,) int64."""
+    split = stream.open_split(
+        "train",
+        list(config.categories) or None,
+        28,
+        root=root,
+        cache_root=cache_root,
+        max_per_category=config.max_per_category,
     )
-    if len(images) < config.batch_size:
+    if len(split) < config.batch_size:
         raise checkpoints.CheckpointError(
-            f"only {len(images)} training drawings: fewer than one batch of {config.batch_size}"
+            f"only {len(split)} training drawings: fewer than one batch of {config.batch_size}"
         )
-    return images, labels
+    return stream.SplitImages(split), split.all_labels()
 
 
 def start_from_file(

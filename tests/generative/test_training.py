@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from doodlelab.generative import training
+from tests.classifier.conftest import shapes_data  # noqa: F401
 
 
 def test_paired_batches_pair_two_different_drawings_of_one_label():
@@ -29,3 +30,25 @@ def test_plain_batches_cover_the_data_once_per_pass():
     per_pass = [training.batch_indices(100, 10, seed=0, step=s) for s in range(10)]
     assert sorted(np.concatenate(per_pass).tolist()) == list(range(100))
     assert not np.array_equal(training.batch_indices(100, 10, 0, 10), per_pass[0])  # the next pass reshuffles
+
+
+def test_generators_stream_the_training_split_from_the_shards(shapes_data):  # noqa: F811
+    # The generators read the same sharded cache as the classifier, a batch at a time: the same drawings
+    # and labels as the whole split in memory, and `--max-per-category` bounds them.
+    from doodlelab.data import cache as cache_module
+    from doodlelab.data import stream
+    from doodlelab.generative.config import GANConfig
+    from tests.classifier.conftest import SHAPES
+
+    data, cache = shapes_data
+    config = GANConfig(categories=SHAPES, batch_size=16)
+    images, labels = training.load_images(config, data / "quickdraw", cache)
+    whole, whole_labels = cache_module.load_split(
+        "train", list(SHAPES), 28, root=data / "quickdraw", cache_root=cache
+    )
+    assert isinstance(images, stream.SplitImages) and len(images) == len(whole)
+    assert np.array_equal(labels, whole_labels)
+    idx = np.random.default_rng(0).permutation(len(whole))[:50]
+    assert np.array_equal(images[idx], whole[idx]) and np.array_equal(images[3:9], whole[3:9])
+    few = GANConfig(categories=SHAPES, batch_size=16, max_per_category=10)
+    assert len(training.load_images(few, data / "quickdraw", cache)[0]) < len(whole)
