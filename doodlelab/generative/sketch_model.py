@@ -22,13 +22,23 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, d) -> (B, T, d); position t attends to positions <= t only."""
+    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        """(B, T, d) -> (B, T, d); position t attends to positions <= t only. With `cache` (a list, empty at
+        the first call) the keys and values of earlier calls are kept in it and x holds only the new
+        positions: one at a time after the first call (incremental decoding with a key-value cache)."""
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        causal = True
+        if cache is not None:
+            if cache:
+                if t != 1:
+                    raise ValueError("after the first call a cached block takes one position at a time")
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+                causal = False  # the one new position attends to every earlier one
+            cache[:] = [k, v]
         # softmax(q kᵀ / sqrt(d_k)) v with a causal mask: eq. 1 of Vaswani et al. 2017
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
         return x + self.drop(self.mlp(self.norm2(x)))
@@ -66,10 +76,19 @@ class SketchTransformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def hidden(self, inputs: torch.Tensor, where: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def hidden(
+        self,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        labels: torch.Tensor,
+        cache: list[list] | None = None,
+        start: int = 0,
+    ) -> torch.Tensor:
         """inputs (B, T, 3) previous rows (offset indices 0..2G, pen 0..3), where (B, T, 2) pen positions
-        0..G, labels (B,) 0..n_classes -> hidden states (B, T, d) after the final layer norm."""
-        t = torch.arange(inputs.shape[1], device=inputs.device)
+        0..G, labels (B,) 0..n_classes -> hidden states (B, T, d) after the final layer norm. With `cache`
+        (one list per block, see `Block.forward`) the inputs are positions start..start+T-1 of a sequence
+        whose earlier positions were fed before."""
+        t = torch.arange(start, start + inputs.shape[1], device=inputs.device)
         h = (
             self.dx_in(inputs[..., 0])
             + self.dy_in(inputs[..., 1])
@@ -80,8 +99,8 @@ class SketchTransformer(nn.Module):
             + self.class_in(labels)[:, None]
         )
         h = self.drop(h)
-        for block in self.blocks:
-            h = block(h)
+        for i, block in enumerate(self.blocks):
+            h = block(h, None if cache is None else cache[i])
         return self.norm(h)
 
     def heads(self, h: torch.Tensor, dx: torch.Tensor | None = None, dy: torch.Tensor | None = None):

@@ -59,11 +59,15 @@ def sample_rows(
     top_p: float,
     max_new: int,
     bounds: tuple[int, int],
+    use_cache: bool = True,
 ) -> list[np.ndarray]:
     """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`: the new rows
     [(t_i, 3)], each ending with PEN_END (forced at `max_new`). Offsets that would take the pen outside
     `bounds` (lo, hi grid positions, both axes) are forbidden, and so is what training drawings never do:
-    a zero move within a stroke (repeated points are dropped) and PEN_END before two new points."""
+    a zero move within a stroke (repeated points are dropped) and PEN_END before two new points.
+
+    The network sees each new row once, through a key-value cache (`use_cache`), while the sequence fits
+    in max_len; past that, the window slides and every step recomputes it."""
     g = model.grid_size
     rows = np.repeat(np.asarray(context, np.int64).reshape(1, -1, 3), n, axis=0)
     here = np.cumsum(rows[..., :2], axis=1)[:, -1] if rows.shape[1] else np.zeros((n, 2), np.int64)
@@ -72,9 +76,15 @@ def sample_rows(
     pen_before = np.full(n, rows[0, -1, 2] if rows.shape[1] else sd.PEN_START)
     finished = np.zeros(n, bool)
     length = np.zeros(n, np.int64)
+    cache: list[list] | None = [[] for _ in model.blocks] if use_cache else None
     for step in range(max_new):
         inputs, where = _window(rows, g, model.max_len)
-        h = model.hidden(inputs, where, labels)[:, -1].float()
+        if cache is not None and rows.shape[1] + 1 > model.max_len:
+            cache = None  # the window slides: positions move, so the cached keys no longer apply
+        if cache is not None and step > 0:  # only the newest row is new to the network
+            h = model.hidden(inputs[:, -1:], where[:, -1:], labels, cache, inputs.shape[1] - 1)[:, -1].float()
+        else:
+            h = model.hidden(inputs, where, labels, cache)[:, -1].float()
         chosen = []
         for axis in (0, 1):  # dx given the state, then dy given dx
             logits = model.heads(h, *[torch.from_numpy(c) for c in chosen])[axis].float().numpy()

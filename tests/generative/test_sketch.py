@@ -91,6 +91,34 @@ def test_forward_shapes_and_loss_falls_on_a_tiny_overfit():
     assert logged["loss"] == pytest.approx(parts, rel=1e-5)
 
 
+def test_key_value_cache_gives_the_hidden_states_and_samples_of_the_full_recompute():
+    from doodlelab.generative.sketch_sample import sample_rows
+
+    torch.manual_seed(0)
+    model = SketchTransformer(tiny_sketch(max_len=24, layers=2), n_classes=4).eval()
+    rng = np.random.default_rng(0)
+    rows = [sd.encode(sd.to_grid([rng.uniform(0, 255, (12, 2))], 32)) for _ in range(3)]
+    b = {k: torch.from_numpy(v) for k, v in sd.batch(rows, np.array([0, 1, 4]), 32).items()}
+    full = model.hidden(b["inputs"], b["where"], b["labels"])
+    cache = [[] for _ in model.blocks]
+    steps = [model.hidden(b["inputs"][:, :5], b["where"][:, :5], b["labels"], cache)]  # a prefill, then
+    for t in range(5, full.shape[1]):  # one position at a time
+        steps.append(model.hidden(b["inputs"][:, t : t + 1], b["where"][:, t : t + 1], b["labels"], cache, t))
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    with pytest.raises(ValueError, match="one position at a time"):
+        model.hidden(b["inputs"][:, :2], b["where"][:, :2], b["labels"], cache, 12)
+    with torch.no_grad():
+        model.head_pen.bias[sd.PEN_END] = -8.0  # an untrained model would end its drawings at once
+    context = sd.encode(sd.to_grid([rng.uniform(0, 255, (6, 2))], 32), end=False)
+    for ctx, max_new in ((np.zeros((0, 3), np.int64), 24), (context, 40)):  # the second one slides
+        cached, plain = (
+            sample_rows(model, 1, ctx, 4, np.random.default_rng(3), 1.0, 1.0, max_new, (0, 32), use_cache=c)
+            for c in (True, False)
+        )
+        assert [r.tolist() for r in cached] == [r.tolist() for r in plain]
+        assert max(len(r) for r in cached) > 20  # long enough to exercise the cache (and the slide)
+
+
 def test_draw_respects_temperature_nucleus_and_forbidden_values():
     logits = np.log(np.array([[0.5, 0.3, 0.2, 0.0]] * 2000) + 1e-300)
     picks = draw(logits, 1.0, 1.0, np.random.default_rng(0))
