@@ -1,5 +1,6 @@
 """Memory and speed of the data path as the data grows: the sharded, streaming cache against the in-memory
 path it replaced (the package at --old-rev). Usage: python benchmarks/bench_data_scale.py --scales 1000 20000
+[--new-only --no-speed --out benchmarks/results/data_scale_20x.json]
 """
 
 # A synthetic dataset in the official simplified ndjson format (20 categories x N drawings, made from the
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--old-rev", default=OLD_REV)
     parser.add_argument("--workers", type=int, default=2, help="processes of `data cache`")
     parser.add_argument("--no-speed", action="store_true", help="skip the throughput on the shared data")
+    parser.add_argument("--new-only", action="store_true", help="measure this tree only (not --old-rev)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "data_scale.json")
     parser.add_argument("--child", choices=("old-train", "speed"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,7 +160,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="doodlelab-scale-") as tmp:
         tmp = Path(tmp)
-        trees = {"old": old_package(args.old_rev, (tmp / "old").mkdir() or tmp / "old"), "new": REPO}
+        trees = (
+            {} if args.new_only else {"old": old_package(args.old_rev, (tmp / "old").mkdir() or tmp / "old")}
+        )
+        trees["new"] = REPO
         base = os.environ | {"OMP_NUM_THREADS": "1", "DOODLELAB_PROGRESS": "0"}
         me = [sys.executable, str(Path(__file__).resolve())]
         for n in args.scales:
