@@ -5,9 +5,11 @@ category's `manifest.json`; read back memory-mapped, checked for truncation and 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -30,26 +32,43 @@ PACKED = {"points": np.uint8, "stroke_ends": np.int64, "drawing_ends": np.int64}
 MANIFEST = "manifest.json"
 
 
-def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> dict:
+class Chunked:
+    """A section written piece by piece: its shape, and `chunks()` yielding consecutive rows (so a shard's
+    images need not be gathered into one array before they are written)."""
+
+    def __init__(self, shape: tuple[int, ...], chunks: Callable[[], Iterable[np.ndarray]]) -> None:
+        self.shape, self.chunks = tuple(shape), chunks
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
+def write_shard(path: Path, arrays: dict[str, np.ndarray | Chunked]) -> dict:
     """Write the sections of ROWS and PACKED into one file; returns its manifest entry.
 
     arrays: images (n, S, S) uint8, source/split (n,) uint8, qd_index/item (n,) int64 (item = position in
     the category's reading order), drawing (n,) int64 index into this shard's packed strokes or -1,
-    points (P, 2) uint8, stroke_ends (K,) int64, drawing_ends (D,) int64.
+    points (P, 2) uint8, stroke_ends (K,) int64, drawing_ends (D,) int64; any of them may be `Chunked`.
     """
     sections, crc, offset = {}, 0, 0
     with path.open("wb") as fh:
         for name, dtype in (ROWS | PACKED).items():
-            data = np.ascontiguousarray(arrays[name], dtype=dtype)
+            value = arrays[name]
+            parts = value.chunks() if isinstance(value, Chunked) else [value]
             pad = b"\0" * (-offset % ALIGN)
             fh.write(pad)
             crc = zlib.crc32(pad, crc)
             offset += len(pad)
-            raw = data.tobytes()
-            fh.write(raw)
-            crc = zlib.crc32(raw, crc)
-            sections[name] = [offset, np.dtype(dtype).str, list(data.shape)]
-            offset += len(raw)
+            start = offset
+            for part in parts:
+                raw = memoryview(np.ascontiguousarray(part, dtype=dtype).reshape(-1)).cast("B")  # no copy
+                fh.write(raw)
+                crc = zlib.crc32(raw, crc)
+                offset += raw.nbytes
+            shape = value.shape if isinstance(value, Chunked) else np.shape(value)
+            if offset - start != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+                raise ValueError(f"section {name}: {offset - start} bytes written for shape {shape}")
+            sections[name] = [start, np.dtype(dtype).str, list(shape)]
     return {
         "file": path.name,
         "n": len(arrays["images"]),
@@ -84,19 +103,40 @@ def problem(folder: Path, entry: dict, verify: bool) -> str | None:
     return None
 
 
+class Mapped:
+    """A file mapped read-only as a flat uint8 array (`array`) whose resident pages can be dropped from
+    the process (`release`): they stay in the page cache, and a later read maps them again. A reader that
+    releases after each batch holds what that batch touched, not every page it ever read."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as fh:
+            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(self._map, "madvise"):  # random rows: no read-ahead around each one
+            self._map.madvise(mmap.MADV_RANDOM)
+        self.array = np.frombuffer(self._map, np.uint8)
+
+    def release(self) -> None:
+        if hasattr(self._map, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)  # a shared read-only file map: nothing is lost
+
+
 class Shard:
     """One shard, memory-mapped read-only: each section of ROWS and PACKED is an attribute (an array view
-    of the file's pages)."""
+    of the file's pages); `release()` drops the pages read so far from the process's memory."""
 
     def __init__(self, folder: Path, entry: dict, verify: bool = True) -> None:
         why = problem(folder, entry, verify)
         if why:
             raise DataError(f"{why}; run `doodlelab data cache` to rebuild it", folder)
         self.n = entry["n"]
-        raw = np.asarray(np.memmap(folder / entry["file"], np.uint8, "r"))  # one map; plain views slice fast
+        self._file = Mapped(folder / entry["file"])  # one map; plain views slice fast
+        raw = self._file.array
         for name, (offset, dtype, shape) in entry["sections"].items():
             size = int(np.prod(shape)) * np.dtype(dtype).itemsize
             setattr(self, name, raw[offset : offset + size].view(dtype).reshape(shape))
+
+    def release(self) -> None:
+        self._file.release()
 
     def strokes_of(self, row: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing `row`, or None for a Google bitmap."""

@@ -51,10 +51,12 @@ class _Pass1:
         self.points.close()
 
 
-def _memmap(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+def _memmap(path: Path, dtype: type, shape: tuple[int, ...]) -> tuple[np.ndarray, shards.Mapped | None]:
+    """A temporary file as an array of `shape`, and its map (to release its pages after each shard)."""
     if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype)
-    return np.memmap(path, dtype, "r", shape=shape)
+        return np.zeros(shape, dtype), None
+    mapped = shards.Mapped(path)
+    return mapped.array.view(dtype).reshape(shape), mapped
 
 
 def build_category(
@@ -91,7 +93,7 @@ def build_category(
             del seen
         first.close()
         n = len(first.keys)
-        images = _memmap(first.tmp / "images.raw", np.uint8, (n, size, size))
+        images, images_map = _memmap(first.tmp / "images.raw", np.uint8, (n, size, size))
         qd_index = np.frombuffer(first.qd, dtype=np.int64).copy()
         bitmaps = np.zeros((0, 784), np.uint8)
         if "numpy_bitmap" in files and size == 28:  # Google's bitmaps exist only at 28x28
@@ -100,6 +102,8 @@ def build_category(
             for start in range(0, len(unknown), shards.SHARD_SIZE):
                 part = unknown[start : start + shards.SHARD_SIZE]
                 qd_index[part] = splits.link_to_bitmaps(images[part].reshape(len(part), 784), bitmaps)
+                if images_map is not None:
+                    images_map.release()
         ids = [splits.identity(category, int(q), k) for q, k in zip(qd_index, first.keys)]
         ids += [splits.identity(category, r) for r in range(len(bitmaps))]
         split = splits.assign_splits(ids, config)
@@ -110,17 +114,21 @@ def build_category(
         group = np.where(duplicate, GROUPS.index("dup"), split)
         stroke_ends = np.cumsum(np.frombuffer(first.stroke_lens, dtype=np.int64))
         drawing_ends = np.cumsum(np.frombuffer(first.stroke_counts, dtype=np.int64))
-        points = _memmap(first.tmp / "points.raw", np.uint8, (int(stroke_ends[-1]) if n else 0, 2))
-        source = Source(images, points, stroke_ends, drawing_ends, bitmaps, qd_index, split)
+        points, points_map = _memmap(
+            first.tmp / "points.raw", np.uint8, (int(stroke_ends[-1]) if n else 0, 2)
+        )
+        maps = [m for m in (images_map, points_map) if m is not None]
+        source = Source(images, points, stroke_ends, drawing_ends, bitmaps, qd_index, split, maps)
         build = secrets.token_hex(4)
         entries = []
         for g, name in enumerate(GROUPS):
             members = np.flatnonzero(group == g)
             for k, start in enumerate(range(0, len(members), shards.SHARD_SIZE)):
                 path = folder / f"{name}-{k:05d}-{build}.bin"
-                entry = shards.write_shard(path, source.rows(members[start : start + shards.SHARD_SIZE]))
-                entries.append(entry | {"group": name})
-        del images, points, source  # release the memory maps before the folder is removed
+                arrays = source.rows(members[start : start + shards.SHARD_SIZE])
+                entries.append(shards.write_shard(path, arrays) | {"group": name})
+                del arrays
+        del images, points, source, images_map, points_map, maps  # unmap before the folder is removed
     manifest = {
         "category": category,
         "fingerprint": fingerprint,
@@ -134,8 +142,8 @@ def build_category(
 
 
 class Source:
-    """Pass 2's view of a category: items 0..n-1 are stroke drawings (memory-mapped renders and points),
-    items n.. are Google's bitmap rows; `rows(items)` gathers one shard's arrays."""
+    """Pass 2's view of a category: items 0..n-1 are stroke drawings (memory-mapped renders and points,
+    `maps`), items n.. are Google's bitmap rows; `rows(items)` gathers one shard's arrays."""
 
     def __init__(
         self,
@@ -146,28 +154,46 @@ class Source:
         bitmaps: np.ndarray,
         qd_index: np.ndarray,
         split: np.ndarray,
+        maps: list[shards.Mapped] = (),
     ):
-        self.images, self.points, self.bitmaps = images, points, bitmaps
+        self.images, self.points, self.bitmaps, self.maps = images, points, bitmaps, list(maps)
         self.stroke_ends, self.drawing_ends = stroke_ends, drawing_ends
         self.qd_index, self.split, self.n = qd_index, split, len(images)
 
-    def rows(self, items: np.ndarray) -> dict[str, np.ndarray]:
-        """Shard arrays (see shards.write_shard) of `items` (sorted: stroke drawings first)."""
+    def release(self) -> None:
+        """Drop the pages of the temporary files read so far: memory holds one shard, not the category."""
+        for mapped in self.maps:
+            mapped.release()
+
+    def rows(self, items: np.ndarray, chunk: int = 512) -> dict[str, np.ndarray]:
+        """Shard arrays (see shards.write_shard) of `items` (sorted: stroke drawings first), gathered
+        `chunk` drawings at a time, releasing the temporary files' pages after each."""
         drawn, rows = items[items < self.n], items[items >= self.n] - self.n
         side = self.images.shape[1:] if self.n else (28, 28)
-        images = np.concatenate([self.images[drawn], np.asarray(self.bitmaps[rows]).reshape(-1, *side)])
+
+        def images():  # written chunk by chunk: the shard's images are never all in memory
+            for start in range(0, len(drawn), chunk):
+                yield self.images[drawn[start : start + chunk]]
+                self.release()
+            yield np.asarray(self.bitmaps[rows]).reshape(-1, *side)
+
         lens, pts = [], []
-        for d in drawn.tolist():
-            s0 = int(self.drawing_ends[d - 1]) if d > 0 else 0
-            s1 = int(self.drawing_ends[d])
-            p0 = int(self.stroke_ends[s0 - 1]) if s0 > 0 else 0
-            p1 = int(self.stroke_ends[s1 - 1]) if s1 > 0 else 0
-            lens.append(np.diff(self.stroke_ends[s0:s1], prepend=p0))
-            pts.append(self.points[p0:p1])
+        for start in range(0, len(drawn), chunk):
+            part = drawn[start : start + chunk]
+            picked = []
+            for d in part.tolist():
+                s0 = int(self.drawing_ends[d - 1]) if d > 0 else 0
+                s1 = int(self.drawing_ends[d])
+                p0 = int(self.stroke_ends[s0 - 1]) if s0 > 0 else 0
+                p1 = int(self.stroke_ends[s1 - 1]) if s1 > 0 else 0
+                lens.append(np.diff(self.stroke_ends[s0:s1], prepend=p0))
+                picked.append(self.points[p0:p1])
+            pts.append(np.concatenate(picked) if picked else np.zeros((0, 2), np.uint8))  # a copy
+            self.release()
         counts = [len(x) for x in lens]
         qd = np.concatenate([self.qd_index[drawn], rows]).astype(np.int64)
         return {
-            "images": images,
+            "images": shards.Chunked((len(items), *side), images),
             "source": np.repeat(np.array([0, 1], np.uint8), [len(drawn), len(rows)]),
             "split": self.split[items],
             "qd_index": qd,

@@ -57,7 +57,9 @@ class ShardedSplit:
         for k in np.unique(s).tolist():
             mine = np.flatnonzero(s == k)
             order = np.argsort(row[mine])  # read each shard front to back
-            images[mine[order]] = self.shard(k).images[row[mine][order]]
+            shard = self.shard(k)
+            images[mine[order]] = shard.images[row[mine][order]]
+            shard.release()  # memory holds what one batch reads, however many shards an epoch touches
             labels[mine] = self.parts[k][2]
         return images, labels
 
@@ -73,7 +75,10 @@ class ShardedSplit:
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
         s = int(np.searchsorted(self.starts, i, side="right")) - 1
-        return self.shard(s).strokes_of(int(i - self.starts[s]))
+        shard = self.shard(s)
+        drawing = shard.strokes_of(int(i - self.starts[s]))  # copies of the points
+        shard.release()
+        return drawing
 
     def blocks(self, size: int) -> np.ndarray:
         """(K, 2) int64 [start, stop) ranges of at most `size` consecutive drawings, never across shards."""
