@@ -50,7 +50,17 @@ def test_predict_json_keeps_input_order_and_reports_bad_lines(tiny_model, drawin
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["line"] for r in rows] == [1, 2, 5]
     assert rows[0]["key_id"] == "42" and "key_id" not in rows[1]
-    assert [r["top"][0]["category"] for r in rows] == ["square", "triangle", "circle"]
+    lines = drawings_file.read_text().splitlines()
+    for r in rows:  # each answer is its own line's: the same as predicting that line alone
+        alone = drawings_file.parent / f"line{r['line']}.ndjson"
+        alone.write_text(lines[r["line"] - 1] + "\n")
+        _, single, _ = run(capsys, "predict", "--weights", tiny_model, "--json", "--top", "2", alone)
+        top = json.loads(single)["top"]
+        assert [t["category"] for t in top] == [t["category"] for t in r["top"]]
+        assert [t["probability"] for t in top] == pytest.approx(
+            [t["probability"] for t in r["top"]], abs=1e-4
+        )
+    assert len({r["top"][0]["category"] for r in rows}) >= 2  # and they are not one answer for all
     for r in rows:
         assert len(r["top"]) == 2 and r["top"][0]["probability"] >= r["top"][1]["probability"]
     errors = err.strip().splitlines()
