@@ -21,6 +21,7 @@ class ShardedSplit:
     def __init__(self, parts: list[tuple[Path, dict, int]]) -> None:
         self.parts = parts  # (folder, manifest entry, category index) per shard
         self.starts = np.cumsum([0] + [e["n"] for _, e, _ in parts], dtype=np.int64)  # (shards + 1,)
+        self.shard_labels = np.asarray([label for _, _, label in parts], dtype=np.int64)  # (shards,)
         self.size = int(parts[0][1]["sections"]["images"][2][1]) if parts else 28
         self._open: OrderedDict[int, shards.Shard] = OrderedDict()
 
@@ -66,11 +67,11 @@ class ShardedSplit:
     def labels_of(self, index: np.ndarray) -> np.ndarray:
         """(B,) int64 labels of drawings `index` (B,), from the shard list alone (no shard is read)."""
         s, _ = self.locate(index)
-        return np.asarray([p[2] for p in self.parts], dtype=np.int64)[s]
+        return self.shard_labels[s]
 
     def all_labels(self) -> np.ndarray:
         """(N,) int64 labels of every drawing, from the shard list alone."""
-        return np.repeat(np.asarray([p[2] for p in self.parts], dtype=np.int64), np.diff(self.starts))
+        return np.repeat(self.shard_labels, np.diff(self.starts))
 
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
