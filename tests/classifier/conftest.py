@@ -60,6 +60,9 @@ def tiny_config(**changes) -> ClassifierConfig:
     return ClassifierConfig(**(values | changes))
 
 
+TINY_MODEL = dict(widths=(16, 32), epochs=10)  # the settings of `tiny_model` beyond `tiny_config`'s
+
+
 @pytest.fixture(scope="session")
 def tiny_model(shapes_data, tmp_path_factory):
     """A trained, calibrated, ONNX-exported model of the four shapes: path of its .safetensors. Wide and

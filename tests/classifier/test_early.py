@@ -15,7 +15,7 @@ from doodlelab.classifier.evaluate import to_raw
 from doodlelab.classifier.train import BEST, train
 from doodlelab.cli.main import main
 from doodlelab.data import strokes
-from tests.classifier.conftest import shape, tiny_config
+from tests.classifier.conftest import TINY_MODEL, shape, tiny_config
 
 
 def run(capsys, *argv):
@@ -132,7 +132,7 @@ def test_a_fine_tune_starts_from_the_model_file(tiny_model, shapes_data, tmp_pat
     data, cache = shapes_data
     start, _, _ = checkpoint.load_model(tiny_model)
     result = train(
-        tiny_config(epochs=1, init=str(tiny_model), prefix=0.5, lr=1e-4),
+        tiny_config(**(TINY_MODEL | dict(epochs=1, init=str(tiny_model), prefix=0.5, lr=1e-4))),
         tmp_path,
         root=data / "quickdraw",
         cache_root=cache,
