@@ -1,6 +1,5 @@
-"""`doodlelab serve [--host 127.0.0.1] [--port 8000] [--weights PATH]`: run the web app's API with uvicorn.
-
-It listens on this machine only unless --host says otherwise (0.0.0.0 for every interface).
+"""`doodlelab serve [--host 127.0.0.1] [--port 8000] [--weights PATH] [--sketch PATH]`: run the web app's API
+with uvicorn, on this machine only unless --host says otherwise (0.0.0.0 for every interface).
 """
 
 from __future__ import annotations
@@ -41,6 +40,14 @@ def register(groups: dict) -> None:
         metavar="PATH",
         help="classifier weights file (default: the shipped weights)",
     )
+    parser.add_argument(
+        "--sketch",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="stroke model file for /api/complete (default: the shipped one, if any; "
+        "one written by `doodlelab train sketch`)",
+    )
     parser.set_defaults(handler=cmd_serve)
 
 
@@ -78,6 +85,7 @@ def bind(host: str, port: int) -> list[socket.socket]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     require_weights(args.weights)
+    require_weights(args.sketch)
     sockets = bind(args.host, args.port)
     try:
         return _run(args, sockets)
@@ -98,6 +106,10 @@ def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
         raise DoodleError(f"the web server needs fastapi, uvicorn and python-multipart ({exc})") from None
     if args.weights is not None:  # fail in one line before starting the server (loaded again at startup)
         load_classifier(args.weights)
+    if args.sketch is not None:
+        from doodlelab.web.sketching import load_sketch
+
+        load_sketch(args.sketch)
 
     url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"  # [IPv6]
 
@@ -109,6 +121,8 @@ def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
             if self.started:
                 uvicorn.config.logger.info("Uvicorn running on %s (Press CTRL+C to quit)", url)
 
-    server = Server(uvicorn.Config(create_app(args.weights), host=args.host, port=args.port))
+    server = Server(
+        uvicorn.Config(create_app(args.weights, sketch_weights=args.sketch), host=args.host, port=args.port)
+    )
     server.run(sockets=sockets)
     return 0 if server.started else 2

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from doodlelab.config import Config, ConfigError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"  # the shipped model file
 
 
 def _check(ok: bool, message: str) -> None:

@@ -12,10 +12,9 @@ import torch
 from doodlelab import modelfile
 from doodlelab.data import strokes as pipeline
 from doodlelab.generative import sketch_data as sd
-from doodlelab.generative.sketch_config import SketchConfig, check_sampling
+from doodlelab.generative.sketch_config import SHIPPED, SketchConfig, check_sampling
 from doodlelab.generative.sketch_model import SketchTransformer
 
-SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"
 FORMAT = "doodlelab-sketch/1"
 
 

@@ -27,7 +27,7 @@ from doodlelab.data.categories import categories
 from doodlelab.data.images import MAX_PIXELS
 from doodlelab.errors import DoodleError
 from doodlelab.modelfile import ModelFileError
-from doodlelab.web import generation, inference, schemas
+from doodlelab.web import generation, inference, schemas, sketching
 from doodlelab.web.batching import MicroBatcher
 from doodlelab.web.limits import DIGITS, UPLOAD_LIMIT, BodyLimit, error, require_json
 from doodlelab.web.workers import CLASSIFIER_MODULES, ProcessWorkers, fork_server
@@ -160,9 +160,11 @@ def create_app(
     digits_weights: str | Path | None = None,
     workers: int | None = None,
     generators: dict[str, str | Path] | None = None,
+    sketch_weights: str | Path | None = None,
 ) -> FastAPI:
     """The API app; None means the shipped weights (a missing shipped model is reported unavailable).
     `generators`: name ("diffusion", "gan") -> weights file; None for the shipped ones, {} for none.
+    `sketch_weights`: the stroke model of `/api/complete` and `/api/generate` with model `sketch`.
 
     `workers`: processes that name doodles, started with the server (default: `default_workers()`; 0 for
     one thread of the server's own process). They are spawned, so a script that serves the app needs the
@@ -179,6 +181,9 @@ def create_app(
             state.digits = load_digits(digits_weights)
             # name -> f(category, n=, seed=, steps=, guidance=[, frames=]) -> (n, 28, 28) uint8
             state.generators = generation.serving(load_generators(generators))
+            sketcher = sketching.load_sketch(sketch_weights)
+            if sketcher is not None:
+                state.generators["sketch"] = sketcher
             state.generation = generation.generation()  # a queue per model: see `generation`, `jobs`
             if state.digits is not None:
                 state.digits_batcher = MicroBatcher(
@@ -208,6 +213,7 @@ def create_app(
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(router)
     app.include_router(generation.router)
+    app.include_router(sketching.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -282,7 +288,7 @@ def health(request: Request) -> schemas.HealthResponse:
     models = schemas.ModelsAvailable(
         classifier=getattr(state, "recognizer", None) is not None,
         digits=getattr(state, "digits", None) is not None,
-        **{name: name in generators for name in GENERATORS},
+        **{name: name in generators for name in (*GENERATORS, "sketch")},
     )
     return schemas.HealthResponse(status="ok", models=models)
 

@@ -14,10 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from doodlelab.data.categories import resolve
-from doodlelab.web import schemas
-from doodlelab.web.batching import Busy
+from doodlelab.web import schemas, sketching
 from doodlelab.web.inference import error_answer
-from doodlelab.web.jobs import ABANDONED, KEEP, Cancelled, Generation, Job
+from doodlelab.web.jobs import ABANDONED, KEEP, Cancelled, Generation, Job, submit
 from doodlelab.web.limits import read_json
 
 # Samples x steps of one diffusion request. In the server's one-thread ONNX session DDIM took 12.9 s for
@@ -25,10 +24,12 @@ from doodlelab.web.limits import read_json
 # under ~3 s: 16 x 25, 4 x 100, 1 x 400.
 MAX_WORK = 400
 # Priors of the backlog estimate, in seconds per (samples + 1) x steps, until the server measures its own.
-SECONDS_PER_UNIT = {"diffusion": 6e-3, "gan": 2e-4}  # diffusion: 12.9 s / (17 x 125), above
+# sketch: a request of n drawings is n + 1 units (one pass of the stroke model over up to max_len rows).
+SECONDS_PER_UNIT = {"diffusion": 6e-3, "gan": 2e-4, "sketch": 0.5}  # diffusion: 12.9 s / (17 x 125), above
 WAITING = 4  # requests queued per model behind the running one
 NICE = {"diffusion": 10}  # the expensive model's thread yields the CPU to the cheap ones (jobs.ModelQueue)
-GAN_HAS_NO = {"steps": "sampling steps", "guidance": "guidance scale"}
+GAN_HAS_NO = {"steps": "sampling steps", "guidance": "guidance scale"}  # diffusion-only settings
+SKETCH_ONLY = ("temperature", "top_p")
 
 
 def generation() -> Generation:
@@ -73,11 +74,17 @@ def plan(request: Request, body: dict, polled: bool) -> tuple[Job, callable]:
     diffusion = options.model == "diffusion"
     given = sorted(GAN_HAS_NO.keys() & options.model_fields_set)
     if not diffusion and given:
-        raise HTTPException(
-            422,
-            f"{given[0]}: the GAN draws in one pass and has no {GAN_HAS_NO[given[0]]}; "
-            "leave it out (a diffusion setting)",
+        how = (
+            "the GAN draws in one pass" if options.model == "gan" else "the stroke model draws point by point"
         )
+        raise HTTPException(
+            422, f"{given[0]}: {how} and has no {GAN_HAS_NO[given[0]]}; leave it out (a diffusion setting)"
+        )
+    given = sorted(set(SKETCH_ONLY) & options.model_fields_set)
+    if options.model != "sketch" and given:
+        raise HTTPException(422, f"{given[0]}: a setting of the stroke model (model sketch); leave it out")
+    if options.model == "sketch":
+        return sketching.generate_job(request, options, polled)
     steps, guidance = (options.steps, options.guidance) if diffusion else (None, None)
     if diffusion and options.n * options.steps > MAX_WORK:
         raise HTTPException(
@@ -115,13 +122,6 @@ def plan(request: Request, body: dict, polled: bool) -> tuple[Job, callable]:
     return Job(options.model, (options.n + 1) * total, total, polled), run
 
 
-def submit(request: Request, job: Job, run) -> Job:
-    try:
-        return request.app.state.generation.submit(job, run)
-    except Busy as busy:
-        raise HTTPException(503, str(busy), headers={"Retry-After": str(busy.retry_after)}) from None
-
-
 def status(request: Request, job: Job) -> JobStatus:
     queue = request.app.state.generation.queues[job.model]
     detail = error_answer(job.error)[1] if job.error is not None else None
@@ -155,7 +155,9 @@ async def generate(request: Request) -> schemas.GenerateResponse:
     client that disconnects cancels its request. For progress and a cancel button, use the jobs below."""
     job, run = plan(request, await read_json(request), polled=False)
     try:
-        return await request.app.state.generation.wait(submit(request, job, run), request.is_disconnected)
+        return await request.app.state.generation.wait(
+            submit(request.app.state.generation, job, run), request.is_disconnected
+        )
     except Cancelled:  # its client went away (or the server is stopping): nobody reads this
         raise HTTPException(499, "request cancelled") from None
 
@@ -173,7 +175,7 @@ async def start_job(request: Request) -> JSONResponse:
     `done`, the `result`; `DELETE` it to cancel. A job not polled for 30 s is cancelled; a finished one is
     kept 60 s."""
     job, run = plan(request, await read_json(request), polled=True)
-    answer = status(request, submit(request, job, run))
+    answer = status(request, submit(request.app.state.generation, job, run))
     return JSONResponse(
         answer.model_dump(), status_code=202, headers={"Location": f"/api/generate/jobs/{job.id}"}
     )

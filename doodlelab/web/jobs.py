@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 from doodlelab.web.batching import Busy
 
 ABANDONED = 30.0  # seconds without a poll after which a polled job is cancelled (its page went away)
@@ -201,3 +203,11 @@ class Generation:
     def close(self) -> None:
         for queue in self.queues.values():
             queue.close()
+
+
+def submit(generation: Generation, job: Job, run: Callable[[Job], Any]) -> Job:
+    """`generation.submit`, with a full queue answered 503 and a Retry-After of its backlog's seconds."""
+    try:
+        return generation.submit(job, run)
+    except Busy as busy:
+        raise HTTPException(503, str(busy), headers={"Retry-After": str(busy.retry_after)}) from None

@@ -57,6 +57,9 @@ class ModelsAvailable(BaseModel):
     digits: bool = Field(description="The NumPy digit network trained on MNIST (`POST /api/digits`).")
     diffusion: bool = Field(description="The diffusion generator (`POST /api/generate`).")
     gan: bool = Field(description="The GAN generator (`POST /api/generate`).")
+    sketch: bool = Field(
+        False, description="The stroke model (`POST /api/generate` as strokes, `POST /api/complete`)."
+    )
 
 
 class HealthResponse(BaseModel):
@@ -108,7 +111,11 @@ class PredictResponse(BaseModel):
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: Literal["diffusion", "gan"] = Field("diffusion", description="Which generator to use.")
+    model: Literal["diffusion", "gan", "sketch"] = Field(
+        "diffusion",
+        description="Which generator to use: the bitmap generators (`diffusion`, `gan`) or the stroke model "
+        "(`sketch`: the drawings' strokes come back too).",
+    )
     category: str = Field(
         max_length=100, description="Category to draw (case-insensitive, `_` for spaces).", examples=["cat"]
     )
@@ -138,6 +145,53 @@ class GenerateRequest(BaseModel):
         description="Diffusion only: also return this many intermediate predictions of the "
         "clean images, evenly spaced over the steps (the denoising animation).",
     )
+    temperature: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        strict=True,
+        allow_inf_nan=False,
+        description="Sketch only: sampling temperature (lower: tidier, less varied); none for the model's.",
+    )
+    top_p: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        strict=True,
+        allow_inf_nan=False,
+        description="Sketch only: nucleus size (sample from the likeliest values holding this probability); "
+        "none for the model's.",
+    )
+
+
+class CompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    drawing: Any = Field(description=DRAWING_DESCRIPTION, json_schema_extra=DRAWING_SCHEMA, examples=[SQUARE])
+    category: str | None = Field(
+        None,
+        max_length=100,
+        description="Category the completion should become; none to let the model continue unconditionally.",
+        examples=["house"],
+    )
+    n: int = Field(1, ge=1, le=16, strict=True, description="How many different completions to return.")
+    seed: int | None = GenerateRequest.model_fields["seed"]
+    temperature: float | None = GenerateRequest.model_fields["temperature"]
+    top_p: float | None = GenerateRequest.model_fields["top_p"]
+
+
+Strokes = list[list[list[float]]]  # a drawing as JSON: [[xs], [ys]] per stroke
+
+
+class CompleteResponse(BaseModel):
+    category: str | None = Field(description="The category used, spelled officially (none: unconditional).")
+    seed: int = Field(description="The seed used (chosen at random when the request gave none).")
+    completions: list[Strokes] = Field(
+        description="n continuations, each only the NEW strokes `[[xs], [ys]]`, in the request's own "
+        "coordinates (canvas units for a canvas drawing); the request's strokes followed by these are the "
+        "finished drawing."
+    )
+    server_ms: float = Field(description="Time spent drawing, in ms.")
 
 
 class GenerateResponse(BaseModel):
@@ -147,6 +201,11 @@ class GenerateResponse(BaseModel):
     seed: int = Field(description="The seed used (chosen at random when the request gave none).")
     frames: list[list[list[list[int]]]] = Field(
         default_factory=list, description="Denoising frames (each: n bitmaps), when asked for."
+    )
+    strokes: list[Strokes] = Field(
+        default_factory=list,
+        description="Sketch only: the n drawings as strokes `[[xs], [ys]]` in the simplified format "
+        "(integers in the 0..255 box), in the order they were drawn; `images` are their renderings.",
     )
     server_ms: float = Field(description="Time spent generating, in ms.")
 

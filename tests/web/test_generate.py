@@ -78,6 +78,9 @@ def test_diffusion_returns_denoising_frames(client):
         ({"n": 16, "steps": 26}, 422, "n x steps must be at most 400 per request (got 16 x 26 = 416)"),
         ({"model": "gan", "steps": 10}, 422, "steps: the GAN draws in one pass and has no sampling steps"),
         ({"model": "gan", "guidance": 2}, 422, "guidance: the GAN draws in one pass"),
+        ({"model": "gan", "temperature": 1}, 422, "temperature: a setting of the stroke model"),
+        ({"top_p": 0.5}, 422, "top_p: a setting of the stroke model"),
+        ({"model": "sketch"}, 503, "sketch model not available yet"),
     ],
 )
 def test_bad_arguments_get_a_clear_4xx(client, change, status, message):

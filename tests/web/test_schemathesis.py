@@ -1,8 +1,9 @@
 """Schemathesis against the real server (uvicorn on loopback, shipped classifier and digits network, tiny
-trained generators): schema-valid requests to every operation that /openapi.json lists (read at run time,
-so new routes are covered), with its checks that nothing answers 5xx and that status codes, content types
-and response bodies are the documented ones; and, the schema stating the limits, most schema-valid drawings
-are accepted (schemathesis warned that /api/predict and /api/digits rejected nearly all of them).
+trained generators and stroke model): schema-valid requests to every operation that /openapi.json lists
+(read at run time, so new routes are covered), with its checks that nothing answers 5xx and that status
+codes, content types and response bodies are the documented ones; and, the schema stating the limits, most
+schema-valid drawings are accepted (schemathesis warned that /api/predict and /api/digits rejected nearly
+all of them).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from schemathesis.checks import (  # noqa: E402
 
 from doodlelab.web.app import create_app  # noqa: E402
 from doodlelab.web.local import serving  # noqa: E402
+from tests.generative.test_sketch import sketch_run  # noqa: E402, F401
 
 if not SHIPPED.is_file():
     pytest.skip("no shipped classifier weights", allow_module_level=True)
@@ -38,8 +40,12 @@ DRAWINGS = ("POST /api/predict", "POST /api/digits")  # operations that take a d
 
 
 @pytest.fixture(scope="module")
-def base_url(diffusion_file, gan_file) -> Iterator[str]:
-    app = create_app(workers=0, generators={"diffusion": diffusion_file, "gan": gan_file})
+def base_url(diffusion_file, gan_file, sketch_run) -> Iterator[str]:  # noqa: F811
+    app = create_app(
+        workers=0,
+        generators={"diffusion": diffusion_file, "gan": gan_file},
+        sketch_weights=sketch_run[0] / "sketch.safetensors",
+    )
     with serving(app) as client:
         yield str(client.base_url).rstrip("/")
 
@@ -88,7 +94,13 @@ def test_every_operation_answers_as_its_schema_says(base_url):
         operation = result.ok()
         examples = DRAWING_EXAMPLES if operation.label in DRAWINGS else EXAMPLES
         tallies[operation.label] = fuzz(operation, base_url, examples)
-    assert {"GET /api/health", "GET /api/categories", *DRAWINGS, "POST /api/generate"} <= set(tallies)
+    assert {
+        "GET /api/health",
+        "GET /api/categories",
+        *DRAWINGS,
+        "POST /api/generate",
+        "POST /api/complete",
+    } <= set(tallies)
     for label in DRAWINGS:
         answers = {k.split()[1]: n for k, n in tallies[label].items() if k.startswith("application/json")}
         accepted, sent = answers.get("200", 0), sum(answers.values())
