@@ -73,9 +73,11 @@ def model_files(weights: Path | None) -> dict[str, Path]:
 
 def page(index: str) -> str:
     """The server's index.html for a static site: its /static/ URLs made relative (so the folder works under
-    any path), and the generate panel hidden, its script left out (generation runs on the server)."""
+    any path), and the generate panel hidden, its script and the stroke model's left out (both run on the
+    server)."""
     index = index.replace('="/static/', '="static/')
     index = index.replace('<script src="static/generate.js"></script>', "")
+    index = index.replace('<script src="static/sketch.js"></script>', "")  # its button stays hidden
     return re.sub(r'<section class="panel"( aria-labelledby="gen-title")', r"<section hidden\1", index)
 
 

@@ -1,6 +1,7 @@
 // doodlelab page: draw on a canvas (Pointer Events), live recognition (engine.js: in the browser, else on
-// the server), undo / clear, image upload (a button, drop, paste; named by the server's /api/predict or
-// /api/digits); guesses.js shows the answers and errors. The generate panel is generate.js. No build step.
+// the server), undo / clear, an uploaded image (upload.js: a button, drop, paste; named by the server's
+// /api/predict or /api/digits); guesses.js shows the answers and errors; the generate panel is generate.js,
+// the stroke model's "Finish my drawing" sketch.js. No build step.
 "use strict";
 
 (() => {
@@ -9,6 +10,7 @@
   const ctx = canvas.getContext("2d");
   const { showPredictions, showError, clearError, setStatus } = window.doodlelabGuesses; // guesses.js
   const LINE = 14; // pen width in canvas pixels (the canvas is 560 px wide inside, scaled by CSS)
+  const INK = "#111", AI_INK = "#d9480f"; // the person's strokes; the stroke model's (sketch.js)
   const THROTTLE_MS = 300;
   const TOP = 5;
 
@@ -24,6 +26,7 @@
     lastPredict: 0,
     timer: null,
     lastSent: null, // the last drawing sent, for tests and debugging
+    preview: [], // strokes of the stroke model being drawn (sketch.js), not part of the drawing yet
   };
 
   // ---- drawing -------------------------------------------------------------------------------------
@@ -46,13 +49,15 @@
   function redraw() {
     paintBackground();
     if (state.image) drawImageFit(state.image);
-    ctx.strokeStyle = "#111";
     ctx.lineWidth = LINE;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
-    for (const s of state.strokes) paintStroke(s);
-    if (state.current) paintStroke(state.current);
+    for (const s of [...state.strokes, state.current, ...state.preview].filter(Boolean)) {
+      ctx.strokeStyle = s.ai ? AI_INK : INK; // strokes of the stroke model are tagged with their request
+      paintStroke(s);
+    }
     canvas.dataset.strokes = String(state.strokes.length);
+    canvas.dataset.aiStrokes = String(state.strokes.filter((s) => s.ai).length);
     canvas.dataset.hasImage = String(state.image !== null);
   }
 
@@ -218,9 +223,13 @@
   function undo() {
     if (state.current) return;
     clearError();
+    const tag = state.strokes.length ? state.strokes[state.strokes.length - 1].ai : undefined;
     if (state.strokes.length) state.strokes.pop();
     else if (state.image) state.image = null;
     else return;
+    while (tag && state.strokes.length && state.strokes[state.strokes.length - 1].ai === tag) {
+      state.strokes.pop(); // one Undo takes back all the strokes of one "Finish my drawing"
+    }
     if (!state.strokes.length && !state.image) state.t0 = null;
     redraw();
     predictNow();
@@ -233,6 +242,7 @@
     state.pointerId = null;
     state.image = null;
     state.t0 = null;
+    state.preview = [];
     redraw();
     invalidate();
     showPredictions([]);
@@ -279,36 +289,6 @@
     redraw();
   }
 
-  $("upload-button").addEventListener("click", () => $("upload").click()); // the one upload control
-  $("upload").addEventListener("change", (event) => {
-    const file = event.target.files && event.target.files[0];
-    if (file) useImage(file);
-    event.target.value = "";
-  });
-
-  canvas.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    canvas.classList.add("dropping");
-  });
-  canvas.addEventListener("dragleave", () => canvas.classList.remove("dropping"));
-  canvas.addEventListener("drop", (event) => {
-    event.preventDefault();
-    canvas.classList.remove("dropping");
-    const file = event.dataTransfer && event.dataTransfer.files[0];
-    if (file) useImage(file);
-  });
-
-  document.addEventListener("paste", (event) => {
-    const items = (event.clipboardData && event.clipboardData.items) || [];
-    for (const item of items) {
-      if (item.kind === "file" && item.type.startsWith("image/")) {
-        event.preventDefault();
-        useImage(item.getAsFile());
-        return;
-      }
-    }
-  });
-
   // ---- doodles / digits tabs -----------------------------------------------------------------------
 
   const tabs = [...document.querySelectorAll('[role="tab"][data-mode]')]; // Doodles, Digits, Game (game.js)
@@ -344,7 +324,19 @@
     get lastSent() { return state.lastSent; },
     get mode() { return state.mode; },
     get settled() { return state.applied === state.seq; }, // the latest drawing's answer is shown
-    clear, undo, setMode,
+    clear, undo, setMode, useImage, // useImage(file): upload.js (button, drop, paste)
+    // For sketch.js: draw strokes ([[xs], [ys]] each) in the stroke model's colour as a preview, and add
+    // finished strokes [[xs], [ys], [ts]] to the drawing, tagged `tag`, then name the drawing.
+    preview(strokes) {
+      state.preview = strokes.map((s) => Object.assign(s.map((v) => v.slice()), { ai: true }));
+      redraw();
+    },
+    addStrokes(strokes, tag) {
+      for (const s of strokes) state.strokes.push(Object.assign(s.map((v) => v.slice()), { ai: tag }));
+      state.preview = [];
+      redraw();
+      predictNow();
+    },
   };
 
   redraw();

@@ -2,7 +2,9 @@
 // (POST /api/generate/jobs, then GET polls its steps done / total for the progress bar; Cancel DELETEs it).
 // The form is checked against the server's limits before sending; the GAN has no steps or guidance, so
 // those fields are hidden for it. Samples are 28x28 canvases (diffusion: after replaying the denoising
-// frames the server sent), or the server's message is shown. Plain JS, no build step.
+// frames the server sent), or the server's message is shown. The stroke model (offered when the server has
+// one) draws its doodles stroke by stroke (sketch.js; a click replays one), downloadable as SVG or ndjson.
+// Plain JS, no build step.
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -26,6 +28,14 @@
     })
     .catch(() => {});
 
+  fetch("/api/health").then((r) => r.json()).then(({ models }) => {
+    if (!models || !models.sketch) return;
+    const option = document.createElement("option");
+    option.value = "sketch";
+    option.textContent = "sketch (strokes)";
+    $("model").append(option);
+  }).catch(() => {});
+
   let limits = { max_n: 16, max_steps: 1000, max_work: 400 }; // replaced by the server's own
   fetch("/api/generate/limits").then((r) => r.json()).then((l) => { limits = l; }).catch(() => {});
 
@@ -37,8 +47,8 @@
 
   // ---- the form --------------------------------------------------------------------------------------
   const showModelFields = () => {
-    const gan = $("model").value === "gan"; // one forward pass: no steps, no guidance
-    document.querySelectorAll("[data-diffusion]").forEach((el) => { el.hidden = gan; });
+    const other = $("model").value !== "diffusion"; // GAN: one forward pass; sketch: point by point
+    document.querySelectorAll("[data-diffusion]").forEach((el) => { el.hidden = other; });
   };
   $("model").addEventListener("change", showModelFields);
   showModelFields();
@@ -83,10 +93,10 @@
     g.putImageData(img, 0, 0);
   }
 
-  function placeholders(n) { // the samples' places, kept from the start so nothing moves when they come
+  function placeholders(n, size = 28) { // the samples' places, kept from the start: nothing moves later
     generated.replaceChildren(...Array.from({ length: n }, () => {
       const c = document.createElement("canvas");
-      c.width = c.height = 28;
+      c.width = c.height = size;
       c.className = "pending";
       return c;
     }));
@@ -110,12 +120,41 @@
       canvases[i].setAttribute("aria-label", `generated ${answer.category}`);
     });
     const done = `${answer.images.length} × ${answer.category} in ${Math.round(answer.server_ms)} ms`;
+    if (answer.strokes && answer.strokes.length) return drawStrokes(answer, canvases, done, id);
     if (answer.frames && answer.frames.length) {
       genStatus.textContent = "denoising…";
       await animate(canvases, answer.frames, id);
       if (id !== shown) return;
     }
     answer.images.forEach((rows, i) => paint(canvases[i], rows));
+    genStatus.textContent = done;
+  }
+
+  async function drawStrokes(answer, canvases, done, id) { // the stroke model: drawn as a person would
+    const { play, paintSimplified, svg, ndjson } = window.doodlelabSketch; // sketch.js
+    const replay = (c, strokes) => play(strokes, (finished, partial) =>
+      paintSimplified(c, partial ? [...finished, partial] : finished), () => id === shown);
+    canvases.forEach((c, i) => {
+      c.classList.add("strokes");
+      c.title = "click to draw it again";
+      c.addEventListener("click", () => replay(c, answer.strokes[i]));
+    });
+    const links = document.createElement("p");
+    links.className = "gen-downloads";
+    const name = `doodlelab-${answer.category.replaceAll(" ", "_")}-${answer.seed}`;
+    for (const [text, type, body] of [["SVG", "image/svg+xml", svg(answer.strokes)],
+      ["ndjson", "application/x-ndjson", ndjson(answer.category, answer.strokes)]]) {
+      const a = document.createElement("a");
+      a.textContent = `Download ${text}`;
+      a.dataset.testid = `download-${text.toLowerCase()}`;
+      a.href = URL.createObjectURL(new Blob([body], { type }));
+      a.download = `${name}.${text.toLowerCase()}`;
+      links.append(a);
+    }
+    genStatus.textContent = "drawing…";
+    await Promise.all(canvases.map((c, i) => replay(c, answer.strokes[i])));
+    if (id !== shown) return;
+    generated.append(links);
     genStatus.textContent = done;
   }
 
@@ -152,7 +191,7 @@
       return;
     }
     const id = ++shown;
-    placeholders(body.n);
+    placeholders(body.n, body.model === "sketch" ? 112 : 28);
     genStatus.textContent = "sending…";
     progress.removeAttribute("value"); // indeterminate until the server counts steps
     running(true);

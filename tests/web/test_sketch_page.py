@@ -1,0 +1,115 @@
+"""The stroke model in the page (real Chromium, a real server with the tiny stroke model): "Finish my drawing"
+adds the model's strokes to the person's, exactly as the library draws them, and one Undo takes them back;
+generated doodles are drawn stroke by stroke and download as SVG and ndjson that the pipeline reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from tests.generative.test_sketch import sketch_run  # noqa: F401
+from tests.web.pagekit import TIMEOUT, draw, require_browser, wait_for_strokes
+
+require_browser()
+
+from playwright.sync_api import expect  # noqa: E402
+
+from doodlelab.data import strokes as pipeline  # noqa: E402
+from doodlelab.data.formats import parse_record  # noqa: E402
+from doodlelab.generative.sketch_sample import load  # noqa: E402
+
+SEED = 4  # sent by the test (the page asks for a random one): the tiny model draws some strokes with it
+PERSON = [np.array([[30.0, 40], [200, 60], [120, 220]])]  # one stroke, in the test's 0..255 box
+
+
+@pytest.fixture(scope="module")
+def weights(sketch_run):  # noqa: F811
+    return sketch_run[0] / "sketch.safetensors"
+
+
+@pytest.fixture(scope="module")
+def base_url(weights) -> Iterator[str]:
+    from doodlelab.web.app import create_app
+    from doodlelab.web.local import serving
+
+    with serving(create_app(workers=0, generators={}, sketch_weights=weights)) as client:
+        yield str(client.base_url)
+
+
+def with_seed(route) -> None:
+    """Playwright route: the page's request, with the test's seed added."""
+    body = route.request.post_data_json | {"seed": SEED}
+    route.continue_(post_data=json.dumps(body))
+
+
+def test_finish_my_drawing_adds_the_models_strokes_and_undo_takes_them_back(page, weights):
+    page.goto(page.url + "?engine=server")
+    button = page.get_by_test_id("finish")
+    expect(button).to_be_visible(timeout=TIMEOUT)  # the server has a stroke model
+    draw(page, PERSON)
+    wait_for_strokes(page, 1)
+    person = page.evaluate("window.doodlelab.strokes")
+    page.route("**/api/complete", with_seed)
+    with page.expect_request("**/api/complete") as sent:
+        button.click()
+    assert sent.value.post_data_json == {"drawing": person, "seed": SEED}  # every point, with its times
+    canvas = page.get_by_test_id("canvas")
+    drawing = pipeline.parse_strokes(person)  # as the server reads it: raw, for it has timestamps
+    expected = load(weights).complete(drawing, True, None, 1, SEED)[0]
+    assert expected, "the tiny model drew nothing with this seed: choose another SEED"
+    expect(canvas).to_have_attribute("data-ai-strokes", str(len(expected)), timeout=30_000)
+    strokes = page.evaluate("window.doodlelab.strokes")
+    assert strokes[0] == person[0]  # the person's stroke unchanged
+    assert [s[:2] for s in strokes[1:]] == pipeline.to_json(expected)  # then the model's, as the library
+    times = [t for s in strokes for t in s[2]]
+    assert times == sorted(times)  # raw format: the model's points come after the person's, in order
+    page.get_by_test_id("undo").click()  # one Undo: all of the model's strokes
+    expect(canvas).to_have_attribute("data-ai-strokes", "0")
+    assert page.evaluate("window.doodlelab.strokes") == person
+
+
+def test_finish_is_hidden_for_digits(page):
+    expect(page.get_by_test_id("finish")).to_be_visible(timeout=TIMEOUT)
+    page.get_by_test_id("tab-digits").click()
+    expect(page.get_by_test_id("finish")).to_be_hidden()
+
+
+def test_generated_doodles_are_drawn_as_strokes_and_download(page, tmp_path):
+    expect(page.locator("#model option[value=sketch]")).to_have_count(1, timeout=TIMEOUT)
+    page.get_by_test_id("category").fill("triangle")
+    page.get_by_label("Model").select_option("sketch")
+    expect(page.get_by_test_id("steps")).to_be_hidden()
+    page.locator("#n").fill("3")
+    page.locator("#seed").fill("2")
+    with page.expect_response("**/api/generate/jobs/*") as polled:
+        page.get_by_test_id("generate").click()
+    expect(page.get_by_test_id("generate-status")).to_contain_text("3 × triangle", timeout=30_000)
+    answer = page.evaluate(
+        "async () => { const r = await fetch('/api/generate', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: JSON.stringify({model: 'sketch', category: 'triangle', n: 3, seed: 2})});"
+        " return r.json(); }"
+    )
+    assert polled.value.ok
+    canvases = page.locator("[data-testid=generated] canvas.strokes")
+    expect(canvases).to_have_count(3)
+    inked = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=generated] canvas')].map((c) => { const d = "
+        "c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; "
+        "for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n; })"
+    )
+    drew = [len(s) > 0 for s in answer["strokes"]]
+    assert [n > 0 for n in inked] == drew  # each canvas holds its doodle's ink (none if the model drew none)
+    with page.expect_download() as download:
+        page.get_by_test_id("download-ndjson").click()
+    path = tmp_path / "doodles.ndjson"
+    download.value.save_as(path)
+    records = [parse_record(line) for line in path.read_text().splitlines()]
+    assert [r.word for r in records] == ["triangle"] * 3
+    assert [pipeline.to_json(r.strokes) for r in records] == answer["strokes"]  # the page's = the server's
+    with page.expect_download() as download:
+        page.get_by_test_id("download-svg").click()
+    svg = download.value.path().read_text()
+    assert svg.startswith("<svg") and svg.count("<polyline") == sum(len(s) for s in answer["strokes"])
