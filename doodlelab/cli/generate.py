@@ -75,6 +75,7 @@ def register(groups: dict) -> None:
         "to real test drawings in its feature space (next to the train-vs-test floor).",
     )
     add_sampling_args(ev)
+    sketch.add_sampling_args(ev, model=False)
     ev.add_argument("--per-category", type=int, default=10, help="samples per category (default 10)")
     ev.add_argument("--categories", nargs="+", default=None, help="only these categories (default: all)")
     ev.add_argument(
@@ -92,7 +93,7 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default="diffusion",
-        help="diffusion, gan, sketch (generate only), or a generator weights file",
+        help="diffusion, gan, sketch, or a generator weights file",
     )
     parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
     parser.add_argument(
@@ -192,6 +193,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if sketch.is_sketch(args.model):
         return sketch.cmd_generate(args)
+    sketch.check_flags(args, sketch=False)
     if args.out.suffix.lower() not in (".npy", ".png", "") or (args.out.suffix and args.out.is_dir()):
         raise DataError(f"--out must end in .npy or .png, or name a folder; got {args.out}")
     generator = load(args.model)
@@ -214,14 +216,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from doodlelab.cli import sketch
     from doodlelab.data.categories import resolve
     from doodlelab.generative.evaluate import evaluate_generator
     from doodlelab.generative.generator import load
 
-    generator = load(args.model)
     names = [resolve(n) for n in args.categories] if args.categories else None
     if not 1 <= args.per_category <= 1000:
         raise DataError(f"--per-category must be from 1 to 1000, got {args.per_category}")
+    if sketch.is_sketch(args.model):
+        report = sketch.evaluate(args, names)
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print_report(report, args.split)
+        return 0
+    sketch.check_flags(args, sketch=False)
+    generator = load(args.model)
     generator.check(
         "cat", args.per_category, 0, args.steps, args.guidance, args.sampler, args.guidance_interval, args.eta
     )
@@ -255,17 +266,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
+    print_report(report, args.split)
+    return 0
+
+
+def print_report(report: dict, split: str) -> None:
+    """`evaluate generator`'s report for people (--json prints it whole)."""
     print(
         f"{report['model']}: {report['samples']} samples ({report['samples_per_category']} per category, "
         f"{report['categories']} categories) in {report['seconds_sampling']:.1f} s"
     )
     print(
         f"  recognizability         {report['recognizability']:.4f}  "
-        f"(classifier on real {args.split} drawings: "
+        f"(classifier on real {split} drawings: "
         f"{report['classifier_accuracy_real_test']:.4f})"
     )
     print(
-        f"  Fréchet distance        {report['frechet_distance']:.3f}  (floor, train vs {args.split}: "
+        f"  Fréchet distance        {report['frechet_distance']:.3f}  (floor, train vs {split}: "
         f"{report['frechet_floor_train_vs_test']:.3f}; ratio {report['frechet_ratio']:.2f})"
     )
     print(
@@ -274,4 +291,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     print("  least recognizable: " + ", ".join(f"{c} {a:.2f}" for c, a in report["worst_categories"][:5]))
     print("  least varied: " + ", ".join(f"{c} {a:.2f}" for c, a in report["least_varied"][:5]))
-    return 0
+    completion = report.get("completion")
+    if completion:  # the stroke model
+        print(
+            f"  completion at half the ink ({completion['drawings']} {split} drawings), top-1: prefix "
+            f"{completion['prefix_top1']:.4f}, completed with the category "
+            f"{completion['completed_with_category_top1']:.4f}, without "
+            f"{completion['completed_without_category_top1']:.4f}, whole drawing "
+            f"{completion['whole_drawing_top1']:.4f}"
+        )

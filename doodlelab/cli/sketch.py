@@ -1,4 +1,5 @@
-"""`doodlelab train sketch`, `doodlelab complete` and `doodlelab generate --model sketch` (stroke model)."""
+"""`doodlelab train sketch`, `doodlelab complete`, and `doodlelab generate` / `evaluate generator` with
+`--model sketch` (the stroke model)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from doodlelab.cli.common import add_config_args, config_from_args, progress_ena
 from doodlelab.errors import DataError
 
 MAX_N = 64  # completions per line, and doodles per `generate` call
+DIFFUSION_FLAGS = ("steps", "guidance", "sampler", "guidance_interval", "eta")  # `generate` flags it lacks
 COMPLETE_HELP = "finish drawings with the stroke model"
 
 
@@ -82,6 +84,49 @@ def check_n(n: int) -> None:
         raise DataError(f"--n must be from 1 to {MAX_N}, got {n}")
 
 
+def check_flags(args: argparse.Namespace, sketch: bool) -> None:
+    """DataError for a flag of the other kind of model: diffusion settings given to the stroke model, or
+    the stroke model's --temperature / --top-p given to a bitmap generator."""
+    given = [f for f in DIFFUSION_FLAGS if getattr(args, f, None) is not None]
+    if sketch and given:
+        flag = "--" + given[0].replace("_", "-")
+        raise DataError(f"{flag}: a diffusion setting; the stroke model draws point by point and has none")
+    given = [f for f in ("temperature", "top_p") if getattr(args, f, None) is not None]
+    if not sketch and given:
+        raise DataError(f"--{given[0].replace('_', '-')}: a setting of the stroke model (--model sketch)")
+
+
+def evaluate(args: argparse.Namespace, names: list[str] | None) -> dict:
+    """`evaluate generator --model sketch`: the bitmap generators' yardstick on the pipeline's renderings
+    of its doodles, and completion at half the ink (`sketch_eval`)."""
+    from tqdm import tqdm
+
+    from doodlelab.data.categories import categories
+    from doodlelab.generative.evaluate import evaluate_generator
+    from doodlelab.generative.sketch_eval import evaluate_completion, renderer
+    from doodlelab.generative.sketch_sample import load
+
+    check_flags(args, sketch=True)
+    sketcher = load(args.model)
+    temperature, top_p = sketcher._sampling(args.temperature, args.top_p)
+    names = names or [c for c in categories() if c in sketcher.classes]
+    for name in names:
+        sketcher.label(name)  # every category known before any work
+    settings = dict(temperature=temperature, top_p=top_p)
+    with tqdm(total=len(names), desc="sampling", unit="category", disable=not progress_enabled()) as bar:
+        report = evaluate_generator(
+            renderer(sketcher, **settings),
+            args.per_category,
+            names,
+            progress=lambda i, n: bar.update(1),
+            split=args.split,
+        )
+    report["completion"] = evaluate_completion(
+        sketcher, args.per_category, names, split=args.split, **settings
+    )
+    return {"model": str(args.model), "weights": str(sketcher.path)} | settings | report
+
+
 def is_sketch(model: str | Path) -> bool:
     """True for "sketch" or a stroke model file (read from its header), for `generate --model`."""
     from doodlelab import modelfile
@@ -100,6 +145,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from doodlelab.generative import sketch_io
     from doodlelab.generative.sketch_sample import load
 
+    check_flags(args, sketch=True)
     sketch_io.check_out(args.out)
     check_n(args.n)
     category = resolve(args.category)

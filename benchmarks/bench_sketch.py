@@ -1,0 +1,113 @@
+"""Speed of the stroke model end to end on this CPU: one doodle, 16 doodles, and one completion of a test
+drawing cut at half its ink (issue 20's targets: 150 ms and 200 ms), through `sketch_sample.Sketcher`.
+
+    python benchmarks/bench_sketch.py [--model sketch | runs/sketch/sketch.safetensors | untrained]
+                                      [--repeats 5] [--threads 0]
+
+`untrained` builds the default network (SketchConfig()) with random weights, to time the architecture before
+a model is trained: its drawings stop at random lengths, so each row also reports the points drawn (a time
+is only comparable at a similar length). Writes benchmarks/results/sketch.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def untrained():
+    """A Sketcher over the default network and the 345 categories, with random weights."""
+    import torch
+
+    from doodlelab.data.categories import categories
+    from doodlelab.generative.sketch_config import SketchConfig
+    from doodlelab.generative.sketch_model import SketchTransformer
+    from doodlelab.generative.sketch_sample import Sketcher
+
+    torch.manual_seed(0)
+    config, classes = SketchConfig(), list(categories())
+    return Sketcher(SketchTransformer(config, len(classes)).eval(), config, classes, Path("untrained"))
+
+
+def half_ink(drawing: list[np.ndarray]) -> list[np.ndarray]:
+    """The strokes of a drawing up to half of its ink length (the last kept stroke cut mid-way), rounded
+    to the simplified format's integers."""
+    from doodlelab.data.prefix import cut, ink_clock
+
+    clocks = ink_clock(drawing)
+    return [np.round(s) for s in cut(drawing, clocks, float(clocks[-1][-1]) / 2)]
+
+
+def test_drawing(category: str) -> tuple[str, list[np.ndarray]]:
+    """(where it came from, strokes): the first test-split drawing of `category`, else a square."""
+    try:
+        from doodlelab.data import cache
+
+        split = cache.load_split_arrays("test", [category])
+        item = int(np.flatnonzero(split.drawing >= 0)[0])
+        return f"test split, first {category}", split.strokes_of(item)
+    except Exception:  # no data here: a square stands in
+        return "a square", [np.array([[0, 0], [255, 0], [255, 255], [0, 255], [0, 0]], np.float64)]
+
+
+def timed(call, repeats: int) -> dict:
+    """Median and all wall times (ms) of `call(seed)` -> drawings over `repeats` seeds, after one warm-up,
+    with the points drawn per call."""
+    call(0)
+    times, points = [], []
+    for seed in range(1, repeats + 1):
+        start = time.perf_counter()
+        drawings = call(seed)
+        times.append((time.perf_counter() - start) * 1e3)
+        points.append(sum(len(s) for d in drawings for s in d))
+    return {
+        "median_ms": round(float(np.median(times)), 1),
+        "ms": [round(t, 1) for t in times],
+        "points": points,
+    }
+
+
+def main() -> None:
+    from common import describe, machine, table, write
+
+    from doodlelab.generative.sketch_sample import load
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="sketch", help="sketch (shipped), a sketch.safetensors, untrained")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sketcher = untrained() if args.model == "untrained" else load(args.model)
+    category = "cat" if "cat" in sketcher.classes else sketcher.classes[0]
+    source, drawing = test_drawing(category)
+    prefix = half_ink(drawing)
+    rows = {
+        "one doodle": timed(lambda s: sketcher.generate(category, 1, s), args.repeats),
+        "16 doodles": timed(lambda s: sketcher.generate(category, 16, s), args.repeats),
+        "one completion": timed(lambda s: sketcher.complete(prefix, False, category, 1, s), args.repeats),
+    }
+    report = {
+        "machine": machine(),
+        "model": str(args.model),
+        "config": sketcher.config.to_dict(),
+        "torch_threads": torch.get_num_threads(),
+        "completed": f"{source}, cut at half its ink ({sum(len(s) for s in prefix)} points)",
+        "rows": rows,
+        "targets_ms": {"one doodle": 150, "one completion": 200},
+    }
+    print(describe(report["machine"]))
+    print(
+        table(["", "median ms", "points drawn"], [[k, v["median_ms"], v["points"]] for k, v in rows.items()])
+    )
+    print(f"wrote {write('sketch', report)}")
+
+
+if __name__ == "__main__":
+    main()
