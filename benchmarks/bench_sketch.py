@@ -32,15 +32,6 @@ def untrained():
     return Sketcher(SketchTransformer(config, len(classes)).eval(), config, classes, Path("untrained"))
 
 
-def half_ink(drawing: list[np.ndarray]) -> list[np.ndarray]:
-    """The strokes of a drawing up to half of its ink length (the last kept stroke cut mid-way), rounded
-    to the simplified format's integers."""
-    from doodlelab.data.prefix import cut, ink_clock
-
-    clocks = ink_clock(drawing)
-    return [np.round(s) for s in cut(drawing, clocks, float(clocks[-1][-1]) / 2)]
-
-
 def test_drawing(category: str) -> tuple[str, list[np.ndarray]]:
     """(where it came from, strokes): the first test-split drawing of `category`, else a square."""
     try:
@@ -73,6 +64,7 @@ def timed(call, repeats: int) -> dict:
 def main() -> None:
     from common import describe, machine, table, write
 
+    from doodlelab.generative.sketch_eval import half_ink
     from doodlelab.generative.sketch_sample import load
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
