@@ -108,7 +108,7 @@ def evaluate(args: argparse.Namespace, names: list[str] | None) -> dict:
 
     check_flags(args, sketch=True)
     sketcher = load(args.model)
-    temperature, top_p = sketcher._sampling(args.temperature, args.top_p)
+    temperature, top_p = sketcher.sampling(args.temperature, args.top_p)
     names = names or [c for c in categories() if c in sketcher.classes]
     for name in names:
         sketcher.label(name)  # every category known before any work
@@ -121,9 +121,15 @@ def evaluate(args: argparse.Namespace, names: list[str] | None) -> dict:
             progress=lambda i, n: bar.update(1),
             split=args.split,
         )
-    report["completion"] = evaluate_completion(
-        sketcher, args.per_category, names, split=args.split, **settings
-    )
+    with tqdm(desc="completing", unit="drawing", disable=not progress_enabled()) as bar:
+        report["completion"] = evaluate_completion(
+            sketcher,
+            args.per_category,
+            names,
+            split=args.split,
+            progress=lambda i, n: bar.update(1),
+            **settings,
+        )
     return {"model": str(args.model), "weights": str(sketcher.path)} | settings | report
 
 

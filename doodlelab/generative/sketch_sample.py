@@ -138,7 +138,7 @@ class Sketcher:
     ) -> list[list[np.ndarray]]:
         """n new drawings in the simplified schema: [[(m, 2) integer strokes in 0..255]] (the pipeline's
         `simplify` of the decoded rows, so every tool reads them as simplified)."""
-        temperature, top_p = self._sampling(temperature, top_p)
+        temperature, top_p = self.sampling(temperature, top_p)
         rng = np.random.default_rng(seed)
         new = sample_rows(
             self.model,
@@ -166,7 +166,7 @@ class Sketcher:
         """n continuations of `drawing` (parsed strokes in the input's own coordinates; `raw` as
         `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame. `seed`
         seeds the NumPy Generator (an int or a list of ints, e.g. [seed, line])."""
-        temperature, top_p = self._sampling(temperature, top_p)
+        temperature, top_p = self.sampling(temperature, top_p)
         g, max_len = self.config.grid_size, self.config.max_len
         origin, scale, boxed, raw = frame(drawing, raw)
         cells = sd.to_grid(boxed, g)
@@ -191,7 +191,8 @@ class Sketcher:
             out.append([np.round(s) if not raw else np.round(s, 2) for s in mapped])
         return out
 
-    def _sampling(self, temperature: float | None, top_p: float | None) -> tuple[float, float]:
+    def sampling(self, temperature: float | None, top_p: float | None) -> tuple[float, float]:
+        """(temperature, top_p) to sample with: the given ones, checked, or the model's defaults."""
         temperature = self.config.temperature if temperature is None else temperature
         top_p = self.config.top_p if top_p is None else top_p
         check_sampling(temperature, top_p)
