@@ -69,7 +69,7 @@
 
   // ---- "Finish my drawing" on the main canvas ----------------------------------------------------------
   const button = $("finish");
-  const { showError } = window.doodlelabGuesses; // guesses.js
+  const { showError, setStatus } = window.doodlelabGuesses; // guesses.js
   let busy = false, request = 0;
 
   fetch("/api/health").then((r) => r.json()).then(({ models }) => {
@@ -102,6 +102,7 @@
       const drawn = await play(timed, paint, () => count() === before);
       page.preview([]);
       if (drawn && timed.length) page.addStrokes(timed, tag); // not if the person drew or cleared meanwhile
+      else if (drawn) setStatus("The stroke model had nothing to add this time: try again.");
     } catch (err) {
       showError(err instanceof TypeError ? `cannot reach the server (${err.message})` : err.message);
     } finally {
