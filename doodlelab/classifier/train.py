@@ -5,7 +5,6 @@ the shard cache. Runs on a CPU or a GPU, as one process or under `torchrun` on o
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,8 @@ from doodlelab.classifier import checkpoint
 from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.data import BLOCK, AugmentedBatches, EpochPlan
 from doodlelab.classifier.model import new_model, to_input
-from doodlelab.config import ConfigError
 from doodlelab.data import stream
+from doodlelab.devices import autocast_dtype, join, pick_device
 from doodlelab.lr_schedules import lr_at
 
 LAST, BEST, CURVES = "last.safetensors", "best.safetensors", "curves.png"
@@ -50,37 +49,6 @@ def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
     if differ:
         raise checkpoint.CheckpointError(f"{config.init}: its {', '.join(differ)} differ from this run's")
     model.load_state_dict(start.state_dict())
-
-
-def pick_device(name: str) -> torch.device:
-    """`config.device` as a torch device: auto is cuda when a GPU is present; under torchrun each process
-    on a node takes the GPU numbered by its LOCAL_RANK."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device cuda: no CUDA GPU is available here (use --device cpu or auto)")
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-        torch.cuda.set_device(device)
-        return device
-    return torch.device("cpu")
-
-
-def _world(device: torch.device) -> tuple[int, int]:
-    """(rank, world size), joining the process group when launched by torchrun (nccl on GPUs, else gloo)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def autocast_dtype(device: torch.device, bf16: bool) -> torch.dtype | None:
-    """The autocast type of training: bfloat16 when `bf16` (float16 on a GPU without bfloat16), else None."""
-    if not bf16:
-        return None
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
 
 
 def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.Optimizer:
@@ -176,7 +144,7 @@ def train(
     from tqdm import tqdm
 
     device = pick_device(config.device)
-    rank, world = _world(device)
+    rank, world = join(device)
     out = Path(out_dir)
     if config.threads:
         torch.set_num_threads(config.threads)

@@ -117,13 +117,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(ClassifierConfig, args)
     result = train(config, args.out, progress=progress_enabled(), resume=not args.no_resume)
-    import torch.distributed as dist
+    from doodlelab.devices import leave
 
-    if dist.is_initialized():
-        rank = dist.get_rank()
-        dist.destroy_process_group()
-        if rank != 0:
-            return 0
+    if leave() != 0:
+        return 0  # rank 0 reports
     if result.stopped_at_step:
         print(
             f"paused after {result.stopped_at_step} steps (--max-steps); run again with a larger "

@@ -75,6 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(SketchConfig, args)
     state = train(config, args.out, progress=progress_enabled(), resume=not args.no_resume)
+    from doodlelab.devices import leave
+
+    if leave() != 0:
+        return 0  # rank 0 reports
     print(f"{state['step']} steps in {state['seconds']:.0f} s; wrote {args.out / 'sketch.safetensors'}")
     return 0
 

@@ -42,6 +42,7 @@ class SketchConfig(Config):
     val_size: int = 512  # validation drawings whose loss is measured at each checkpoint
     checkpoint_every: int = 1000  # steps between checkpoints (and sample grids and validation loss)
     bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
+    device: str = "auto"  # cpu, cuda or auto (cuda when a GPU is present; under torchrun, the LOCAL_RANK-th)
     threads: int = 0  # torch CPU threads (0: torch's default)
     seed: int = 0  # seed of initialisation, batches, augmentation and dropout
 
@@ -62,6 +63,7 @@ class SketchConfig(Config):
         check_sampling(self.temperature, self.top_p)
         _check(self.val_size >= 1 and self.checkpoint_every >= 1, "val_size and checkpoint_every >= 1")
         _check(self.threads >= 0, "threads must be >= 0")
+        _check(self.device in ("cpu", "cuda", "auto"), "device must be one of cpu, cuda, auto")
 
 
 def check_sampling(temperature: float, top_p: float) -> None:

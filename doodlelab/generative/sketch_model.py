@@ -115,6 +115,12 @@ class SketchTransformer(nn.Module):
             return logits_dx, logits_dy, None
         return logits_dx, logits_dy, self.head_pen(h + self.dy_out(dy))
 
+    def forward(
+        self, inputs: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss (`loss`): what DDP wraps, so its gradient hooks see the step."""
+        return self.loss(inputs, where, targets, labels)
+
     def loss(
         self, inputs: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -1,15 +1,18 @@
 """`doodlelab train sketch`: AdamW with warm-up and cosine decay, bf16 autocast, EMA, batches and augmentation
-drawn from (seed, step) so a killed run resumes to the same weights; checkpoints, curves, sample grids."""
+drawn from (seed, step) so a killed run resumes to the same weights (at any world size: one process or
+`torchrun` DDP, each rank a share of every batch); checkpoints, curves, sample grids."""
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
-from doodlelab import checkpoints, lr_schedules, plots
+from doodlelab import checkpoints, devices, lr_schedules, plots
 from doodlelab.data import strokes as pipeline
 from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import resolve
@@ -36,15 +39,39 @@ def tensors(arrays: dict[str, np.ndarray], dev: torch.device) -> dict[str, torch
     return {k: torch.from_numpy(v).to(dev) for k, v in arrays.items()}
 
 
-def train_batch(data: sketch_data.SketchSet, config: SketchConfig, step: int, n_classes: int) -> dict:
-    """The batch of `step`: drawings from `training.batch_indices`, augmentation and "no category" labels
-    (probability p_uncond) from a NumPy Generator seeded by (seed, step)."""
+def train_batch(
+    data: sketch_data.SketchSet,
+    config: SketchConfig,
+    step: int,
+    n_classes: int,
+    rank: int = 0,
+    world: int = 1,
+) -> dict:
+    """This rank's share of the batch of `step`: drawings from `training.batch_indices`, "no category"
+    labels (probability p_uncond) and each drawing's augmentation drawn from (seed, step, position), so
+    the global batch is the same at every world size and after a resume."""
     idx = training.batch_indices(len(data), config.batch_size, config.seed, step)
-    rng = np.random.default_rng([config.seed, step, 2])
+    uncond = np.random.default_rng([config.seed, step, 3]).random(len(idx)) < config.p_uncond
+    labels = np.where(uncond, n_classes, data.labels[idx])
     aug = sketch_data.augmentation(config.aug_rotate, config.aug_stretch)
-    rows = [data.rows(int(i), rng, aug) for i in idx]
-    labels = np.where(rng.random(len(idx)) < config.p_uncond, n_classes, data.labels[idx])
-    return sketch_data.batch(rows, labels, config.grid_size)
+    mine = np.array_split(np.arange(len(idx)), world)[rank]
+    rows = [data.rows(int(idx[j]), np.random.default_rng([config.seed, step, 2, int(j)]), aug) for j in mine]
+    return sketch_data.batch(rows, labels[mine], config.grid_size)
+
+
+def global_loss(net: torch.nn.Module, arrays: dict[str, torch.Tensor], world: int):
+    """(loss to back-propagate, logged means) of this rank's share: the loss per point of the WHOLE
+    batch. Each rank's sum over its points is divided by the global count of points (one all-reduce), and
+    multiplied by the world size because DDP averages the ranks' gradients: the gradient is then the one
+    world size 1 computes, though ranks hold drawings of different lengths."""
+    loss, logged = net(**arrays)
+    if world == 1:
+        return loss, logged
+    count = float((arrays["targets"][..., 2] != sketch_data.IGNORE).sum())
+    stats = torch.tensor([count] + [v * count for v in logged.values()], dtype=torch.float64)
+    dist.all_reduce(stats)
+    total = float(stats[0])
+    return loss * (count * world / total), {k: float(v) / total for k, v in zip(logged, stats[1:])}
 
 
 @torch.no_grad()
@@ -63,6 +90,8 @@ def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, confi
 def sample_grid(model: SketchTransformer, config: SketchConfig, names: list[str], path: Path) -> None:
     """8 rows of 8 samples (up to 7 categories spread over the run's, then "no category"), rendered to
     28 x 28 by the one pipeline, saved as a PNG."""
+    if next(model.parameters()).device.type != "cpu":  # sampling reads the logits as NumPy arrays
+        model = copy.deepcopy(model).cpu()
     sketcher = Sketcher(model.eval(), config, names, path)
     picks = [names[i] for i in np.linspace(0, len(names) - 1, min(7, len(names))).round().astype(int)]
     images = [pipeline.render(d) for c in [*picks, None] for d in sketcher.generate(c, 8, seed=0)]
@@ -84,6 +113,10 @@ def train(
 
     if config.threads:
         torch.set_num_threads(config.threads)
+    dev = devices.pick_device(config.device)
+    rank, world = devices.join(dev)
+    if config.batch_size % world:
+        raise checkpoints.CheckpointError(f"batch_size {config.batch_size} does not split over {world} ranks")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = class_names(config, root)
@@ -93,7 +126,6 @@ def train(
     val = sketch_data.SketchSet("val", names, config.grid_size, config.max_len, root, cache_root)
     if len(data) < config.batch_size:
         raise checkpoints.CheckpointError(f"only {len(data)} training drawings: fewer than one batch")
-    dev = training.device()
     torch.manual_seed(config.seed)
     model = SketchTransformer(config, len(names)).to(dev)
     ema = training.EMA(model, config.ema)
@@ -105,6 +137,7 @@ def train(
         betas=(0.9, 0.95),
     )
     parts = {"model": model, "ema": ema, "optimizer": optimizer}
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names}
     if resume and (out / LAST).exists():
         state = checkpoints.load(out / LAST, KIND, parts, config)
@@ -118,17 +151,19 @@ def train(
         total=config.steps,
         desc="train sketch",
         unit="step",
-        disable=not progress,
+        disable=not progress or rank != 0,
         dynamic_ncols=True,
     )
     for step in bar:
-        torch.manual_seed(config.seed * 1_000_003 + step)  # dropout: the same after a resume
+        torch.manual_seed(config.seed * 1_000_003 + step * world + rank)  # dropout: the same after a resume
         lr = lr_schedules.lr_at(step, config.steps, config.lr, "cosine", config.warmup, 0.1 * config.lr)
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        with training.autocast(config.bf16):
-            loss, logged = model.loss(**tensors(train_batch(data, config, step, len(names)), dev))
+        arrays = tensors(train_batch(data, config, step, len(names), rank, world), dev)
+        bf16 = config.bf16 and training.bf16_supported(dev.type)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            loss, logged = global_loss(net, arrays, world)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -139,7 +174,7 @@ def train(
         if step % 10 == 0:
             bar.set_postfix(loss=f"{logged['loss']:.3f}", lr=f"{lr:.2e}")
         done = step + 1
-        if done % config.checkpoint_every == 0 or done == stop:
+        if rank == 0 and (done % config.checkpoint_every == 0 or done == stop):
             count = done - (history["step"][-1] if history["step"] else start)
             history["step"].append(done)
             for k, v in sums.items():
@@ -155,6 +190,8 @@ def train(
                     f"step {done}: loss {history['loss'][-1]:.4f}, val_loss {history['val_loss'][-1]:.4f}"
                 )
     bar.close()
+    if rank != 0:
+        return state
     card = {
         "classes": names,
         "steps_trained": state["step"],

@@ -336,8 +336,8 @@ def test_float16_loss_scale_is_kept_in_the_checkpoint_and_resumed(shapes_data, t
 def test_device_choice_and_autocast_types():
     import torch
 
-    from doodlelab.classifier.train import autocast_dtype, pick_device
     from doodlelab.config import ConfigError
+    from doodlelab.devices import autocast_dtype, pick_device
 
     assert autocast_dtype(torch.device("cpu"), True) == torch.bfloat16
     assert autocast_dtype(torch.device("cpu"), False) is None
