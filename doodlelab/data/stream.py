@@ -81,6 +81,19 @@ class ShardedSplit:
         shard.release()
         return drawing
 
+    def point_counts(self) -> np.ndarray:
+        """(N,) int64 points of each drawing's simplified strokes (0 for a Google bitmap), from the shards'
+        stroke and drawing ends alone (no points are read)."""
+        out = []
+        for s in range(len(self.parts)):
+            shard = self.shard(s)
+            ends = np.asarray(shard.stroke_ends, np.int64)[np.asarray(shard.drawing_ends, np.int64) - 1]
+            per_drawing = np.diff(ends, prepend=0)  # (drawings of the shard,)
+            row = np.asarray(shard.drawing, np.int64)
+            out.append(np.where(row >= 0, per_drawing[np.maximum(row, 0)] if len(ends) else 0, 0))
+            shard.release()
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
     def blocks(self, size: int) -> np.ndarray:
         """(K, 2) int64 [start, stop) ranges of at most `size` consecutive drawings, never across shards."""
         out = [

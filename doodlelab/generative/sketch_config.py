@@ -24,6 +24,7 @@ class SketchConfig(Config):
     categories: tuple[str, ...] = ()  # train on these categories only (empty: all that have data)
     grid_size: int = 64  # pen positions per axis are 0..grid_size across the 0..255 box (64: ~4 units)
     max_len: int = 128  # most points in a drawing: longer ones are left out of training; the sampling bound
+    max_per_category: int = 0  # use at most this many drawings per category and source (0: all; the cache's)
     width: int = 192  # transformer width d (embeddings, attention, residual stream)
     layers: int = 4  # transformer blocks
     heads: int = 4  # attention heads per block (width must divide by heads)
@@ -62,7 +63,7 @@ class SketchConfig(Config):
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")
         check_sampling(self.temperature, self.top_p)
         _check(self.val_size >= 1 and self.checkpoint_every >= 1, "val_size and checkpoint_every >= 1")
-        _check(self.threads >= 0, "threads must be >= 0")
+        _check(self.threads >= 0 and self.max_per_category >= 0, "threads and max_per_category must be >= 0")
         _check(self.device in ("cpu", "cuda", "auto"), "device must be one of cpu, cuda, auto")
 
 

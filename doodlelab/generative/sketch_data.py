@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from doodlelab.data import cache
+from doodlelab.data import stream
 from doodlelab.data import strokes as pipeline
 from doodlelab.data.augment import Augment, augment_strokes
-from doodlelab.data.categories import category_index
+from doodlelab.data.categories import categories, category_index
 
 # Pen state after a point: stroke-5's one-hot (p1, p2, p3) as one index. START begins every sequence.
 PEN_DOWN, PEN_UP, PEN_END, PEN_START = 0, 1, 2, 3
@@ -66,7 +66,8 @@ def positions(rows: np.ndarray, start: tuple[int, int] = (0, 0)) -> np.ndarray:
 
 
 class SketchSet:
-    """The stroke drawings of one split in memory: packed simplified strokes and model-local labels."""
+    """The stroke drawings of one split, streamed from the shard cache (memory holds the labels and the
+    drawings a batch reads, whatever the size of the data), with model-local labels."""
 
     def __init__(
         self,
@@ -76,18 +77,20 @@ class SketchSet:
         max_len: int,
         root: Path | None = None,
         cache_root: Path | None = None,
+        max_per_category: int = 0,
     ) -> None:
-        arrays = cache.load_split_arrays(
-            split, list(names), sources=("strokes",), root=root, cache_root=cache_root
+        self.data = stream.open_split(
+            split, list(names), root=root, cache_root=cache_root, max_per_category=max_per_category
         )
-        local = {category_index(n): i for i, n in enumerate(names)}
-        keep = [i for i in range(len(arrays)) if arrays.drawing[i] >= 0]
-        self.arrays, self.grid_size, self.max_len = arrays, grid_size, max_len
-        # drawings with more than max_len points (after snapping to the grid) are left out, as Sketch-RNN did
-        lengths = np.array([sum(len(c) for c in to_grid(arrays.strokes_of(i), grid_size)) for i in keep])
-        self.items = np.asarray(keep, np.int64)[lengths <= max_len] if len(keep) else np.zeros(0, np.int64)
-        self.labels = np.array([local[int(arrays.labels[i])] for i in self.items], np.int64)
-        self.left_out = len(keep) - len(self.items)
+        self.grid_size, self.max_len = grid_size, max_len
+        points = self.data.point_counts()
+        # drawings with more than max_len points are left out, as Sketch-RNN did (counted before the grid
+        # merges repeated points, so a drawing just over the bound may be left out that would have fit)
+        self.items = np.flatnonzero((points > 0) & (points <= max_len))
+        local = np.full(len(categories()), -1, np.int64)
+        local[[category_index(n) for n in names]] = np.arange(len(names))
+        self.labels = local[self.data.labels_of(self.items)]
+        self.left_out = int(((points > 0) & (points > max_len)).sum())
 
     def __len__(self) -> int:
         return len(self.items)
@@ -96,7 +99,7 @@ class SketchSet:
         self, index: int, rng: np.random.Generator | None = None, aug: Augment | None = None
     ) -> np.ndarray:
         """Stroke-5 rows (T, 3) of drawing `index`, augmented when `rng` and `aug` are given."""
-        drawing = self.arrays.strokes_of(int(self.items[index]))
+        drawing = self.data.strokes_of(int(self.items[index]))
         if rng is not None and aug is not None and aug.enabled:
             drawing = augment_strokes(drawing, rng, aug)
         return encode(to_grid(drawing, self.grid_size))[: self.max_len]

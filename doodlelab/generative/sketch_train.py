@@ -76,11 +76,13 @@ def global_loss(net: torch.nn.Module, arrays: dict[str, torch.Tensor], world: in
 
 @torch.no_grad()
 def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, config: SketchConfig) -> float:
-    """Mean loss per point (nats) of the first val_size validation drawings, with their category."""
+    """Mean loss per point (nats) of val_size validation drawings drawn at random (the same ones at every
+    checkpoint: seed 0), with their category."""
     model.eval()
     count, total = min(len(data), config.val_size), 0.0
+    chosen = np.sort(np.random.default_rng(0).choice(len(data), count, replace=False))  # every category
     for first in range(0, count, config.batch_size):
-        idx = np.arange(first, min(count, first + config.batch_size))
+        idx = chosen[first : first + config.batch_size]
         arrays = sketch_data.batch([data.rows(int(i)) for i in idx], data.labels[idx], config.grid_size)
         loss, _ = model.loss(**tensors(arrays, next(model.parameters()).device))
         total += float(loss) * len(idx)
@@ -122,8 +124,12 @@ def train(
     names = class_names(config, root)
     if not names:
         raise checkpoints.CheckpointError("no category of this run has data")
-    data = sketch_data.SketchSet("train", names, config.grid_size, config.max_len, root, cache_root)
-    val = sketch_data.SketchSet("val", names, config.grid_size, config.max_len, root, cache_root)
+    data, val = (
+        sketch_data.SketchSet(
+            split, names, config.grid_size, config.max_len, root, cache_root, config.max_per_category
+        )
+        for split in ("train", "val")
+    )
     if len(data) < config.batch_size:
         raise checkpoints.CheckpointError(f"only {len(data)} training drawings: fewer than one batch")
     torch.manual_seed(config.seed)

@@ -171,3 +171,26 @@ def test_run_folder_has_card_curves_and_sample_grids(sketch_run):
 
     grid = np.asarray(Image.open(out / "samples_000006.png"))
     assert grid.shape == (5 * 58 + 2, 8 * 58 + 2) and grid.min() < 128  # 4 shapes + "no category", 8 each
+
+
+def test_training_drawings_stream_from_the_shards(shapes_data):  # noqa: F811
+    from doodlelab.data import cache as cache_module
+    from doodlelab.data.categories import category_index
+
+    data, cache = shapes_data
+    root, names = data / "quickdraw", sorted(SHAPES)
+    whole = cache_module.load_split_arrays("train", names, sources=("strokes",), root=root, cache_root=cache)
+    stroke_rows = [i for i in range(len(whole)) if whole.drawing[i] >= 0]
+    drawings = [whole.strokes_of(i) for i in stroke_rows]
+    points = np.array([sum(len(s) for s in d) for d in drawings])
+    bound = int(np.median(points))  # leaves out about half: the bound is applied, and counted
+    streamed = sd.SketchSet("train", names, 32, bound, root, cache)
+    kept = [d for d, n in zip(drawings, points) if n <= bound]
+    assert len(streamed) == len(kept) and streamed.left_out == int((points > bound).sum()) > 0
+    first = sd.encode(sd.to_grid(kept[0], 32))[:bound]
+    assert np.array_equal(streamed.rows(0), first)
+    official = [int(whole.labels[i]) for i, n in zip(stroke_rows, points) if n <= bound]
+    local = {category_index(name): k for k, name in enumerate(names)}
+    assert streamed.labels.tolist() == [local[c] for c in official]  # model-local labels
+    few = sd.SketchSet("train", names, 32, 1024, root, cache, max_per_category=20)
+    assert 0 < len(few) <= 4 * 20 < len(drawings)
