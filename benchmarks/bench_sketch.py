@@ -2,11 +2,12 @@
 drawing cut at half its ink (issue 20's targets: 150 ms and 200 ms), through `sketch_sample.Sketcher`.
 
     python benchmarks/bench_sketch.py [--model sketch | runs/sketch/sketch.safetensors | untrained]
-                                      [--repeats 5] [--threads 0]
+                                      [--repeats 5] [--engine numpy|torch]
 
-`untrained` builds the default network (SketchConfig()) with random weights, to time the architecture before
-a model is trained: its drawings stop at random lengths, so each row also reports the points drawn (a time
-is only comparable at a similar length). Writes benchmarks/results/sketch.json.
+Sampling runs on the serving engine, `sketch_numpy.NumpySketchNet` (no PyTorch). `untrained` builds the
+default network (SketchConfig()) with random weights and a pen head that never ends a drawing, so every
+doodle runs to max_len points: the longest a doodle can be, a worst case for the architecture before a
+model is trained. Each row reports the points drawn. Writes benchmarks/results/sketch.json.
 """
 
 from __future__ import annotations
@@ -18,18 +19,27 @@ from pathlib import Path
 import numpy as np
 
 
-def untrained():
-    """A Sketcher over the default network and the 345 categories, with random weights."""
+def untrained(engine: str = "numpy"):
+    """A Sketcher over the default network and the 345 categories, with random weights whose drawings run
+    to max_len points (PEN_END made improbable), on `engine`: numpy (serving) or torch (for comparison)."""
     import torch
 
     from doodlelab.data.categories import categories
     from doodlelab.generative.sketch_config import SketchConfig
-    from doodlelab.generative.sketch_model import SketchTransformer
+    from doodlelab.generative.sketch_data import PEN_END
+    from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
+    from doodlelab.generative.sketch_numpy import NumpySketchNet
     from doodlelab.generative.sketch_sample import Sketcher
 
     torch.manual_seed(0)
     config, classes = SketchConfig(), list(categories())
-    return Sketcher(SketchTransformer(config, len(classes)).eval(), config, classes, Path("untrained"))
+    net = SketchTransformer(config, len(classes)).eval()
+    with torch.no_grad():
+        net.head_pen.bias[PEN_END] = -30.0
+    if engine == "torch":
+        return Sketcher(OnNumpy(net), config, classes, Path("untrained"))
+    weights = {k: v.numpy() for k, v in net.state_dict().items()}
+    return Sketcher(NumpySketchNet(weights, config, len(classes)), config, classes, Path("untrained"))
 
 
 def test_drawing(category: str) -> tuple[str, list[np.ndarray]]:
@@ -70,13 +80,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="sketch", help="sketch (shipped), a sketch.safetensors, untrained")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--engine", choices=("numpy", "torch"), default="numpy", help="untrained: the network to time"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads with --engine torch")
     args = parser.parse_args()
-    import torch
+    if args.engine == "torch":
+        import torch
 
-    if args.threads:
         torch.set_num_threads(args.threads)
-    sketcher = untrained() if args.model == "untrained" else load(args.model)
+    sketcher = untrained(args.engine) if args.model == "untrained" else load(args.model)
     category = "cat" if "cat" in sketcher.classes else sketcher.classes[0]
     source, drawing = test_drawing(category)
     prefix = half_ink(drawing)
@@ -89,7 +102,7 @@ def main() -> None:
         "machine": machine(),
         "model": str(args.model),
         "config": sketcher.config.to_dict(),
-        "torch_threads": torch.get_num_threads(),
+        "engine": args.engine if args.model == "untrained" else "numpy",
         "completed": f"{source}, cut at half its ink ({sum(len(s) for s in prefix)} points)",
         "rows": rows,
         "targets_ms": {"one doodle": 150, "one completion": 200},
@@ -98,7 +111,7 @@ def main() -> None:
     print(
         table(["", "median ms", "points drawn"], [[k, v["median_ms"], v["points"]] for k, v in rows.items()])
     )
-    print(f"wrote {write('sketch', report)}")
+    print(f"wrote {write('sketch' if args.engine == 'numpy' else 'sketch_torch', report)}")
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
         "from doodlelab.web.app import create_app\nfrom doodlelab.web.local import serving\n"
         "with serving(create_app(workers=0)) as client:\n"
         "    models = client.get('/api/health').json()['models']\n"
-        "    assert all(v for k, v in models.items() if k != 'sketch')  # generators too\n"
+        "    assert all(v for k, v in models.items() if k != 'sketch')  # generators too (none: sketch)\n"
         "    answer = client.post('/api/predict', json={'drawing': json.loads(sys.argv[2])['drawing']})\n"
         "    print(json.dumps(answer.json()['predictions']))\n"
     )

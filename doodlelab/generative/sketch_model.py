@@ -3,6 +3,7 @@ stroke-5 rows whose offsets are categorical on a grid, conditioned on the catego
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,3 +138,26 @@ class SketchTransformer(nn.Module):
         total = terms[0] + terms[1] + terms[2]
         names = ("loss_dx", "loss_dy", "loss_pen")
         return total, {"loss": float(total.detach())} | {n: float(v.detach()) for n, v in zip(names, terms)}
+
+
+class OnNumpy:
+    """A `SketchTransformer` called on NumPy arrays and answering them, the interface of
+    `sketch_numpy.NumpySketchNet`, so one sampling loop serves both (no gradients; float32 answers)."""
+
+    def __init__(self, net: SketchTransformer) -> None:
+        self.net = net.eval()
+        self.grid_size, self.max_len, self.blocks = net.grid_size, net.max_len, net.blocks
+
+    @torch.no_grad()
+    def hidden(self, inputs, where, labels, cache: list | None = None, start: int = 0):
+        dev = next(self.net.parameters()).device
+        args = (torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in (inputs, where, labels))
+        return self.net.hidden(*args, cache, start).float().cpu().numpy()
+
+    @torch.no_grad()
+    def heads(self, h, dx=None, dy=None):
+        dev = next(self.net.parameters()).device
+        given = [
+            None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in (h, dx, dy)
+        ]
+        return tuple(None if o is None else o.float().cpu().numpy() for o in self.net.heads(*given))

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from doodlelab import modelfile
 from doodlelab.data import strokes as pipeline
 from doodlelab.generative import sketch_data as sd
 from doodlelab.generative.sketch_config import SHIPPED, SketchConfig, check_sampling
-from doodlelab.generative.sketch_model import SketchTransformer
+from doodlelab.generative.sketch_numpy import NumpySketchNet
 
 FORMAT = "doodlelab-sketch/1"
 
@@ -34,7 +33,7 @@ def draw(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Ge
     return order[np.arange(len(p)), pick]
 
 
-def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs for predicting the row after `rows` (N, T, 3): (inputs, where) as in `sketch_data.batch`,
     the last max_len positions only (a long prefix is seen through a sliding window)."""
     n = len(rows)
@@ -44,12 +43,11 @@ def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[torch.Tenso
     inputs = np.concatenate([start, shifted], axis=1)[:, -max_len:]
     moved = np.cumsum(rows[..., :2], axis=1)
     where = np.concatenate([np.zeros((n, 1, 2), np.int64), moved], axis=1)[:, -max_len:]
-    return torch.from_numpy(inputs), torch.from_numpy(np.clip(where, 0, grid_size))
+    return inputs, np.clip(where, 0, grid_size)
 
 
-@torch.no_grad()
 def sample_rows(
-    model: SketchTransformer,
+    model,
     label: int,
     context: np.ndarray,
     n: int,
@@ -60,7 +58,8 @@ def sample_rows(
     bounds: tuple[int, int],
     use_cache: bool = True,
 ) -> list[np.ndarray]:
-    """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`: the new rows
+    """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`, drawn by `model`
+    (`NumpySketchNet`, or `sketch_model.OnNumpy` of a PyTorch network): the new rows
     [(t_i, 3)], each ending with PEN_END (forced at `max_new`). Offsets that would take the pen outside
     `bounds` (lo, hi grid positions, both axes) are forbidden, and so is what training drawings never do:
     a zero move within a stroke (repeated points are dropped) and PEN_END before two new points.
@@ -70,7 +69,7 @@ def sample_rows(
     g = model.grid_size
     rows = np.repeat(np.asarray(context, np.int64).reshape(1, -1, 3), n, axis=0)
     here = np.cumsum(rows[..., :2], axis=1)[:, -1] if rows.shape[1] else np.zeros((n, 2), np.int64)
-    labels = torch.full((n,), label, dtype=torch.long)
+    labels = np.full(n, label, np.int64)
     steps = np.arange(-g, g + 1)
     pen_before = np.full(n, rows[0, -1, 2] if rows.shape[1] else sd.PEN_START)
     finished = np.zeros(n, bool)
@@ -81,18 +80,18 @@ def sample_rows(
         if cache is not None and rows.shape[1] + 1 > model.max_len:
             cache = None  # the window slides: positions move, so the cached keys no longer apply
         if cache is not None and step > 0:  # only the newest row is new to the network
-            h = model.hidden(inputs[:, -1:], where[:, -1:], labels, cache, inputs.shape[1] - 1)[:, -1].float()
+            h = model.hidden(inputs[:, -1:], where[:, -1:], labels, cache, inputs.shape[1] - 1)[:, -1]
         else:
-            h = model.hidden(inputs, where, labels, cache)[:, -1].float()
+            h = model.hidden(inputs, where, labels, cache)[:, -1]
         chosen = []
         for axis in (0, 1):  # dx given the state, then dy given dx
-            logits = model.heads(h, *[torch.from_numpy(c) for c in chosen])[axis].float().numpy()
+            logits = model.heads(h, *chosen)[axis].astype(np.float64)
             target = here[:, axis, None] + steps[None]
             logits[(target < bounds[0]) | (target > bounds[1])] = -np.inf
             if axis == 1:  # no (0, 0) move while the pen is down
                 logits[(chosen[0] == g) & (pen_before == sd.PEN_DOWN), g] = -np.inf
             chosen.append(draw(logits, temperature, top_p, rng))
-        pen_logits = model.heads(h, *[torch.from_numpy(c) for c in chosen])[2].float().numpy()
+        pen_logits = model.heads(h, *chosen)[2].astype(np.float64)
         if step == 0:
             pen_logits[:, sd.PEN_END] = -np.inf
         pen = draw(pen_logits, temperature, top_p, rng)
@@ -113,7 +112,7 @@ def sample_rows(
 class Sketcher:
     """A trained stroke model file, ready to draw: network (float32, eval), config and its categories."""
 
-    model: SketchTransformer
+    model: NumpySketchNet  # or sketch_model.OnNumpy: a network answering NumPy arrays
     config: SketchConfig
     classes: list[str]
     path: Path
@@ -225,6 +224,8 @@ def load(model: str | Path = "sketch") -> Sketcher:
         raise modelfile.ModelFileError(f"{path}: not a doodlelab sketch model file")
     config = SketchConfig.from_dict(meta["config"])
     classes = list(modelfile.load_card(path)["classes"])
-    net = SketchTransformer(config, len(classes))
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
-    return Sketcher(net.eval(), config, classes, path)
+    try:
+        net = NumpySketchNet(arrays, config, len(classes))
+    except ValueError as exc:
+        raise modelfile.ModelFileError(f"{path}: {exc}") from None
+    return Sketcher(net, config, classes, path)

@@ -18,7 +18,7 @@ from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import resolve
 from doodlelab.generative import files, sketch_data, training
 from doodlelab.generative.sketch_config import SketchConfig
-from doodlelab.generative.sketch_model import SketchTransformer
+from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
 from doodlelab.generative.sketch_sample import Sketcher
 
 KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"
@@ -94,7 +94,7 @@ def sample_grid(model: SketchTransformer, config: SketchConfig, names: list[str]
     28 x 28 by the one pipeline, saved as a PNG."""
     if next(model.parameters()).device.type != "cpu":  # sampling reads the logits as NumPy arrays
         model = copy.deepcopy(model).cpu()
-    sketcher = Sketcher(model.eval(), config, names, path)
+    sketcher = Sketcher(OnNumpy(model), config, names, path)
     picks = [names[i] for i in np.linspace(0, len(names) - 1, min(7, len(names))).round().astype(int)]
     images = [pipeline.render(d) for c in [*picks, None] for d in sketcher.generate(c, 8, seed=0)]
     files.save_png(files.grid(np.stack(images), 8), path)

@@ -15,7 +15,6 @@ from fastapi import APIRouter, HTTPException, Request
 
 from doodlelab.data import strokes as pipeline
 from doodlelab.data.categories import resolve
-from doodlelab.errors import DoodleError
 from doodlelab.web import schemas
 from doodlelab.web.inference import parse_drawing
 from doodlelab.web.jobs import Cancelled, Job, submit
@@ -25,21 +24,15 @@ log = logging.getLogger("doodlelab.web")
 
 
 def load_sketch(weights: str | Path | None):
-    """The stroke model (`sketch_sample.Sketcher`) of `weights`, or the shipped one; None when no path is
-    given and none is shipped (or PyTorch is missing). A given file that cannot be loaded raises
+    """The stroke model (`sketch_sample.Sketcher`, NumPy: no PyTorch needed) of `weights`, or the shipped
+    one; None when no path is given and none is shipped. A given file that cannot be loaded raises
     ModelFileError."""
     from doodlelab.generative.sketch_config import SHIPPED
+    from doodlelab.generative.sketch_sample import load
 
     if weights is None and not SHIPPED.is_file():
         log.info("no sketch model at %s: /api/complete will answer 503", SHIPPED)
         return None
-    try:
-        from doodlelab.generative.sketch_sample import load
-    except ImportError as exc:  # the base install has no PyTorch
-        if weights is None:
-            log.warning("the sketch model needs PyTorch (%s): /api/complete will answer 503", exc)
-            return None
-        raise DoodleError(f"the sketch model needs PyTorch: pip install 'doodlelab[train]' ({exc})") from None
     return load("sketch" if weights is None else weights)
 
 

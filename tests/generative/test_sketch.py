@@ -12,7 +12,7 @@ import torch
 from doodlelab import modelfile, settings
 from doodlelab.generative import sketch_data as sd
 from doodlelab.generative.sketch_config import SketchConfig
-from doodlelab.generative.sketch_model import SketchTransformer
+from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
 from doodlelab.generative.sketch_sample import draw, load
 from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401
 
@@ -112,7 +112,9 @@ def test_key_value_cache_gives_the_hidden_states_and_samples_of_the_full_recompu
     context = sd.encode(sd.to_grid([rng.uniform(0, 255, (6, 2))], 32), end=False)
     for ctx, max_new in ((np.zeros((0, 3), np.int64), 24), (context, 40)):  # the second one slides
         cached, plain = (
-            sample_rows(model, 1, ctx, 4, np.random.default_rng(3), 1.0, 1.0, max_new, (0, 32), use_cache=c)
+            sample_rows(
+                OnNumpy(model), 1, ctx, 4, np.random.default_rng(3), 1.0, 1.0, max_new, (0, 32), use_cache=c
+            )
             for c in (True, False)
         )
         assert [r.tolist() for r in cached] == [r.tolist() for r in plain]
