@@ -15,7 +15,9 @@ from doodlelab.classifier.model import new_model
 
 FORMAT = "doodlelab-classifier/1"
 # Settings that may change when a run resumes (the stopping point, the loader and the hardware):
-MUTABLE = frozenset({"epochs", "patience", "workers", "threads", "device", "max_steps", "checkpoint_every"})
+MUTABLE = frozenset(
+    {"epochs", "patience", "workers", "threads", "device", "compile", "max_steps", "checkpoint_every"}
+)
 
 
 def save_training(

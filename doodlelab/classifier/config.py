@@ -10,6 +10,7 @@ from doodlelab.data.augment import Augment
 
 ARCHS = ("resnet", "sketcher")  # see classifier.model
 DEVICES = ("auto", "cpu", "cuda")
+COMPILERS = ("", "inductor", "eager")  # eager: traced by TorchDynamo, run without code generation (tests)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ClassifierConfig(Config):
     init: str = ""  # start from this classifier model file's weights (a fine-tune; empty: random init)
     bf16: bool = True  # bfloat16 autocast for training (AVX-512 BF16 CPU or GPU; float16 on older GPUs)
     device: str = "auto"  # cpu, cuda or auto (cuda when present); a torchrun process uses GPU LOCAL_RANK
+    compile: str = ""  # torch.compile the training network with this backend (inductor on GPUs; "": off)
     max_per_category: int = 0  # data: at most this many drawings of each source per category (0: all)
     shuffle_window: int = 65536  # drawings shuffled together, from blocks of 64 visited in a seeded order
     max_steps: int = 0  # stop after this many optimizer steps in all, resumable mid-epoch (0: no limit)
@@ -71,6 +73,7 @@ class ClassifierConfig(Config):
         )
         check(self.workers >= 0 and self.threads >= 0, "workers and threads must be >= 0")
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        check(self.compile in COMPILERS, f"compile must be one of {', '.join(map(repr, COMPILERS))}")
         check(
             min(self.max_per_category, self.max_steps, self.checkpoint_every) >= 0,
             "max_per_category, max_steps and checkpoint_every must be >= 0",

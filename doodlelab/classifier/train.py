@@ -179,6 +179,8 @@ def train(
     model.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves a restored optimizer state to the device
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if config.compile:  # the same parameters: checkpoints and validation keep using `model`
+        net = torch.compile(net, backend=config.compile)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device, config.bf16) == torch.float16)
     if state.get("scaler") and scaler.is_enabled():
         scaler.load_state_dict(state["scaler"])  # float16: the loss scale it had reached, not 65536 afresh

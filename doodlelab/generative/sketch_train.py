@@ -146,7 +146,8 @@ def train(
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names}
     if resume and (out / LAST).exists():
-        state = checkpoints.load(out / LAST, KIND, parts, config)
+        mutable = frozenset({"steps", "threads", "checkpoint_every", "device"})
+        state = checkpoints.load(out / LAST, KIND, parts, config, mutable)
     history, start = state["history"], state["step"]
     stop = min(config.steps, until_step or config.steps)
     started = time.perf_counter() - state["seconds"]

@@ -54,6 +54,33 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(shapes_data, tmp_
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_a_compiled_network_trains_as_the_plain_one_and_saves_plain_weights(shapes_data, tmp_path):
+    """--compile eager: TorchDynamo traces the step (what inductor would compile) and runs it as is, so the
+    run must match the plain one; the checkpoint holds the module's own names (no `_orig_mod.`), and a
+    plain run resumes it."""
+    root, cache = _root(shapes_data)
+    plain = train(tiny_config(epochs=1), tmp_path / "plain", root=root, cache_root=cache, progress=False)
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = train(
+        tiny_config(epochs=1, compile="eager"),
+        tmp_path / "compiled",
+        root=root,
+        cache_root=cache,
+        progress=False,
+    )
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the step went through TorchDynamo
+    np.testing.assert_allclose(compiled.history["train_loss"], plain.history["train_loss"], rtol=1e-5)
+    np.testing.assert_allclose(compiled.history["val_loss"], plain.history["val_loss"], rtol=1e-5)
+    a, _ = modelfile.load(tmp_path / "plain" / LAST)
+    b, _ = modelfile.load(tmp_path / "compiled" / LAST)
+    assert a.keys() == b.keys()
+    resumed = train(tiny_config(epochs=2), tmp_path / "compiled", root=root, cache_root=cache, progress=False)
+    assert resumed.history["epoch"] == [1, 2]  # compile is a setting a resumed run may change
+
+
 def test_a_checkpoint_from_other_settings_is_refused(shapes_data, tmp_path):
     root, cache = _root(shapes_data)
     train(tiny_config(epochs=1), tmp_path, root=root, cache_root=cache, progress=False)
