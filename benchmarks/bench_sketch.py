@@ -85,6 +85,8 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads with --engine torch")
     args = parser.parse_args()
+    if args.engine == "torch" and args.model != "untrained":
+        parser.error("--engine torch times the untrained network only (model files draw with NumPy)")
     if args.engine == "torch":
         import torch
 

@@ -87,10 +87,10 @@ class ShardedSplit:
         out = []
         for s in range(len(self.parts)):
             shard = self.shard(s)
-            ends = np.asarray(shard.stroke_ends, np.int64)[np.asarray(shard.drawing_ends, np.int64) - 1]
-            per_drawing = np.diff(ends, prepend=0)  # (drawings of the shard,)
-            row = np.asarray(shard.drawing, np.int64)
-            out.append(np.where(row >= 0, per_drawing[np.maximum(row, 0)] if len(ends) else 0, 0))
+            stroke_ends = np.concatenate([[0], np.asarray(shard.stroke_ends, np.int64)])
+            per_drawing = np.diff(stroke_ends[np.asarray(shard.drawing_ends, np.int64)], prepend=0)
+            row = np.asarray(shard.drawing, np.int64)  # drawing of each row, -1 for a Google bitmap
+            out.append(np.where(row >= 0, np.append(per_drawing, 0)[row], 0))
             shard.release()
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 

@@ -73,7 +73,8 @@ class NumpySketchNet:
         self.w = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
         self.heads_n, self.n_classes = config.heads, n_classes
         self.grid_size, self.max_len, self.blocks = config.grid_size, config.max_len, range(config.layers)
-        self._t = {k[: -len(".weight")]: v.T.copy() for k, v in self.w.items() if v.ndim == 2}  # x @ W.T
+        linears = [k[: -len(".bias")] for k in self.w if k.endswith(".bias") and "norm" not in k]
+        self._t = {name: self.w[f"{name}.weight"].T.copy() for name in linears}  # x @ W.T as x @ _t
 
     def linear(self, name: str, x: np.ndarray) -> np.ndarray:
         """(..., d_in) -> (..., d_out): x W^T + b, as one 2-D product (a stacked one skips BLAS)."""

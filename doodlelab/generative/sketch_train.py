@@ -1,10 +1,9 @@
 """`doodlelab train sketch`: AdamW with warm-up and cosine decay, bf16 autocast, EMA, batches and augmentation
-drawn from (seed, step) so a killed run resumes to the same weights (at any world size: one process or
-`torchrun` DDP, each rank a share of every batch); checkpoints, curves, sample grids."""
+drawn from (seed, step) so a killed run resumes to the same weights; under `torchrun` (DDP) each rank takes
+a share of the same batches, so a run may resume at another world size; checkpoints, curves, sample grids."""
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
 from doodlelab.generative.sketch_sample import Sketcher
 
 KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"
+BATCHES = 2  # how batches are drawn (which drawings, their augmentation); a checkpoint of another resumes not
 
 
 def class_names(config: SketchConfig, root: Path | None) -> list[str]:
@@ -68,7 +68,9 @@ def global_loss(net: torch.nn.Module, arrays: dict[str, torch.Tensor], world: in
     if world == 1:
         return loss, logged
     count = float((arrays["targets"][..., 2] != sketch_data.IGNORE).sum())
-    stats = torch.tensor([count] + [v * count for v in logged.values()], dtype=torch.float64)
+    stats = torch.tensor(
+        [count] + [v * count for v in logged.values()], dtype=torch.float64, device=loss.device
+    )
     dist.all_reduce(stats)
     total = float(stats[0])
     return loss * (count * world / total), {k: float(v) / total for k, v in zip(logged, stats[1:])}
@@ -92,8 +94,6 @@ def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, confi
 def sample_grid(model: SketchTransformer, config: SketchConfig, names: list[str], path: Path) -> None:
     """8 rows of 8 samples (up to 7 categories spread over the run's, then "no category"), rendered to
     28 x 28 by the one pipeline, saved as a PNG."""
-    if next(model.parameters()).device.type != "cpu":  # sampling reads the logits as NumPy arrays
-        model = copy.deepcopy(model).cpu()
     sketcher = Sketcher(OnNumpy(model), config, names, path)
     picks = [names[i] for i in np.linspace(0, len(names) - 1, min(7, len(names))).round().astype(int)]
     images = [pipeline.render(d) for c in [*picks, None] for d in sketcher.generate(c, 8, seed=0)]
@@ -144,10 +144,14 @@ def train(
     )
     parts = {"model": model, "ema": ema, "optimizer": optimizer}
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names}
+    state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names, "batches": BATCHES}
     if resume and (out / LAST).exists():
         mutable = frozenset({"steps", "threads", "checkpoint_every", "device"})
         state = checkpoints.load(out / LAST, KIND, parts, config, mutable)
+        if state.get("batches") != BATCHES:
+            raise checkpoints.CheckpointError(
+                f"{out / LAST}: made by an older doodlelab that drew other batches; use a new --out"
+            )
     history, start = state["history"], state["step"]
     stop = min(config.steps, until_step or config.steps)
     started = time.perf_counter() - state["seconds"]
@@ -197,6 +201,8 @@ def train(
                     f"step {done}: loss {history['loss'][-1]:.4f}, val_loss {history['val_loss'][-1]:.4f}"
                 )
     bar.close()
+    if world > 1:
+        dist.barrier()  # every rank done before rank 0 writes the model and the others leave
     if rank != 0:
         return state
     card = {

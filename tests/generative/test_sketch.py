@@ -160,6 +160,11 @@ def test_a_killed_run_resumes_to_the_same_weights(sketch_run, tmp_path):
         np.testing.assert_array_equal(straight[k], resumed[k], err_msg=k)
     with pytest.raises(modelfile.ModelFileError, match="other settings"):
         train(tiny_sketch(width=32), paused, root=data / "quickdraw", cache_root=cache, progress=False)
+    arrays, meta = modelfile.load(paused / "last.safetensors")
+    del meta["state"]["batches"]  # a checkpoint of a doodlelab that drew its batches otherwise
+    modelfile.save(paused / "last.safetensors", arrays, metadata=meta)
+    with pytest.raises(modelfile.ModelFileError, match="other batches"):
+        train(tiny_sketch(), paused, root=data / "quickdraw", cache_root=cache, progress=False)
 
 
 def test_run_folder_has_card_curves_and_sample_grids(sketch_run):

@@ -24,7 +24,6 @@ SETTINGS = dict(steps=8, lr=1e-2, warmup=1, checkpoint_every=4, batch_size=16, d
 LAUNCH = """
 import sys
 from pathlib import Path
-from pathlib import Path
 from doodlelab.generative.sketch_train import train
 from tests.generative.test_sketch import tiny_sketch
 from tests.generative.test_sketch_ddp import SETTINGS
