@@ -172,8 +172,7 @@ def train(
             group["lr"] = lr
         model.train()
         arrays = tensors(train_batch(data, config, step, len(names), rank, world), dev)
-        bf16 = config.bf16 and training.bf16_supported(dev.type)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        with training.autocast(config.bf16, dev.type):
             loss, logged = global_loss(net, arrays, world)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -13,6 +13,7 @@ import torch
 
 from doodlelab import checkpoints, modelfile, plots
 from doodlelab.data import stream
+from doodlelab.devices import pick_device
 from doodlelab.generative import files
 
 LAST, CURVES = "last.safetensors", "curves.png"
@@ -58,8 +59,8 @@ class OnNumpy:
 
 
 def device() -> torch.device:
-    """Train on the GPU when there is one, else on the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Train on the GPU when there is one, else on the CPU (`devices.pick_device("auto")`)."""
+    return pick_device("auto")
 
 
 def bf16_supported(kind: str) -> bool:
@@ -69,9 +70,10 @@ def bf16_supported(kind: str) -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def autocast(enabled: bool) -> torch.autocast:
-    """bfloat16 mixed precision on the training device, when asked for and supported."""
-    kind = device().type
+def autocast(enabled: bool, kind: str | None = None) -> torch.autocast:
+    """bfloat16 mixed precision on the training device (`kind`: cpu or cuda; default `device()`'s), when
+    asked for and supported."""
+    kind = kind or device().type
     return torch.autocast(kind, dtype=torch.bfloat16, enabled=enabled and bf16_supported(kind))
 
 
