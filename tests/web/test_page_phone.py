@@ -55,6 +55,9 @@ def test_the_top_guess_stays_in_view_while_drawing_with_a_finger(browser, base_u
         expect(page.get_by_test_id("prediction")).to_have_count(5, timeout=TIMEOUT)  # the full top-5
         expect(page.get_by_test_id("prediction").first).to_contain_text("bicycle", timeout=TIMEOUT)
         expect(top).to_contain_text(names(page)[0], timeout=TIMEOUT)
+        engine = page.get_by_test_id("engine")  # where and how fast the guesses are computed, not cut off
+        expect(engine).to_contain_text("ms per guess", timeout=TIMEOUT)
+        assert engine.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
         list_box = page.get_by_test_id("predictions").bounding_box()
         assert list_box is not None
         if width <= 760:  # one column: the top-5 below the bar; wider, the top-5 is beside the canvas
