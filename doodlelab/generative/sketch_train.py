@@ -76,6 +76,17 @@ def global_loss(net: torch.nn.Module, arrays: dict[str, torch.Tensor], world: in
     return loss * (count * world / total), {k: float(v) / total for k, v in zip(logged, stats[1:])}
 
 
+def new_optimizer(model: torch.nn.Module, config: SketchConfig) -> torch.optim.AdamW:
+    """AdamW with betas (0.9, 0.95) as GPT-2/nanoGPT; weight decay on the weight matrices only."""
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] != 1]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.95),
+    )
+
+
 @torch.no_grad()
 def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, config: SketchConfig) -> float:
     """Mean loss per point (nats) of val_size validation drawings drawn at random (the same ones at every
@@ -135,13 +146,7 @@ def train(
     torch.manual_seed(config.seed)
     model = SketchTransformer(config, len(names)).to(dev)
     ema = training.EMA(model, config.ema)
-    decay = [p for p in model.parameters() if p.dim() >= 2 and p.shape[0] != 1]
-    rest = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-        lr=config.lr,
-        betas=(0.9, 0.95),
-    )
+    optimizer = new_optimizer(model, config)
     parts = {"model": model, "ema": ema, "optimizer": optimizer}
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names, "batches": BATCHES}
