@@ -45,6 +45,7 @@ class SketchConfig(Config):
     bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
     device: str = "auto"  # cpu, cuda or auto (cuda when a GPU is present; under torchrun, the LOCAL_RANK-th)
     threads: int = 0  # torch CPU threads (0: torch's default)
+    workers: int = 0  # processes preparing batches ahead of the step (0: in the training process)
     seed: int = 0  # seed of initialisation, batches, augmentation and dropout
 
     def __post_init__(self) -> None:
@@ -63,7 +64,10 @@ class SketchConfig(Config):
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")
         check_sampling(self.temperature, self.top_p)
         _check(self.val_size >= 1 and self.checkpoint_every >= 1, "val_size and checkpoint_every >= 1")
-        _check(self.threads >= 0 and self.max_per_category >= 0, "threads and max_per_category must be >= 0")
+        _check(
+            min(self.threads, self.workers, self.max_per_category) >= 0,
+            "threads, workers and max_per_category must be >= 0",
+        )
         _check(self.device in ("cpu", "cuda", "auto"), "device must be one of cpu, cuda, auto")
 
 

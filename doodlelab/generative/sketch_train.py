@@ -59,6 +59,27 @@ def train_batch(
     return sketch_data.batch(rows, labels[mine], config.grid_size)
 
 
+def as_is(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return arrays
+
+
+class Batches(torch.utils.data.Dataset):
+    """Item k is this rank's share of the batch of step `first + k` (`train_batch`): a pure function of the
+    step, so loader workers may prepare batches ahead in any process and the run stays the same."""
+
+    def __init__(
+        self, data, config: SketchConfig, first: int, stop: int, n_classes: int, rank: int, world: int
+    ):
+        self.data, self.config, self.first, self.stop = data, config, first, stop
+        self.n_classes, self.rank, self.world = n_classes, rank, world
+
+    def __len__(self) -> int:
+        return self.stop - self.first
+
+    def __getitem__(self, k: int) -> dict[str, np.ndarray]:
+        return train_batch(self.data, self.config, self.first + k, self.n_classes, self.rank, self.world)
+
+
 def global_loss(net: torch.nn.Module, arrays: dict[str, torch.Tensor], world: int):
     """(loss to back-propagate, logged means) of this rank's share: the loss per point of the WHOLE
     batch. Each rank's sum over its points is divided by the global count of points (one all-reduce), and
@@ -151,7 +172,7 @@ def train(
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names, "batches": BATCHES}
     if resume and (out / LAST).exists():
-        mutable = frozenset({"steps", "threads", "checkpoint_every", "device"})
+        mutable = frozenset({"steps", "threads", "workers", "checkpoint_every", "device"})
         state = checkpoints.load(out / LAST, KIND, parts, config, mutable)
         if state.get("batches") != BATCHES:
             raise checkpoints.CheckpointError(
@@ -161,8 +182,14 @@ def train(
     stop = min(config.steps, until_step or config.steps)
     started = time.perf_counter() - state["seconds"]
     sums: dict[str, float] = {}
+    batches = torch.utils.data.DataLoader(
+        Batches(data, config, start, stop, len(names), rank, world),
+        batch_size=None,
+        num_workers=config.workers,
+        collate_fn=as_is,  # NumPy arrays as they are: tensors() moves them to the device
+    )
     bar = tqdm(
-        range(start, stop),
+        zip(range(start, stop), batches),
         initial=start,
         total=config.steps,
         desc="train sketch",
@@ -170,13 +197,13 @@ def train(
         disable=not progress or rank != 0,
         dynamic_ncols=True,
     )
-    for step in bar:
+    for step, arrays in bar:
         torch.manual_seed(config.seed * 1_000_003 + step * world + rank)  # dropout: the same after a resume
         lr = lr_schedules.lr_at(step, config.steps, config.lr, "cosine", config.warmup, 0.1 * config.lr)
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        arrays = tensors(train_batch(data, config, step, len(names), rank, world), dev)
+        arrays = tensors(arrays, dev)
         with training.autocast(config.bf16, dev.type):
             loss, logged = global_loss(net, arrays, world)
         optimizer.zero_grad(set_to_none=True)
