@@ -90,7 +90,9 @@ def steps(data, config, n: int, network: bool) -> float:
     from doodlelab.classifier.train import train_step
 
     if hasattr(batches, "EpochPlan"):  # this tree
-        plan = batches.EpochPlan(data.blocks(batches.BLOCK), config.batch_size, 1, config.seed, 0)
+        plan = batches.EpochPlan(
+            data.blocks(batches.BLOCK), config.batch_size, 1, config.seed, 0, config.shuffle_window
+        )
         loader = batches.AugmentedBatches(data, plan, config.augment)
     else:  # the old tree
         plan = batches.epoch_batches(len(data.images), config.batch_size, config.seed, 0)

@@ -28,7 +28,7 @@ from doodlelab.data.categories import categories
 
 def augmentation(data: cache.SplitArrays, config: ClassifierConfig, batches: int) -> float:
     """Images per second of augmented batches rendered in this process."""
-    plan = EpochPlan(data.blocks(BLOCK), config.batch_size, 1, config.seed, 0)
+    plan = EpochPlan(data.blocks(BLOCK), config.batch_size, 1, config.seed, 0, config.shuffle_window)
     loader = AugmentedBatches(data, plan, config.augment)
     start = time.perf_counter()
     images = sum(len(loader[b][0]) for b in range(min(batches, plan.steps)))

@@ -43,7 +43,7 @@ class ClassifierConfig(Config):
     device: str = "auto"  # cpu, cuda or auto (cuda when present); a torchrun process uses GPU LOCAL_RANK
     compile: str = ""  # torch.compile the training network with this backend (inductor on GPUs; "": off)
     max_per_category: int = 0  # data: at most this many drawings of each source per category (0: all)
-    shuffle_window: int = 65536  # drawings shuffled together, from blocks of 64 visited in a seeded order
+    shuffle_window: int = 262_144  # drawings shuffled together (indices only); blocks of 64 in a seeded order
     max_steps: int = 0  # stop after this many optimizer steps in all, resumable mid-epoch (0: no limit)
     checkpoint_every: int = 0  # also save the resumable checkpoint every N steps of an epoch (0: at its end)
     workers: int = 1  # processes rendering augmented batches (0: in the training process)

@@ -51,7 +51,7 @@ class EpochPlan:
         world: int,
         seed: int,
         epoch: int,
-        window: int = 65536,
+        window: int = 262_144,
         groups: np.ndarray | None = None,
     ) -> None:
         self.seed, self.epoch, self.per_rank, self.world = seed, epoch, per_rank, world
@@ -107,10 +107,6 @@ class AugmentedBatches(Dataset):
         images, labels = self.data.take(index)
         if self.aug.enabled:
             rng = np.random.default_rng([self.plan.seed, self.plan.epoch, b, 1, self.rank])
-            images = np.stack(
-                [
-                    augmented(self.data.strokes_of(int(i)), image, rng, self.aug)
-                    for i, image in zip(index, images)
-                ]
-            )
+            drawings = self.data.strokes_many(index)
+            images = np.stack([augmented(d, image, rng, self.aug) for d, image in zip(drawings, images)])
         return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)

@@ -237,6 +237,10 @@ class SplitArrays:
         d = int(self.drawing[i])
         return None if d < 0 else unpack(self.points, self.stroke_ends, self.drawing_ends, d)
 
+    def strokes_many(self, index: np.ndarray) -> list[strokes.Strokes | None]:
+        """`strokes_of` each of items `index` (B,), as `stream.ShardedSplit`."""
+        return [self.strokes_of(int(i)) for i in index]
+
 
 def split_shards(
     split: str,

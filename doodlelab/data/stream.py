@@ -81,6 +81,18 @@ class ShardedSplit:
         shard.release()
         return drawing
 
+    def strokes_many(self, index: np.ndarray) -> list[strokes.Strokes | None]:
+        """`strokes_of` each of drawings `index` (B,), in that order, each shard read once and released once
+        (a batch's worth: releasing after every drawing made each read fault its pages in again)."""
+        s, row = self.locate(index)
+        out: list[strokes.Strokes | None] = [None] * len(s)
+        for k in np.unique(s).tolist():
+            shard = self.shard(k)
+            for j in np.flatnonzero(s == k).tolist():
+                out[j] = shard.strokes_of(int(row[j]))
+            shard.release()
+        return out
+
     def point_counts(self) -> np.ndarray:
         """(N,) int64 points of each drawing's simplified strokes (0 for a Google bitmap), from the shards'
         stroke and drawing ends alone (no points are read)."""

@@ -113,6 +113,12 @@ def test_split_arrays_keep_the_strokes_that_rendered_each_image(tiny_root, tmp_p
     for i in from_strokes:
         assert np.array_equal(strokes.render(a.strokes_of(int(i))), a.images[i])
     assert a.strokes_of(int(np.flatnonzero(a.drawing < 0)[0])) is None
+    mixed = np.random.default_rng(0).permutation(len(a))[:40]  # a batch of both sources, in its order
+    for got, i in zip(a.strokes_many(mixed), mixed.tolist()):
+        one = a.strokes_of(i)
+        assert (got is None) == (one is None) and (
+            got is None or np.array_equal(np.concatenate(got), np.concatenate(one))
+        )
 
 
 def test_pack_round_trips_drawings():

@@ -58,6 +58,13 @@ def test_a_split_is_read_through_memory_maps_in_any_order(tiny_root, tmp_path, m
     images, labels = split.take(order)
     in_order, in_labels = split.take(np.arange(len(split)))
     assert np.array_equal(images, in_order[order]) and np.array_equal(labels, in_labels[order])
+    # a batch's strokes, read shard by shard, come back in the batch's order
+    many = split.strokes_many(order)
+    assert len(many) == len(order)
+    for got, i in zip(many, order.tolist()):
+        one = split.strokes_of(i)
+        assert (got is None) == (one is None)
+        assert got is None or (len(got) == len(one) and all(np.array_equal(x, y) for x, y in zip(got, one)))
     assert np.array_equal(split.labels_of(order), labels)  # labels without reading a shard
     blocks = split.blocks(5)
     assert blocks[0, 0] == 0 and blocks[-1, 1] == len(split) and (blocks[1:, 0] == blocks[:-1, 1]).all()
