@@ -99,10 +99,23 @@ class SketchSet:
         self, index: int, rng: np.random.Generator | None = None, aug: Augment | None = None
     ) -> np.ndarray:
         """Stroke-5 rows (T, 3) of drawing `index`, augmented when `rng` and `aug` are given."""
-        drawing = self.data.strokes_of(int(self.items[index]))
-        if rng is not None and aug is not None and aug.enabled:
-            drawing = augment_strokes(drawing, rng, aug)
-        return encode(to_grid(drawing, self.grid_size))[: self.max_len]
+        return self.rows_many([index], [rng], aug)[0]
+
+    def rows_many(
+        self,
+        index: Sequence[int],
+        rngs: Sequence[np.random.Generator | None] | None = None,
+        aug: Augment | None = None,
+    ) -> list[np.ndarray]:
+        """`rows` of each of drawings `index`, the i-th augmented with rngs[i]; the strokes of a batch are
+        read shard by shard (`stream.ShardedSplit.strokes_many`)."""
+        drawings = self.data.strokes_many(self.items[np.asarray(index, np.int64)])
+        out = []
+        for drawing, rng in zip(drawings, rngs or [None] * len(drawings)):
+            if rng is not None and aug is not None and aug.enabled:
+                drawing = augment_strokes(drawing, rng, aug)
+            out.append(encode(to_grid(drawing, self.grid_size))[: self.max_len])
+        return out
 
 
 def augmentation(rotate: float, stretch: float) -> Augment:

@@ -55,7 +55,8 @@ def train_batch(
     labels = np.where(uncond, n_classes, data.labels[idx])
     aug = sketch_data.augmentation(config.aug_rotate, config.aug_stretch)
     mine = np.array_split(np.arange(len(idx)), world)[rank]
-    rows = [data.rows(int(idx[j]), np.random.default_rng([config.seed, step, 2, int(j)]), aug) for j in mine]
+    rngs = [np.random.default_rng([config.seed, step, 2, int(j)]) for j in mine]
+    rows = data.rows_many(idx[mine], rngs, aug)
     return sketch_data.batch(rows, labels[mine], config.grid_size)
 
 
@@ -117,7 +118,7 @@ def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, confi
     chosen = np.sort(np.random.default_rng(0).choice(len(data), count, replace=False))  # every category
     for first in range(0, count, config.batch_size):
         idx = chosen[first : first + config.batch_size]
-        arrays = sketch_data.batch([data.rows(int(i)) for i in idx], data.labels[idx], config.grid_size)
+        arrays = sketch_data.batch(data.rows_many(idx), data.labels[idx], config.grid_size)
         loss, _ = model.loss(**tensors(arrays, next(model.parameters()).device))
         total += float(loss) * len(idx)
     return total / max(1, count)

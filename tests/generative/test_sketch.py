@@ -197,6 +197,12 @@ def test_training_drawings_stream_from_the_shards(shapes_data):  # noqa: F811
     assert len(streamed) == len(kept) and streamed.left_out == int((points > bound).sum()) > 0
     first = sd.encode(sd.to_grid(kept[0], 32))[:bound]
     assert np.array_equal(streamed.rows(0), first)
+    order = np.random.default_rng(0).permutation(len(streamed))[:12]  # a batch, read shard by shard
+    aug = sd.augmentation(8.0, 0.1)
+    many = streamed.rows_many(order, [np.random.default_rng(int(i)) for i in order], aug)
+    one_by_one = [streamed.rows(int(i), np.random.default_rng(int(i)), aug) for i in order]
+    assert all(np.array_equal(a, b) for a, b in zip(many, one_by_one)) and len(many) == 12
+    assert np.array_equal(streamed.rows_many(order)[0], sd.encode(sd.to_grid(kept[order[0]], 32))[:bound])
     official = [int(whole.labels[i]) for i, n in zip(stroke_rows, points) if n <= bound]
     local = {category_index(name): k for k, name in enumerate(names)}
     assert streamed.labels.tolist() == [local[c] for c in official]  # model-local labels
