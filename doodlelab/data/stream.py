@@ -75,15 +75,12 @@ class ShardedSplit:
 
     def strokes_of(self, i: int) -> strokes.Strokes | None:
         """The simplified strokes of drawing i, or None when it is a Google bitmap."""
-        s = int(np.searchsorted(self.starts, i, side="right")) - 1
-        shard = self.shard(s)
-        drawing = shard.strokes_of(int(i - self.starts[s]))  # copies of the points
-        shard.release()
-        return drawing
+        return self.strokes_many(np.asarray([i], np.int64))[0]
 
     def strokes_many(self, index: np.ndarray) -> list[strokes.Strokes | None]:
-        """`strokes_of` each of drawings `index` (B,), in that order, each shard read once and released once
-        (a batch's worth: releasing after every drawing made each read fault its pages in again)."""
+        """The simplified strokes (copies of the points; None for a Google bitmap) of drawings `index`
+        (B,), in that order, each shard read once and released once (a batch's worth: releasing after
+        every drawing made each read fault its pages in again)."""
         s, row = self.locate(index)
         out: list[strokes.Strokes | None] = [None] * len(s)
         for k in np.unique(s).tolist():

@@ -27,9 +27,8 @@ class MdnSketchTransformer(SketchTransformer):
         super().__init__(config, n_classes)
         d = config.width
         del self.head_dx, self.head_dy, self.head_pen, self.dx_out, self.dy_out
-        self.head_mix = nn.Linear(
-            d, 6 * COMPONENTS
-        )  # per component: weight, mu_x, mu_y, sigma_x, sigma_y, rho
+        # per component: weight, mu_x, mu_y, sigma_x, sigma_y, rho
+        self.head_mix = nn.Linear(d, 6 * COMPONENTS)
         self.head_pen = nn.Linear(d, 3)
         self.offset_out = nn.Linear(2, d)  # the chosen (dx, dy) / G, added before the pen head
         for module in (self.head_mix, self.head_pen, self.offset_out):
@@ -94,6 +93,7 @@ def sample(
     finished, length = np.zeros(n, bool), np.zeros(n, np.int64)
     labels = torch.full((n,), label, dtype=torch.int64)
     cache: list[list] = [[] for _ in net.blocks]
+    s = math.sqrt(temperature)  # the Gaussians' standard deviations shrink by sqrt(tau)
     for step in range(max_len):
         inputs = np.tile(np.array([[[g, g, sd.PEN_START]]]), (n, 1, 1))
         where = np.zeros((n, 1, 2), np.int64)
@@ -108,7 +108,6 @@ def sample(
         todo = np.ones(n, bool)
         for _ in range(8):  # redraw zero moves within a stroke
             e1, e2 = torch.randn(n, generator=gen), torch.randn(n, generator=gen)
-            s = math.sqrt(temperature)
             x = pick[0] + pick[2] * s * e1
             y = pick[1] + pick[3] * s * (pick[4] * e1 + torch.sqrt(1 - pick[4] ** 2) * e2)
             fresh = np.rint(torch.stack([x, y], 1).numpy()).astype(np.int64)
