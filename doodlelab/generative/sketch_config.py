@@ -9,6 +9,10 @@ from pathlib import Path
 
 from doodlelab.config import Config, ConfigError
 
+HEADS = ("tokens", "mixture")  # the stroke model's heads for the move (dx, dy)
+COMPONENTS = 20  # Gaussians in the mixture head (Sketch-RNN's M = 20)
+SIGMA_MIN = 0.05  # the mixture's smallest standard deviation, grid cells (keeps the density finite)
+SPREAD = 8  # the mixture's raw outputs are in units of grid_size / SPREAD cells (an eighth of the box)
 SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"  # the shipped model file
 
 
@@ -25,6 +29,7 @@ class SketchConfig(Config):
     grid_size: int = 64  # pen positions per axis are 0..grid_size across the 0..255 box (64: ~4 units)
     max_len: int = 128  # most points in a drawing: longer ones are left out of training; the sampling bound
     max_per_category: int = 0  # use at most this many drawings per category and source (0: all; the cache's)
+    head: str = "tokens"  # the move's head: tokens (softmaxes over grid offsets) or mixture (20 Gaussians)
     width: int = 192  # transformer width d (embeddings, attention, residual stream)
     layers: int = 4  # transformer blocks
     heads: int = 4  # attention heads per block (width must divide by heads)
@@ -52,6 +57,7 @@ class SketchConfig(Config):
         self.categories = tuple(self.categories)
         _check(8 <= self.grid_size <= 255, "grid_size must be in [8, 255]")
         _check(8 <= self.max_len <= 1024, "max_len must be in [8, 1024]")
+        _check(self.head in HEADS, f"head must be one of {', '.join(HEADS)}")
         _check(self.width >= 8 and self.layers >= 1 and self.heads >= 1, "width >= 8, layers and heads >= 1")
         _check(self.width % self.heads == 0, "width must be a multiple of heads")
         _check(0 <= self.dropout < 1 and 0 <= self.p_uncond < 1, "dropout and p_uncond must be in [0, 1)")

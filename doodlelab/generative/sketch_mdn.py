@@ -1,22 +1,17 @@
-"""The stroke model with Sketch-RNN's head instead of categorical offsets: a mixture of bivariate Gaussians
-over (dx, dy) and a softmax over the pen (Ha & Eck 2017, eq. 3-4, 9-10). Kept for the measured comparison of
-the two heads (`benchmarks/compare_sketch_heads.py`); the shipped model uses the categorical head."""
+"""The stroke model with Sketch-RNN's head instead of categorical offsets (`--head mixture`): a mixture of
+bivariate Gaussians over (dx, dy) and a softmax over the pen given the move (Ha & Eck 2017, eq. 3-4, 9-10)."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from doodlelab.generative import sketch_data as sd
-from doodlelab.generative.sketch_config import SketchConfig
+from doodlelab.generative.sketch_config import COMPONENTS, SIGMA_MIN, SPREAD, SketchConfig
 from doodlelab.generative.sketch_model import SketchTransformer
-
-COMPONENTS = 20  # Gaussians in the mixture (Sketch-RNN's M = 20)
-SIGMA_MIN = 0.05  # smallest standard deviation, grid cells (keeps the density finite)
 
 
 class MdnSketchTransformer(SketchTransformer):
@@ -37,7 +32,7 @@ class MdnSketchTransformer(SketchTransformer):
     def mixture(self, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """h (..., d) -> (log weights, mu_x, mu_y, sigma_x, sigma_y, rho), each (..., M), in grid cells."""
         logit, mx, my, sx, sy, r = self.head_mix(h).float().chunk(6, dim=-1)
-        scale = self.grid_size / 8  # outputs of order 1 cover offsets of about an eighth of the box
+        scale = self.grid_size / SPREAD  # outputs of order 1 cover offsets of about an eighth of the box
         sigma_x = SIGMA_MIN + F.softplus(sx) * scale
         sigma_y = SIGMA_MIN + F.softplus(sy) * scale
         return F.log_softmax(logit, -1), mx * scale, my * scale, sigma_x, sigma_y, 0.95 * torch.tanh(r)
@@ -74,62 +69,3 @@ class MdnSketchTransformer(SketchTransformer):
         total = loss_offset + loss_pen
         parts = {"loss": total, "loss_offset": loss_offset, "loss_pen": loss_pen}
         return total, {k: float(v.detach()) for k, v in parts.items()}
-
-
-@torch.no_grad()
-def sample(
-    net: MdnSketchTransformer, label: int, n: int, seed: int, temperature: float, max_len: int
-) -> list[np.ndarray]:
-    """n new drawings as stroke-5 rows [(t_i, 3)] (each ending with PEN_END): a component drawn from the
-    weights at temperature tau, an offset from its Gaussian with variance scaled by tau (Ha & Eck 2017,
-    sec. 3.3), rounded to the grid; moves that would leave the box are clipped to it, and a zero move within
-    a stroke is drawn again (a few tries). The pen from its softmax at tau; no PEN_END before two points."""
-    net.eval()
-    g = net.grid_size
-    gen = torch.Generator().manual_seed(seed)
-    rows = np.zeros((n, 0, 3), np.int64)
-    here = np.zeros((n, 2), np.int64)
-    pen_before = np.full(n, sd.PEN_START)
-    finished, length = np.zeros(n, bool), np.zeros(n, np.int64)
-    labels = torch.full((n,), label, dtype=torch.int64)
-    cache: list[list] = [[] for _ in net.blocks]
-    s = math.sqrt(temperature)  # the Gaussians' standard deviations shrink by sqrt(tau)
-    for step in range(max_len):
-        inputs = np.tile(np.array([[[g, g, sd.PEN_START]]]), (n, 1, 1))
-        where = np.zeros((n, 1, 2), np.int64)
-        if step:
-            inputs = np.concatenate([rows[:, -1:, :2] + g, rows[:, -1:, 2:]], axis=2)
-            where = np.clip(here[:, None], 0, g)
-        h = net.hidden(torch.from_numpy(inputs), torch.from_numpy(where), labels, cache, step)[:, -1]
-        log_w, mx, my, sx, sy, rho = net.mixture(h)
-        k = torch.multinomial(torch.softmax(log_w / temperature, -1), 1, generator=gen)[:, 0]
-        pick = [t.gather(1, k[:, None])[:, 0] for t in (mx, my, sx, sy, rho)]
-        move = np.zeros((n, 2), np.int64)
-        todo = np.ones(n, bool)
-        for _ in range(8):  # redraw zero moves within a stroke
-            e1, e2 = torch.randn(n, generator=gen), torch.randn(n, generator=gen)
-            x = pick[0] + pick[2] * s * e1
-            y = pick[1] + pick[3] * s * (pick[4] * e1 + torch.sqrt(1 - pick[4] ** 2) * e2)
-            fresh = np.rint(torch.stack([x, y], 1).numpy()).astype(np.int64)
-            fresh = np.clip(here + fresh, 0, g) - here
-            move[todo] = fresh[todo]
-            todo &= (move == 0).all(1) & (pen_before == sd.PEN_DOWN)
-            if not todo.any():
-                break
-        move[todo] = np.where(here[todo] < g, 1, -1) * np.array([1, 0])
-        logits = net.pen_logits(h, torch.from_numpy(move[:, 0]).float(), torch.from_numpy(move[:, 1]).float())
-        logits = logits.float() / temperature
-        if step == 0:
-            logits[:, sd.PEN_END] = -math.inf
-        pen = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)[:, 0].numpy()
-        if step == max_len - 1:
-            pen[:] = sd.PEN_END
-        row = np.column_stack([move, pen])
-        row[finished] = (0, 0, sd.PEN_END)
-        rows = np.concatenate([rows, row[:, None]], axis=1)
-        here, pen_before = here + row[:, :2], row[:, 2]
-        length += ~finished
-        finished |= pen == sd.PEN_END
-        if finished.all():
-            break
-    return [r[:k] for r, k in zip(rows, length)]

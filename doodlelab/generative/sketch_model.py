@@ -140,24 +140,42 @@ class SketchTransformer(nn.Module):
         return total, {"loss": float(total.detach())} | {n: float(v.detach()) for n, v in zip(names, terms)}
 
 
+def network(config: SketchConfig, n_classes: int) -> SketchTransformer:
+    """The network of `config.head`: `SketchTransformer` (tokens) or `sketch_mdn.MdnSketchTransformer`."""
+    if config.head == "mixture":
+        from doodlelab.generative.sketch_mdn import MdnSketchTransformer
+
+        return MdnSketchTransformer(config, n_classes)
+    return SketchTransformer(config, n_classes)
+
+
 class OnNumpy:
-    """A `SketchTransformer` called on NumPy arrays and answering them, the interface of
+    """A `SketchTransformer` (either head) called on NumPy arrays and answering them, the interface of
     `sketch_numpy.NumpySketchNet`, so one sampling loop serves both (no gradients; float32 answers)."""
 
     def __init__(self, net: SketchTransformer) -> None:
         self.net = net.eval()
         self.grid_size, self.max_len, self.blocks = net.grid_size, net.max_len, net.blocks
+        self.head = "mixture" if hasattr(net, "mixture") else "tokens"
+
+    def _tensors(self, *arrays):
+        dev = next(self.net.parameters()).device
+        return [None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in arrays]
+
+    @torch.no_grad()
+    def mixture(self, h):
+        return tuple(t.double().cpu().numpy() for t in self.net.mixture(*self._tensors(h)))
+
+    @torch.no_grad()
+    def pen_logits(self, h, x, y):
+        h, x, y = self._tensors(h, np.asarray(x, np.float32), np.asarray(y, np.float32))
+        return self.net.pen_logits(h, x, y).float().cpu().numpy()
 
     @torch.no_grad()
     def hidden(self, inputs, where, labels, cache: list | None = None, start: int = 0):
-        dev = next(self.net.parameters()).device
-        args = (torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in (inputs, where, labels))
-        return self.net.hidden(*args, cache, start).float().cpu().numpy()
+        return self.net.hidden(*self._tensors(inputs, where, labels), cache, start).float().cpu().numpy()
 
     @torch.no_grad()
     def heads(self, h, dx=None, dy=None):
-        dev = next(self.net.parameters()).device
-        given = [
-            None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in (h, dx, dy)
-        ]
-        return tuple(None if o is None else o.float().cpu().numpy() for o in self.net.heads(*given))
+        out = self.net.heads(*self._tensors(h, dx, dy))
+        return tuple(None if o is None else o.float().cpu().numpy() for o in out)

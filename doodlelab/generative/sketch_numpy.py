@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from doodlelab.generative.sketch_config import SketchConfig
+from doodlelab.generative.sketch_config import COMPONENTS, SIGMA_MIN, SPREAD, SketchConfig
 
 Cache = list  # per block: [] before the first call, then [keys, values], each (N, heads, T, d / heads)
 
@@ -36,13 +36,18 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def shapes(config: SketchConfig, n_classes: int) -> dict[str, tuple[int, ...]]:
-    """The name and shape of every weight of `SketchTransformer(config, n_classes)`."""
+    """The name and shape of every weight of `sketch_model.network(config, n_classes)`."""
     d, g, offsets = config.width, config.grid_size, 2 * config.grid_size + 1
     out: dict[str, tuple[int, ...]] = {"norm.weight": (d,), "norm.bias": (d,), "pen_in.weight": (4, d)}
-    rows = {"dx_in": offsets, "dy_in": offsets, "dx_out": offsets, "dy_out": offsets, "x_in": g + 1}
+    rows = {"dx_in": offsets, "dy_in": offsets, "x_in": g + 1}
     rows |= {"y_in": g + 1, "time_in": config.max_len, "class_in": n_classes + 1}
+    linears = {"head_pen": (3, d)}
+    if config.head == "mixture":
+        linears |= {"head_mix": (6 * COMPONENTS, d), "offset_out": (d, 2)}
+    else:
+        rows |= {"dx_out": offsets, "dy_out": offsets}
+        linears |= {"head_dx": (offsets, d), "head_dy": (offsets, d)}
     out |= {f"{name}.weight": (n, d) for name, n in rows.items()}
-    linears = {"head_dx": (offsets, d), "head_dy": (offsets, d), "head_pen": (3, d)}
     for i in range(config.layers):
         p = f"blocks.{i}."
         out |= {p + f"norm{k}.{w}": (d,) for k in (1, 2) for w in ("weight", "bias")}
@@ -71,7 +76,7 @@ class NumpySketchNet:
         if wrong:
             raise ValueError(f"weights that do not fit the model's config: {', '.join(wrong[:3])}")
         self.w = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
-        self.heads_n, self.n_classes = config.heads, n_classes
+        self.heads_n, self.n_classes, self.head = config.heads, n_classes, config.head
         self.grid_size, self.max_len, self.blocks = config.grid_size, config.max_len, range(config.layers)
         linears = [k[: -len(".bias")] for k in self.w if k.endswith(".bias") and "norm" not in k]
         self._t = {name: self.w[f"{name}.weight"].T.copy() for name in linears}  # x @ W.T as x @ _t
@@ -138,3 +143,18 @@ class NumpySketchNet:
         if dy is None:
             return logits_dx, logits_dy, None
         return logits_dx, logits_dy, self.linear("head_pen", h + self.w["dy_out.weight"][dy])
+
+    def mixture(self, h: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The mixture head (config.head "mixture"), as `MdnSketchTransformer.mixture`: h (..., d) ->
+        (log weights, mu_x, mu_y, sigma_x, sigma_y, rho), each (..., COMPONENTS) float64, in grid cells."""
+        logit, mx, my, sx, sy, r = np.split(self.linear("head_mix", h).astype(np.float64), 6, axis=-1)
+        scale = self.grid_size / SPREAD
+        top = logit.max(axis=-1, keepdims=True)
+        log_w = logit - top - np.log(np.exp(logit - top).sum(axis=-1, keepdims=True))
+        sigma_x, sigma_y = (SIGMA_MIN + np.logaddexp(0.0, v) * scale for v in (sx, sy))  # softplus
+        return log_w, mx * scale, my * scale, sigma_x, sigma_y, 0.95 * np.tanh(r)
+
+    def pen_logits(self, h: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The mixture model's pen logits (..., 3) given the move (x, y) in grid cells (...,)."""
+        offset = np.stack([x, y], axis=-1).astype(np.float32) / np.float32(self.grid_size)
+        return self.linear("head_pen", h + self.linear("offset_out", offset))

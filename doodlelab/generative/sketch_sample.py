@@ -46,6 +46,52 @@ def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[np.ndarray,
     return inputs, np.clip(where, 0, grid_size)
 
 
+def token_move(model, h, here, pen_before, bounds, temperature, top_p, rng) -> np.ndarray:
+    """(N, 2) moves in grid cells from the categorical heads of hidden states h (N, d): dx, then dy given
+    dx, each by `draw`; moves taking the pen (here, (N, 2)) outside `bounds` are forbidden, and so is a zero
+    move while the pen is down (pen_before (N,))."""
+    g = model.grid_size
+    steps, chosen = np.arange(-g, g + 1), []
+    for axis in (0, 1):  # dx given the state, then dy given dx
+        logits = model.heads(h, *chosen)[axis].astype(np.float64)
+        target = here[:, axis, None] + steps[None]
+        logits[(target < bounds[0]) | (target > bounds[1])] = -np.inf
+        if axis == 1:  # no (0, 0) move while the pen is down
+            logits[(chosen[0] == g) & (pen_before == sd.PEN_DOWN), g] = -np.inf
+        chosen.append(draw(logits, temperature, top_p, rng))
+    return np.column_stack(chosen) - g
+
+
+def mixture_move(mixture, here, pen_before, bounds, temperature, top_p, rng, tries: int = 16) -> np.ndarray:
+    """(N, 2) moves in grid cells from the mixtures (log weights, mu_x, mu_y, sigma_x, sigma_y, rho; each
+    (N, M)): a component drawn by `draw` from its weights, then a point from its Gaussian with the standard
+    deviations scaled by sqrt(tau) (Ha & Eck 2017, sec. 3.3), rounded to the grid. A move that leaves
+    `bounds` or stays put while the pen is down is drawn again, up to `tries` times; one still refused is
+    clipped into the bounds, and a zero move then steps one cell along x, into the bounds."""
+    log_w, mx, my, sx, sy, rho = mixture
+    n = len(log_w)
+    k = draw(log_w, temperature, top_p, rng)
+    mx, my, sx, sy, rho = (a[np.arange(n), k] for a in (mx, my, sx, sy, rho))
+    s = np.sqrt(temperature)
+    move, todo = np.zeros((n, 2), np.int64), np.ones(n, bool)
+    for _ in range(tries):
+        e = rng.standard_normal((n, 2))
+        x = mx + sx * s * e[:, 0]
+        y = my + sy * s * (rho * e[:, 0] + np.sqrt(1 - rho**2) * e[:, 1])  # correlation rho
+        fresh = np.rint(np.clip(np.column_stack([x, y]), -1e6, 1e6)).astype(np.int64)
+        there = here + fresh
+        ok = ((there >= bounds[0]) & (there <= bounds[1])).all(axis=1)
+        ok &= ~((fresh == 0).all(axis=1) & (pen_before == sd.PEN_DOWN))
+        move[todo & ok] = fresh[todo & ok]
+        move[todo & ~ok] = np.clip(there, bounds[0], bounds[1])[todo & ~ok] - here[todo & ~ok]
+        todo &= ~ok
+        if not todo.any():
+            return move
+    stuck = todo & (move == 0).all(axis=1) & (pen_before == sd.PEN_DOWN)
+    move[stuck, 0] = np.where(here[stuck, 0] < bounds[1], 1, -1)
+    return move
+
+
 def sample_rows(
     model,
     label: int,
@@ -66,38 +112,33 @@ def sample_rows(
 
     The network sees each new row once, through a key-value cache (`use_cache`), while the sequence fits
     in max_len; past that, the window slides and every step recomputes it."""
-    g = model.grid_size
     rows = np.repeat(np.asarray(context, np.int64).reshape(1, -1, 3), n, axis=0)
     here = np.cumsum(rows[..., :2], axis=1)[:, -1] if rows.shape[1] else np.zeros((n, 2), np.int64)
     labels = np.full(n, label, np.int64)
-    steps = np.arange(-g, g + 1)
     pen_before = np.full(n, rows[0, -1, 2] if rows.shape[1] else sd.PEN_START)
     finished = np.zeros(n, bool)
     length = np.zeros(n, np.int64)
     cache: list[list] | None = [[] for _ in model.blocks] if use_cache else None
     for step in range(max_new):
-        inputs, where = _window(rows, g, model.max_len)
+        inputs, where = _window(rows, model.grid_size, model.max_len)
         if cache is not None and rows.shape[1] + 1 > model.max_len:
             cache = None  # the window slides: positions move, so the cached keys no longer apply
         if cache is not None and step > 0:  # only the newest row is new to the network
             h = model.hidden(inputs[:, -1:], where[:, -1:], labels, cache, inputs.shape[1] - 1)[:, -1]
         else:
             h = model.hidden(inputs, where, labels, cache)[:, -1]
-        chosen = []
-        for axis in (0, 1):  # dx given the state, then dy given dx
-            logits = model.heads(h, *chosen)[axis].astype(np.float64)
-            target = here[:, axis, None] + steps[None]
-            logits[(target < bounds[0]) | (target > bounds[1])] = -np.inf
-            if axis == 1:  # no (0, 0) move while the pen is down
-                logits[(chosen[0] == g) & (pen_before == sd.PEN_DOWN), g] = -np.inf
-            chosen.append(draw(logits, temperature, top_p, rng))
-        pen_logits = model.heads(h, *chosen)[2].astype(np.float64)
+        if model.head == "mixture":
+            move = mixture_move(model.mixture(h), here, pen_before, bounds, temperature, top_p, rng)
+            pen_logits = model.pen_logits(h, move[:, 0], move[:, 1]).astype(np.float64)
+        else:
+            move = token_move(model, h, here, pen_before, bounds, temperature, top_p, rng)
+            pen_logits = model.heads(h, *(move + model.grid_size).T)[2].astype(np.float64)
         if step == 0:
             pen_logits[:, sd.PEN_END] = -np.inf
         pen = draw(pen_logits, temperature, top_p, rng)
         if step == max_new - 1:
             pen[:] = sd.PEN_END
-        row = np.column_stack([chosen[0] - g, chosen[1] - g, pen])
+        row = np.column_stack([move, pen])
         row[finished] = (0, 0, sd.PEN_END)
         rows = np.concatenate([rows, row[:, None]], axis=1)
         here, pen_before = here + row[:, :2], row[:, 2]

@@ -17,7 +17,7 @@ from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import resolve
 from doodlelab.generative import files, sketch_data, training
 from doodlelab.generative.sketch_config import SketchConfig
-from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
+from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer, network
 from doodlelab.generative.sketch_sample import Sketcher
 
 KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"
@@ -112,8 +112,9 @@ def new_optimizer(model: torch.nn.Module, config: SketchConfig) -> torch.optim.A
 @torch.no_grad()
 def validation_loss(model: SketchTransformer, data: sketch_data.SketchSet, config: SketchConfig) -> float:
     """Mean loss per point (nats) of val_size validation drawings drawn at random (the same ones at every
-    checkpoint: seed 0), with their category."""
+    checkpoint: seed 0), with their category (the mixture head's dequantization noise: seed 0 too)."""
     model.eval()
+    torch.manual_seed(0)  # the training loop seeds every step afresh, so this changes no training step
     count, total = min(len(data), config.val_size), 0.0
     chosen = np.sort(np.random.default_rng(0).choice(len(data), count, replace=False))  # every category
     for first in range(0, count, config.batch_size):
@@ -166,7 +167,7 @@ def train(
     if len(data) < config.batch_size:
         raise checkpoints.CheckpointError(f"only {len(data)} training drawings: fewer than one batch")
     torch.manual_seed(config.seed)
-    model = SketchTransformer(config, len(names)).to(dev)
+    model = network(config, len(names)).to(dev)
     ema = training.EMA(model, config.ema)
     optimizer = new_optimizer(model, config)
     parts = {"model": model, "ema": ema, "optimizer": optimizer}
