@@ -39,6 +39,7 @@ class SketchConfig(Config):
     aug_stretch: float = 0.1  # augmentation: largest log-stretch of x against y (random anisotropic scale)
     steps: int = 20000  # optimizer steps in the whole run
     batch_size: int = 64  # drawings per optimizer step
+    bucket: int = 16  # batches drawn together and regrouped by length (less padding); 1: plain random batches
     lr: float = 1e-3  # peak learning rate of AdamW (linear warm-up, then cosine decay to 10%)
     warmup: int = 500  # linear warm-up steps
     weight_decay: float = 0.1  # AdamW decoupled weight decay of the weight matrices
@@ -65,7 +66,7 @@ class SketchConfig(Config):
             0 <= self.aug_rotate <= 45 and 0 <= self.aug_stretch <= 1,
             "aug_rotate must be in [0, 45], aug_stretch in [0, 1]",
         )
-        _check(self.steps >= 1 and self.batch_size >= 1, "steps and batch_size must be >= 1")
+        _check(min(self.steps, self.batch_size, self.bucket) >= 1, "steps, batch_size, bucket must be >= 1")
         _check(self.lr > 0 and self.warmup >= 0 and self.weight_decay >= 0, "lr > 0, warmup and decay >= 0")
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")
         check_sampling(self.temperature, self.top_p)

@@ -91,6 +91,7 @@ class SketchSet:
         local[[category_index(n) for n in names]] = np.arange(len(names))
         self.labels = local[self.data.labels_of(self.items)]
         self.left_out = int(((points > 0) & (points > max_len)).sum())
+        self.lengths = points[self.items]  # points per drawing (an upper bound of its rows), for bucketing
 
     def __len__(self) -> int:
         return len(self.items)

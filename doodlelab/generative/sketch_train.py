@@ -21,7 +21,7 @@ from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer, networ
 from doodlelab.generative.sketch_sample import Sketcher
 
 KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"
-BATCHES = 2  # how batches are drawn (which drawings, their augmentation); a checkpoint of another resumes not
+BATCHES = 3  # how batches are drawn (which drawings, their augmentation); a checkpoint of another resumes not
 
 
 def class_names(config: SketchConfig, root: Path | None) -> list[str]:
@@ -47,10 +47,10 @@ def train_batch(
     rank: int = 0,
     world: int = 1,
 ) -> dict:
-    """This rank's share of the batch of `step`: drawings from `training.batch_indices`, "no category"
+    """This rank's share of the batch of `step`: drawings from `training.bucketed_indices`, "no category"
     labels (probability p_uncond) and each drawing's augmentation drawn from (seed, step, position), so
     the global batch is the same at every world size and after a resume."""
-    idx = training.batch_indices(len(data), config.batch_size, config.seed, step)
+    idx = training.bucketed_indices(data.lengths, config.batch_size, config.seed, step, config.bucket)
     uncond = np.random.default_rng([config.seed, step, 3]).random(len(idx)) < config.p_uncond
     labels = np.where(uncond, n_classes, data.labels[idx])
     aug = sketch_data.augmentation(config.aug_rotate, config.aug_stretch)

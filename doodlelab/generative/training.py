@@ -86,6 +86,20 @@ def batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
     return order[i * batch : (i + 1) * batch]
 
 
+def bucketed_indices(lengths: np.ndarray, batch: int, seed: int, step: int, pool: int) -> np.ndarray:
+    """Like `batch_indices`, in batches of drawings of similar lengths (less padding to compute): the
+    batches of `pool` consecutive steps are drawn together, sorted by length (lengths (n,)) and cut into
+    `pool` batches again, taken in an order drawn from (seed, pool number). Every drawing is still seen
+    once per pass; pool 1 gives `batch_indices`."""
+    if pool <= 1:
+        return batch_indices(len(lengths), batch, seed, step)
+    first, k = divmod(step, pool)
+    drawn = np.concatenate([batch_indices(len(lengths), batch, seed, first * pool + j) for j in range(pool)])
+    drawn = drawn[np.lexsort((drawn, lengths[drawn]))]  # by length, then index: a total order
+    order = np.random.default_rng([seed, first, 7]).permutation(pool)
+    return drawn[order[k] * batch : (order[k] + 1) * batch]
+
+
 Index = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 

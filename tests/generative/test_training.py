@@ -32,6 +32,26 @@ def test_plain_batches_cover_the_data_once_per_pass():
     assert not np.array_equal(training.batch_indices(100, 10, 0, 10), per_pass[0])  # the next pass reshuffles
 
 
+def test_bucketed_batches_cover_the_data_once_per_pass_with_less_padding():
+    lengths = np.random.default_rng(0).integers(3, 129, 640)
+    steps = range(40)  # one pass: 640 drawings in batches of 16
+    plain = [training.batch_indices(640, 16, 0, s) for s in steps]
+    bucketed = [training.bucketed_indices(lengths, 16, 0, s, pool=8) for s in steps]
+    assert sorted(np.concatenate(bucketed).tolist()) == list(range(640))  # each drawing once
+    for step in (0, 13):
+        np.testing.assert_array_equal(bucketed[step], training.bucketed_indices(lengths, 16, 0, step, 8))
+        np.testing.assert_array_equal(plain[step], training.bucketed_indices(lengths, 16, 0, step, 1))
+
+    # the positions computed (longest drawing of each batch) against the points there are
+    def padding(batches):
+        return sum(len(b) * lengths[b].max() for b in batches) / lengths.sum()
+
+    assert padding(bucketed) < 1.25 < 1.6 < padding(plain)
+    first_pool = [lengths[b].max() for b in bucketed[:8]]
+    assert sorted(first_pool) != first_pool  # the pool's batches come in a drawn order, not short to long
+    assert not np.array_equal(training.bucketed_indices(lengths, 16, 1, 0, 8), bucketed[0])
+
+
 def test_generators_stream_the_training_split_from_the_shards(shapes_data):  # noqa: F811
     # The generators read the same sharded cache as the classifier, a batch at a time: the same drawings
     # and labels as the whole split in memory, and `--max-per-category` bounds them.
