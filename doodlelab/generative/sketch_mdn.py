@@ -69,3 +69,8 @@ class MdnSketchTransformer(SketchTransformer):
         total = loss_offset + loss_pen
         parts = {"loss": total, "loss_offset": loss_offset, "loss_pen": loss_pen}
         return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def network(config: SketchConfig, n_classes: int) -> SketchTransformer:
+    """The network of `config.head`: `SketchTransformer` (tokens) or `MdnSketchTransformer` (mixture)."""
+    return (MdnSketchTransformer if config.head == "mixture" else SketchTransformer)(config, n_classes)

@@ -140,15 +140,6 @@ class SketchTransformer(nn.Module):
         return total, {"loss": float(total.detach())} | {n: float(v.detach()) for n, v in zip(names, terms)}
 
 
-def network(config: SketchConfig, n_classes: int) -> SketchTransformer:
-    """The network of `config.head`: `SketchTransformer` (tokens) or `sketch_mdn.MdnSketchTransformer`."""
-    if config.head == "mixture":
-        from doodlelab.generative.sketch_mdn import MdnSketchTransformer
-
-        return MdnSketchTransformer(config, n_classes)
-    return SketchTransformer(config, n_classes)
-
-
 class OnNumpy:
     """A `SketchTransformer` (either head) called on NumPy arrays and answering them, the interface of
     `sketch_numpy.NumpySketchNet`, so one sampling loop serves both (no gradients; float32 answers)."""

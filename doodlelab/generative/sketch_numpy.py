@@ -36,7 +36,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def shapes(config: SketchConfig, n_classes: int) -> dict[str, tuple[int, ...]]:
-    """The name and shape of every weight of `sketch_model.network(config, n_classes)`."""
+    """The name and shape of every weight of `sketch_mdn.network(config, n_classes)`."""
     d, g, offsets = config.width, config.grid_size, 2 * config.grid_size + 1
     out: dict[str, tuple[int, ...]] = {"norm.weight": (d,), "norm.bias": (d,), "pen_in.weight": (4, d)}
     rows = {"dx_in": offsets, "dy_in": offsets, "x_in": g + 1}

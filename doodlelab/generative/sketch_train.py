@@ -17,7 +17,8 @@ from doodlelab.data.categories import categories as all_categories
 from doodlelab.data.categories import resolve
 from doodlelab.generative import files, sketch_data, training
 from doodlelab.generative.sketch_config import SketchConfig
-from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer, network
+from doodlelab.generative.sketch_mdn import network
+from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
 from doodlelab.generative.sketch_sample import Sketcher
 
 KIND, LAST, CURVES = "sketch", "last.safetensors", "curves.png"

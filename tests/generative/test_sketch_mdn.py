@@ -13,8 +13,8 @@ from torch import distributions as D
 from doodlelab import modelfile
 from doodlelab.generative import sketch_data as sd
 from doodlelab.generative.sketch_config import COMPONENTS
-from doodlelab.generative.sketch_mdn import MdnSketchTransformer
-from doodlelab.generative.sketch_model import OnNumpy, network
+from doodlelab.generative.sketch_mdn import MdnSketchTransformer, network
+from doodlelab.generative.sketch_model import OnNumpy
 from doodlelab.generative.sketch_numpy import NumpySketchNet
 from doodlelab.generative.sketch_sample import Sketcher, sample_rows
 from tests.classifier.conftest import shapes_data  # noqa: F401
