@@ -82,8 +82,9 @@ def here(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def drawings(tmp_path_factory) -> Path:
-    """An ndjson file of real stroke drawings of the test split: 4 of each of 8 categories."""
+def drawings(tmp_path_factory, quickdraw_root) -> Path:
+    """An ndjson file of real stroke drawings of the test split: 4 of each of 8 categories (skipped, through
+    `quickdraw_root`, where the data is absent)."""
     from doodlelab.data import cache
     from doodlelab.data import strokes as pipeline
     from doodlelab.data.categories import categories
