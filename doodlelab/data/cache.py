@@ -257,7 +257,13 @@ def split_shards(
     if split not in splits.SPLITS:
         raise DataError(f"unknown split {split!r} (choose from {', '.join(splits.SPLITS)})")
     root = root or settings.quickdraw_dir()
+    asked = names
     names = [c for c in (names or all_categories()) if formats.category_files(root, c)]
+    if not names:  # nothing to read: say where the data was looked for, rather than return an empty split
+        which = "of these categories " if asked else ""
+        raise DataError(
+            f"no Quick, Draw! drawings {which}in {root}: set DOODLELAB_DATA or run `doodlelab data download`"
+        )
     out = []
     for name in names:
         folder, manifest, _ = ensure_category(name, size, config, root, cache_root, max_per_category, verify)

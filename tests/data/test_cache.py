@@ -92,6 +92,12 @@ def test_build_cache_and_load_split(tiny_root, tmp_path):
     assert at64.images.shape == (40, 64, 64)  # Google's bitmaps exist only at 28 px
     with pytest.raises(DataError, match="unknown split"):
         cache.load_split("holdout", root=tiny_root, cache_root=cache_root)
+    # no data where it was looked for: an error naming the place, not an empty split
+    missing = tmp_path / "none"
+    with pytest.raises(DataError, match=f"no Quick, Draw! drawings in {missing}: set DOODLELAB_DATA"):
+        cache.load_split("train", root=missing, cache_root=cache_root)
+    with pytest.raises(DataError, match="drawings of these categories in"):
+        cache.load_split("test", ["zebra"], root=tiny_root, cache_root=cache_root)
 
 
 def test_real_categories_keep_each_drawing_in_one_split(quickdraw_root, tmp_path):
