@@ -4,6 +4,7 @@ EMA of the weights, atomic resumable checkpoints, sample grids, loss curves and 
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,13 +78,20 @@ def autocast(enabled: bool, kind: str | None = None) -> torch.autocast:
     return torch.autocast(kind, dtype=torch.bfloat16, enabled=enabled and bf16_supported(kind))
 
 
+@functools.lru_cache(maxsize=1)
+def _pass_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The permutation of one pass, drawn once per pass (not per step; read-only: callers copy)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.flags.writeable = False
+    return order
+
+
 def batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
     """Indices of the training images for one step: a fresh permutation per pass over the data, from
     (seed, pass), so any step can be recomputed after a resume."""
     per_epoch = max(1, n // batch)
     epoch, i = divmod(step, per_epoch)
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return order[i * batch : (i + 1) * batch]
+    return _pass_order(n, seed, epoch)[i * batch : (i + 1) * batch].copy()
 
 
 def bucketed_indices(lengths: np.ndarray, batch: int, seed: int, step: int, pool: int) -> np.ndarray:
