@@ -76,10 +76,11 @@ class NoiseScheduler:
         ts = np.rint(np.arange(steps, -1, -1) * self.num_steps / steps).astype(int).tolist()
         return list(zip(ts[:-1], ts[1:]))
 
-    def predict_x0(self, x_t: np.ndarray, eps: np.ndarray, t: int) -> np.ndarray:
-        """x_0 from x_t and the predicted noise: (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t) (eq. 4 solved)."""
+    def predict_x0(self, x_t, eps, t):
+        """x_0 from x_t and the predicted noise: (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t) (eq. 4 solved).
+        x_t, eps: (B, C, H, W) arrays or tensors, as `add_noise` takes them; t: an int or (B,) of them."""
         ab = self._ab(t, x_t)
-        return (x_t - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+        return (x_t - (1 - ab) ** 0.5 * eps) / ab**0.5
 
     def step(
         self,
