@@ -1,8 +1,9 @@
 """Shared fixtures: a cache of rendered arrays kept out of the user's own, the real data (skipped cleanly
-when absent), decompression-bomb PNGs."""
+when absent), decompression-bomb PNGs, the scripts/ modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
 import zlib
@@ -57,3 +58,17 @@ def _png_header_only(width: int, height: int) -> bytes:
 def png_header_only():
     """Factory of decompression-bomb PNGs: png_header_only(20000, 20000) -> bytes."""
     return _png_header_only
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """`load_script(name)`: the module scripts/NAME.py (the scripts are not a package)."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -3,22 +3,15 @@ hand-made replays, bad options, and the shipped game.json (measured for the ship
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("game_settings", ROOT / "scripts" / "game_settings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("game_settings")
 
 
 # Five drawings replayed at 10 shares (the last is the finished drawing): the target's probability (N, F)
