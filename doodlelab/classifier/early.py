@@ -137,5 +137,5 @@ def curve_png(reports: dict[str, dict], path: Path, title: str) -> None:
         ax.plot([100 * s for s in r["shares"]], [100 * a for a in r["top1"]], marker="o", ms=3, label=label)
     ax.set(xlabel="share of the drawing (%)", ylabel="top-1 (%)", title=title, xlim=(0, 100), ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")  # the curves rise to the right
     plots.save(fig, path, dpi=110)

@@ -141,8 +141,8 @@ def test_a_fine_tune_starts_from_the_model_file(tiny_model, shapes_data, tmp_pat
     assert result.best_val_accuracy >= 0.6  # a fresh network at this lr is near chance (0.25) after one epoch
     tuned, config, _ = checkpoint.load_model(tmp_path / BEST)
     assert config.init == str(tiny_model) and config.prefix == 0.5
-    a = torch.cat([p.flatten() for p in start.parameters()])
-    b = torch.cat([p.flatten() for p in tuned.parameters()])
+    a = torch.cat([p.detach().flatten() for p in start.parameters()])
+    b = torch.cat([p.detach().flatten() for p in tuned.parameters()])
     assert 0 < float((b - a).norm() / a.norm()) < 0.5  # moved from the start; a fresh network is ~1.4 away
     with pytest.raises(checkpoint.CheckpointError, match="widths"):
         train(
