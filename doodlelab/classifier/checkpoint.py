@@ -52,8 +52,13 @@ def save_model(
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, ClassifierConfig, dict]:
-    """(network in eval mode with float32 weights, its config, its card) from `save_model`'s file."""
+    """(network in eval mode with float32 weights, its config, its card) from `save_model`'s file, or
+    from `ensemble.save_model`'s (then an EnsembleNet and its EnsembleConfig)."""
+    from doodlelab.classifier import ensemble
+
     arrays, meta = modelfile.load_float32(path)
+    if meta.get("format") == ensemble.FORMAT:
+        return ensemble.from_file(path, arrays, meta)
     if meta.get("format") != FORMAT:
         raise modelfile.ModelFileError(f"{path}: not a doodlelab classifier weights file")
     card = modelfile.load_card(path)

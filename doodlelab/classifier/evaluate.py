@@ -114,14 +114,7 @@ def finish(
         "trained_epochs": best_card.get("epoch"),
         "history": _history(run_dir),
         "float16_agreement_val": round(same, 5),
-        "calibration_val": {
-            "ece_before": round(
-                metrics.expected_calibration_error(metrics.softmax(val_logits), val.labels), 4
-            ),
-            "ece_after": round(
-                metrics.expected_calibration_error(metrics.softmax(val_logits, temperature), val.labels), 4
-            ),
-        },
+        "calibration_val": calibration(val_logits, val.labels, temperature),
     }
     save_model(out, model if dtype == torch.float32 else half, config, card, dtype=dtype)
     test_report = evaluate(Recognizer(out, backend="torch"), test, raw=True)
@@ -129,6 +122,42 @@ def finish(
     modelfile.save_card(out, full)
     if export:
         export_beside(out)
+    return full
+
+
+def finish_ensemble(
+    members: list[Path],
+    weights: list[float],
+    out: Path,
+    root: Path | None = None,
+    cache_root: Path | None = None,
+) -> dict:
+    """Combine classifier model files into one ensemble model file (ensemble.py): fit its temperature on
+    validation (its output is already a mixture of calibrated probabilities), measure the test split."""
+    import torch
+
+    from doodlelab.classifier import ensemble
+    from doodlelab.classifier.checkpoint import load_model
+
+    net, config, summaries = ensemble.combine([(p, *load_model(p)) for p in members], weights)
+    names = list(config.categories) or None
+    val = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root)
+    test = cache.load_split_arrays("test", names, config.size, root=root, cache_root=cache_root)
+    with torch.inference_mode():
+        x = torch.from_numpy(val.images).unsqueeze(1).float() / 255
+        val_logits = torch.cat([net(b) for b in x.split(512)]).numpy()
+    temperature = metrics.fit_temperature(val_logits, val.labels)
+    stored = [v for m in members for v in modelfile.load(m)[0].values() if v.dtype.kind == "f"]
+    half = all(v.dtype == np.float16 for v in stored)  # float16 members stay float16 (no rounding)
+    card = {
+        "temperature": temperature,
+        "members": summaries,
+        "calibration_val": calibration(val_logits, val.labels, temperature),
+        "val_top1": round(metrics.top_k_accuracy(val_logits, val.labels, 1), 4),
+    }
+    ensemble.save_model(out, net, config, card, dtype=torch.float16 if half else torch.float32)
+    full = modelfile.load_card(out) | {"test": evaluate(Recognizer(out, backend="torch"), test, raw=True)}
+    modelfile.save_card(out, full)
     return full
 
 
@@ -143,7 +172,15 @@ def export_beside(
 
     model, config, card = load_model(weights)
     card = card | {"weights_sha256": sha256(weights)}
+    features = features and hasattr(model, "feature_dim")  # an ensemble has no one feature space
     return export_onnx(model, card, onnx_path or weights.with_suffix(".onnx"), config.size, float16, features)
+
+
+def calibration(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict:
+    """Expected calibration error of (N, C) logits before and after dividing them by `temperature`."""
+    before = metrics.expected_calibration_error(metrics.softmax(logits), labels)
+    after = metrics.expected_calibration_error(metrics.softmax(logits, temperature), labels)
+    return {"ece_before": round(before, 4), "ece_after": round(after, 4)}
 
 
 def _history(run_dir: Path) -> dict:

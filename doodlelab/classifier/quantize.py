@@ -65,6 +65,7 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
         float_model = export_beside(weights, Path(tmp) / "float.onnx", features=False)  # logits only
         card = json.loads(onnx_card_path(float_model).read_text(encoding="utf-8"))
         quant_pre_process(str(float_model), str(Path(tmp) / "prepared.onnx"))  # shapes, fused ops
+        after_heads = nodes_after_heads(Path(tmp) / "prepared.onnx")
         quantize_static(
             str(Path(tmp) / "prepared.onnx"),
             str(Path(tmp) / "int8.onnx"),
@@ -74,6 +75,7 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
             reduce_range=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=after_heads,  # an ensemble's average of probabilities stays in float
         )
         data = (Path(tmp) / "int8.onnx").read_bytes()
     modelfile.write_atomically(out, lambda f: f.write(data))
@@ -89,6 +91,22 @@ def quantize_beside(weights: str | Path, calibration: np.ndarray, out: str | Pat
     }
     save_onnx_card(out, card)
     return out
+
+
+def nodes_after_heads(path: Path) -> list[str]:
+    """Names of the nodes that use, directly or not, a linear head's output (Gemm): an ensemble's
+    temperatures, log-softmaxes and average (a single network has none). Log-probabilities in uint8
+    would round every probability by up to a tenth."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    tainted = {out for node in graph.node if node.op_type == "Gemm" for out in node.output}
+    names = []
+    for node in graph.node:  # topological order
+        if any(i in tainted for i in node.input):
+            names.append(node.name)
+            tainted.update(node.output)
+    return names
 
 
 def measure(int8_file: str | Path, weights: str | Path, images: np.ndarray, labels: np.ndarray) -> dict:

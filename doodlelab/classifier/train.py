@@ -44,6 +44,8 @@ def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
     """Load the weights of the model file `config.init` into `model` (a fine-tune): its network settings
     must be this run's; the optimizer starts afresh."""
     start, start_config, _ = checkpoint.load_model(config.init)
+    if not isinstance(start_config, ClassifierConfig):
+        raise checkpoint.CheckpointError(f"{config.init}: an ensemble; fine-tune one of its members instead")
     network = ("arch", "widths", "blocks", "size", "categories")
     differ = [k for k in network if getattr(start_config, k) != getattr(config, k)]
     if differ:

@@ -18,6 +18,7 @@ COMMAND_MODULES = {
     "train": (
         "doodlelab.cli.mlp",
         "doodlelab.cli.classifier",
+        "doodlelab.cli.ensemble",
         "doodlelab.cli.generate",
         "doodlelab.cli.sketch",
     ),
