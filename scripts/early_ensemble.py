@@ -1,12 +1,12 @@
-"""Does averaging the shipped classifier with a prefix-trained one guess early and keep finished drawings?
-An experiment of issue 21 (docs/experiments/2026-12-02-early-guessing.md), not a shipped feature.
+"""Does averaging a classifier trained on finished drawings with a prefix-trained one guess early and
+keep finished drawings? How the shipped average's shares were chosen (docs/experiments, early guessing).
 
-    python scripts/early_ensemble.py PREFIX_MODEL.safetensors [--split val] [--limit 2000]
+    python scripts/early_ensemble.py PREFIX_MODEL.safetensors [--split val] [--limit 2000] [--base WEIGHTS]
         [--shipped-weight 0 0.2 0.3 0.4 0.5 1] [--backend onnx] [--out results.json] [--curve PNG]
 
 With the default backend both models run through their float ONNX exports; make the prefix model's with
-`doodlelab export onnx --weights PREFIX_MODEL.safetensors --out PREFIX_MODEL.onnx` (the shipped one's is
-in the package). A bad option or a missing file: one line on stderr, exit code 2.
+`doodlelab export onnx --weights PREFIX_MODEL.safetensors --out PREFIX_MODEL.onnx` (the base's, judge.onnx,
+is in the package). A bad option or a missing file: one line on stderr, exit code 2.
 
 Stroke drawings of the split (--limit of them drawn at random, seed 0; 0: all) are replayed at 5%, 10%, ...,
 100% of their ink (`classifier.early`, time = ink length). Each model gives calibrated probabilities
@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from doodlelab.classifier import early
-from doodlelab.classifier.recognizer import SHIPPED, Recognizer
+from doodlelab.classifier.recognizer import Recognizer
 from doodlelab.data import cache
 from doodlelab.errors import DoodleError
+from doodlelab.generative.evaluate import JUDGE
 
 
 def mixtures(p_shipped: np.ndarray, p_prefix: np.ndarray, labels: np.ndarray, weights) -> dict:
@@ -41,6 +42,13 @@ def main() -> None:
     parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--limit", type=int, default=2000, help="stroke drawings replayed (0: all)")
     parser.add_argument("--shipped-weight", type=float, nargs="+", default=[0, 0.2, 0.3, 0.4, 0.5, 1])
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=JUDGE,
+        help="the model trained on finished drawings, called shipped below (default: judge.safetensors, "
+        "the classifier shipped until 2026-12-04)",
+    )
     parser.add_argument("--backend", choices=("onnx", "int8", "torch"), default="onnx", help="engine of both")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("--curve", type=Path, default=None, help="write the top-1 curves (PNG)")
@@ -48,7 +56,7 @@ def main() -> None:
     if args.limit < 0 or not all(0 <= a <= 1 for a in args.shipped_weight):
         parser.error("--limit must be >= 0 and every --shipped-weight in [0, 1]")
     models = {
-        "shipped": Recognizer(SHIPPED, backend=args.backend),
+        "shipped": Recognizer(args.base, backend=args.backend),
         "prefix": Recognizer(args.prefix_model, backend=args.backend),
     }
     data = cache.load_split_arrays(args.split)

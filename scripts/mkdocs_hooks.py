@@ -55,6 +55,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _members_rows(card: dict) -> list[tuple[str, str]]:
+    """An ensemble's members (widths, prefix augmentation, share of the average); else the epochs."""
+    if "members" not in card:
+        return [("epochs trained", str(card["trained_epochs"]))]
+    return [
+        (
+            f"member {i + 1}: share of the average",
+            f"{m['weight']:g} — widths {'/'.join(map(str, m['widths']))}"
+            + (f", prefix augmentation {m['prefix']:g}" if m["prefix"] else ", finished drawings only")
+            + f", test top-1 alone {_pct(m['test_top1'])}",
+        )
+        for i, m in enumerate(card["members"])
+    ]
+
+
 def card_rows(name: str) -> list[tuple[str, str]]:
     """(figure, value) rows of a shipped model, from its card: `classifier`, `classifier.int8`,
     `diffusion`, `gan` or `mlp_digits`."""
@@ -74,7 +89,7 @@ def card_rows(name: str) -> list[tuple[str, str]]:
                 "stroke drawings: simplified / replayed as raw canvas input",
                 f"{_pct(test['strokes_only']['top1_simplified'])} / {_pct(test['strokes_only']['top1_raw'])}",
             ),
-            ("epochs trained", str(card["trained_epochs"])),
+            *_members_rows(card),
             (
                 "weights (float16 safetensors) / float16 ONNX export",
                 f"{_mb('classifier.safetensors')} / {_mb('classifier.onnx')}",

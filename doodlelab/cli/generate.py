@@ -25,7 +25,7 @@ def register(groups: dict) -> None:
             help=TRAIN_HELP[model],
             description=f"{TRAIN_HELP[model].capitalize()} on the train split. Every --checkpoint-every "
             "steps: a checkpoint, a sample grid and the curves in --out (rerun the same command to resume), "
-            "and the recognizability of samples by the shipped classifier. "
+            "and the recognizability of samples by the judge classifier (doodlelab/weights/judge.*). "
             f"Ends with {model}.safetensors.",
         )
         train.add_argument(
@@ -122,15 +122,14 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
 
 
 def recognizability_probe(names: list[str] | None):
-    """measure(sample_fn) for training: the share of one sample per category the shipped classifier names
-    as intended (None when no classifier is shipped)."""
+    """measure(sample_fn) for training: the share of one sample per category the judge classifier names
+    as intended (None when it is not installed)."""
     import numpy as np
 
-    from doodlelab.classifier.recognizer import SHIPPED
     from doodlelab.data.categories import categories
-    from doodlelab.generative.evaluate import Judge
+    from doodlelab.generative.evaluate import JUDGE, Judge
 
-    if not SHIPPED.is_file():
+    if not JUDGE.is_file():
         return None
     judge = Judge()
     labels = np.array([categories().index(n) for n in (names or categories())])

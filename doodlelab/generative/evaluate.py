@@ -1,5 +1,5 @@
-"""The generation yardstick shared by diffusion and GAN: recognizability (the classifier's top-1 on samples,
-per intended category) and the Fréchet distance to real test drawings in the classifier's feature space."""
+"""The generation yardstick shared by the generators: recognizability (a fixed judge classifier's top-1 on
+samples, per intended category) and the Fréchet distance to real test drawings in its feature space."""
 
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ from doodlelab.data.categories import categories
 Generate = Callable[[str, int, int], np.ndarray]  # (category, n, seed) -> (n, 28, 28) uint8
 
 
+# The yardstick's classifier, frozen like FID's Inception network: the classifier shipped until
+# 2026-12 (71.2% top-1 on the test split), so generator figures stay comparable when the served
+# classifier changes. Its card and float ONNX export (with the features output) sit beside it.
+JUDGE = Path(__file__).resolve().parent.parent / "weights" / "judge.safetensors"
+
+
 class Judge:
-    """The shipped (or given) classifier, used for both yardsticks on (N, 28, 28) uint8 images.
+    """The judge classifier (JUDGE, or given weights), used for both yardsticks on (N, 28, 28) uint8 images.
 
     With PyTorch installed it runs the weights themselves (the figures in the model cards); without it,
     the float ONNX export beside them (`NAME.onnx`, whose second output is the features), on ONNX Runtime.
     """
 
     def __init__(self, weights: str | Path | None = None, backend: str = "auto") -> None:
-        from doodlelab.classifier.recognizer import SHIPPED
-
-        self.path = Path(weights) if weights else SHIPPED
+        self.path = Path(weights) if weights else JUDGE
         if backend == "auto":
             backend = "torch" if _has_torch() else "onnx"
         self.backend = backend

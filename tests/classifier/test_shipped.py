@@ -1,4 +1,5 @@
-"""The shipped classifier: a complete card, ONNX beside it, and (with the data) the card's accuracy holds."""
+"""The shipped classifier (an ensemble): a complete card, ONNX beside it, and (with the data) the card's
+accuracy holds."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from doodlelab.classifier.metrics import top_k_accuracy
 from doodlelab.classifier.recognizer import SHIPPED, Recognizer
 from doodlelab.data import cache, strokes
 from doodlelab.data.categories import categories
+from doodlelab.generative.evaluate import JUDGE
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,12 @@ def test_card_describes_classes_config_metrics_and_provenance(recognizer):
     card = modelfile.load_card(SHIPPED)
     assert card["classes"] == list(categories()) and len(card["classes"]) == 345
     assert card["attribution"] == "Quick, Draw! dataset, Google Inc., CC BY 4.0"
-    assert card["format"] == "doodlelab-classifier/1" and card["config"]["arch"] == "resnet"
-    assert card["test"]["top1"] >= 0.62 and card["temperature"] > 0
+    assert card["format"] == "doodlelab-classifier-ensemble/1"  # two ResNets, one of them prefix-trained
+    assert [m["arch"] for m in card["config"]["members"]] == ["resnet", "resnet"]
+    assert max(m["prefix"] for m in card["config"]["members"]) > 0
+    judge = modelfile.load_card(JUDGE)  # the classifier it replaced: finished drawings lose at most 0.5
+    assert card["test"]["n"] == judge["test"]["n"] and card["test"]["top1"] >= judge["test"]["top1"] - 0.005
+    assert card["temperature"] > 0
     assert card["test"]["ece"] < card["test"]["ece_uncalibrated"]
     assert abs(card["test"]["strokes_only"]["difference"]) <= 0.01
     assert recognizer.backend == "int8"  # the shipped exports were made from these weights

@@ -50,7 +50,7 @@ def test_variety_is_near_one_for_the_same_distribution_and_flags_a_collapsed_maj
 
 
 def test_the_onnx_judge_agrees_with_the_torch_judge_on_real_drawings(quickdraw_root):
-    """Without PyTorch the yardstick runs the shipped float ONNX export (logits and features outputs):
+    """Without PyTorch the yardstick runs the judge's float ONNX export (logits and features outputs):
     on real test drawings it names the same categories and measures the same Fréchet distance."""
     pytest.importorskip("torch")
     from doodlelab.data import cache
@@ -70,16 +70,29 @@ def test_the_onnx_judge_agrees_with_the_torch_judge_on_real_drawings(quickdraw_r
 def test_a_judge_without_a_features_export_says_how_to_make_one(tmp_path):
     import shutil
 
-    from doodlelab.classifier.recognizer import SHIPPED
     from doodlelab.errors import DoodleError
 
     weights = tmp_path / "classifier.safetensors"
-    shutil.copy(SHIPPED, weights)
+    shutil.copy(evaluate.JUDGE, weights)
     with pytest.raises(DoodleError, match="doodlelab export onnx --weights"):
         evaluate.Judge(weights, backend="onnx")  # no export beside the weights
-    shutil.copy(SHIPPED.with_suffix(".onnx"), tmp_path / "classifier.onnx")
-    shutil.copy(SHIPPED.with_suffix(".onnx.json"), tmp_path / "classifier.onnx.json")
-    assert evaluate.Judge(weights, backend="onnx").feature_dim == 256  # the shipped export fits the copy
+    shutil.copy(evaluate.JUDGE.with_suffix(".onnx"), tmp_path / "classifier.onnx")
+    shutil.copy(evaluate.JUDGE.with_suffix(".onnx.json"), tmp_path / "classifier.onnx.json")
+    assert evaluate.Judge(weights, backend="onnx").feature_dim == 256  # the judge's export fits the copy
     weights.write_bytes(weights.read_bytes()[:-1] + b" ")  # other weights: the export is stale
     with pytest.raises(DoodleError, match="doodlelab export onnx --weights"):
         evaluate.Judge(weights, backend="onnx")
+
+
+def test_the_judge_is_the_classifier_every_shipped_generator_was_measured_with():
+    """The yardstick is frozen (doodlelab/weights/judge.*): each generator card's figure of the classifier
+    on real test drawings is the judge card's test top-1, whatever classifier the server now ships."""
+    from doodlelab import modelfile
+
+    judge = modelfile.load_card(evaluate.JUDGE)
+    assert judge["format"] == "doodlelab-classifier/1" and judge["test"]["top1"] == pytest.approx(0.7121)
+    for name in ("diffusion", "gan"):
+        card = modelfile.load_card(evaluate.JUDGE.with_name(f"{name}.safetensors"))
+        real = card["evaluation"]["classifier_accuracy_real_test"]
+        assert real == pytest.approx(judge["test"]["top1"], abs=5e-4), name
+    assert evaluate.Judge().path == evaluate.JUDGE
