@@ -1,6 +1,6 @@
 """The acceptance load for `POST /api/predict`: many people drawing at once, on loopback.
 
-    python benchmarks/bench_load.py [--clients 64] [--rate 8] [--seconds 60]
+    python benchmarks/bench_load.py [--clients 64] [--rate 8] [--seconds 60] [--weights W] [--out NAME]
 
 How the load is modelled: each client is one keep-alive connection standing for a person drawing. The
 page sends the drawing so far at most every 300 ms while drawing (about 3.3 requests/s), so 8 requests/s
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import resource
 from collections import Counter
+from pathlib import Path
 
 from bench_api import canvas_drawings, page_requests
 from common import describe, machine, percentiles, serve, table, write
@@ -38,8 +39,10 @@ def client_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(bodies: list[bytes], clients: int, rate: float, seconds: float, timeout: float) -> dict:
-    with serve() as server:
+def run(
+    bodies: list[bytes], clients: int, rate: float, seconds: float, timeout: float, args: tuple = ()
+) -> dict:
+    with serve(*args) as server:
         asyncio.run(run_load(server.port, bodies, clients, duration=3, rate=rate))  # warm-up
         server_cpu, client_cpu = server.cpu_seconds(), client_cpu_seconds()
         samples = asyncio.run(
@@ -83,12 +86,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is an error")
     parser.add_argument("--drawings", type=int, default=300)
+    parser.add_argument("--weights", type=Path, default=None, help="classifier to serve (default: shipped)")
+    parser.add_argument("--out", default="load", help="results name: benchmarks/results/NAME.json (load)")
     args = parser.parse_args()
     at_start = machine()
     bodies = [body for drawing in canvas_drawings(args.drawings) for body in page_requests(drawing)]
-    result = run(bodies, args.clients, args.rate, args.seconds, args.timeout)
+    served = ("--weights", str(args.weights)) if args.weights else ()
+    result = run(bodies, args.clients, args.rate, args.seconds, args.timeout, served)
     passed = verdict(result)
-    path = write("load", {"machine_at_start": at_start, "targets": TARGETS, "passed": passed, **result})
+    weights = {"weights": str(args.weights) if args.weights else "shipped"}
+    path = write(
+        args.out, {"machine_at_start": at_start, "targets": TARGETS, "passed": passed, **weights, **result}
+    )
     print(
         f"POST /api/predict, {args.clients} open-loop clients x {args.rate:g} requests/s for "
         f"{args.seconds:g} s on loopback; {describe(at_start)} at the start:"
