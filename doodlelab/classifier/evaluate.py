@@ -139,7 +139,8 @@ def finish_ensemble(
     from doodlelab.classifier import ensemble
     from doodlelab.classifier.checkpoint import load_model
 
-    net, config, summaries = ensemble.combine([(p, *load_model(p)) for p in members], weights)
+    loaded = [(p, *load_model(p)) for p in members]
+    net, config, summaries = ensemble.combine(loaded, weights)
     names = list(config.categories) or None
     val = cache.load_split_arrays("val", names, config.size, root=root, cache_root=cache_root)
     test = cache.load_split_arrays("test", names, config.size, root=root, cache_root=cache_root)
@@ -147,8 +148,7 @@ def finish_ensemble(
         x = torch.from_numpy(val.images).unsqueeze(1).float() / 255
         val_logits = torch.cat([net(b) for b in x.split(512)]).numpy()
     temperature = metrics.fit_temperature(val_logits, val.labels)
-    stored = [v for m in members for v in modelfile.load(m)[0].values() if v.dtype.kind == "f"]
-    half = all(v.dtype == np.float16 for v in stored)  # float16 members stay float16 (no rounding)
+    half = all(card.get("dtype") == "float16" for *_, card in loaded)  # float16 members stay float16
     card = {
         "temperature": temperature,
         "members": summaries,
