@@ -97,7 +97,10 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps (default 50)")
     parser.add_argument(
-        "--guidance", type=float, default=None, help="diffusion: guidance scale w >= 0 (default: the model's)"
+        "--guidance",
+        type=float,
+        default=None,
+        help="diffusion, sketch: classifier-free guidance w >= 0 (default: the model's)",
     )
     parser.add_argument(
         "--sampler",

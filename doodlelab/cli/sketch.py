@@ -12,7 +12,7 @@ from doodlelab.cli.common import add_config_args, config_from_args, progress_ena
 from doodlelab.errors import DataError
 
 MAX_N = 64  # completions per line, and doodles per `generate` call
-DIFFUSION_FLAGS = ("steps", "guidance", "sampler", "guidance_interval", "eta")  # `generate` flags it lacks
+DIFFUSION_FLAGS = ("steps", "sampler", "guidance_interval", "eta")  # `generate` flags it lacks
 COMPLETE_HELP = "finish drawings with the stroke model"
 
 
@@ -52,11 +52,18 @@ def register(groups: dict) -> None:
 
 
 def add_sampling_args(parser: argparse.ArgumentParser, model: bool = True) -> None:
-    """--seed, --temperature, --top-p (and --model) of the stroke model."""
+    """--seed, --temperature, --top-p (and --model, --guidance) of the stroke model; `generate` and
+    `evaluate generator` have their own --model and --guidance, shared with diffusion."""
     if model:
         parser.add_argument("--model", default="sketch", help="sketch (shipped) or a sketch.safetensors file")
         parser.add_argument(
             "--seed", type=int, default=0, help="random seed: same seed, same strokes (default 0)"
+        )
+        parser.add_argument(
+            "--guidance",
+            type=float,
+            default=None,
+            help="classifier-free guidance w in [0, 10] toward the category (default: the model's)",
         )
     parser.add_argument(
         "--temperature",
@@ -112,11 +119,11 @@ def evaluate(args: argparse.Namespace, names: list[str] | None) -> dict:
 
     check_flags(args, sketch=True)
     sketcher = load(args.model)
-    temperature, top_p = sketcher.sampling(args.temperature, args.top_p)
+    temperature, top_p, guidance = sketcher.sampling(args.temperature, args.top_p, args.guidance)
     names = names or [c for c in categories() if c in sketcher.classes]
     for name in names:
         sketcher.label(name)  # every category known before any work
-    settings = dict(temperature=temperature, top_p=top_p)
+    settings = dict(temperature=temperature, top_p=top_p, guidance=guidance)
     with tqdm(total=len(names), desc="sampling", unit="category", disable=not progress_enabled()) as bar:
         report = evaluate_generator(
             renderer(sketcher, **settings),
@@ -160,7 +167,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_n(args.n)
     category = resolve(args.category)
     sketcher = load(args.model)
-    drawings = sketcher.generate(category, args.n, args.seed, args.temperature, args.top_p)
+    drawings = sketcher.generate(category, args.n, args.seed, args.temperature, args.top_p, args.guidance)
     sketch_io.write_drawings(drawings, args.out, category)
     print(f"wrote {len(drawings)} {category} doodles to {args.out}", file=sys.stderr)
     return 0
@@ -198,7 +205,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
         raise DataError(f"--out must end in .ndjson; got {args.out}")
     check_n(args.n)
     check_sampling(
-        1.0 if args.temperature is None else args.temperature, 1.0 if args.top_p is None else args.top_p
+        1.0 if args.temperature is None else args.temperature,
+        1.0 if args.top_p is None else args.top_p,
+        0.0 if args.guidance is None else args.guidance,
     )
     forced = resolve(args.category) if args.category is not None else None
     lines = read_lines(args.input)
@@ -209,7 +218,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     records = []
     for i, ((drawing, strokes, raw, _, key_id), word) in enumerate(zip(lines, words)):
         seed = [args.seed, i]  # one stream per line: a line's completions do not depend on the others
-        for new in sketcher.complete(strokes, raw, word, args.n, seed, args.temperature, args.top_p):
+        settings = (args.temperature, args.top_p, args.guidance)
+        for new in sketcher.complete(strokes, raw, word, args.n, seed, *settings):
             records.append(sketch_io.record(word, list(drawing) + to_json(new), key_id))
     sketch_io.write_ndjson(args.out, records)
     print(f"wrote {len(records)} completions of {len(lines)} drawings to {args.out}", file=sys.stderr)

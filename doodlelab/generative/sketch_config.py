@@ -12,6 +12,7 @@ from doodlelab.config import Config, ConfigError
 HEADS = ("tokens", "mixture")  # the stroke model's heads for the move (dx, dy)
 COMPONENTS = 20  # Gaussians in the mixture head (Sketch-RNN's M = 20)
 SIGMA_MIN = 0.05  # the mixture's smallest standard deviation, grid cells (keeps the density finite)
+MAX_GUIDANCE = 10.0  # the largest classifier-free guidance w sampling accepts (CLI and API alike)
 SPREAD = 8  # the mixture's raw outputs are in units of grid_size / SPREAD cells (an eighth of the box)
 SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"  # the shipped model file
 
@@ -29,7 +30,7 @@ class SketchConfig(Config):
     grid_size: int = 64  # pen positions per axis are 0..grid_size across the 0..255 box (64: ~4 units)
     max_len: int = 128  # most points in a drawing: longer ones are left out of training; the sampling bound
     max_per_category: int = 0  # use at most this many drawings per category and source (0: all; the cache's)
-    head: str = "tokens"  # the move's head: tokens (softmaxes over grid offsets) or mixture (20 Gaussians)
+    head: str = "mixture"  # the move's head: mixture (20 Gaussians, as Sketch-RNN) or tokens (grid softmaxes)
     width: int = 192  # transformer width d (embeddings, attention, residual stream)
     layers: int = 4  # transformer blocks
     heads: int = 4  # attention heads per block (width must divide by heads)
@@ -46,6 +47,7 @@ class SketchConfig(Config):
     ema: float = 0.999  # decay of the exponential moving average of the weights (the shipped weights)
     temperature: float = 0.7  # default sampling temperature tau (Ha & Eck 2017 sample at 0.1 .. 1)
     top_p: float = 0.95  # default nucleus: sample from the smallest set of values holding this probability
+    guidance: float = 2.0  # default classifier-free guidance w: sample p_c^(1+w) / p_none^w (0: off)
     val_size: int = 512  # validation drawings whose loss is measured at each checkpoint
     checkpoint_every: int = 1000  # steps between checkpoints (and sample grids and validation loss)
     bf16: bool = True  # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
@@ -69,7 +71,7 @@ class SketchConfig(Config):
         _check(min(self.steps, self.batch_size, self.bucket) >= 1, "steps, batch_size, bucket must be >= 1")
         _check(self.lr > 0 and self.warmup >= 0 and self.weight_decay >= 0, "lr > 0, warmup and decay >= 0")
         _check(0 <= self.ema < 1, "ema must be in [0, 1)")
-        check_sampling(self.temperature, self.top_p)
+        check_sampling(self.temperature, self.top_p, self.guidance)
         _check(self.val_size >= 1 and self.checkpoint_every >= 1, "val_size and checkpoint_every >= 1")
         _check(
             min(self.threads, self.workers, self.max_per_category) >= 0,
@@ -78,9 +80,11 @@ class SketchConfig(Config):
         _check(self.device in ("cpu", "cuda", "auto"), "device must be one of cpu, cuda, auto")
 
 
-def check_sampling(temperature: float, top_p: float) -> None:
-    """ConfigError unless 0 < temperature <= 10 and 0 < top_p <= 1 (NaN fails both)."""
+def check_sampling(temperature: float, top_p: float, guidance: float = 0.0) -> None:
+    """ConfigError unless 0 < temperature <= 10, 0 < top_p <= 1 and 0 <= guidance <= 10 (NaN fails all)."""
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 < temperature <= 10):
         raise ConfigError(f"temperature must be > 0 and <= 10, got {temperature}")
     if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
         raise ConfigError(f"top_p must be > 0 and <= 1, got {top_p}")
+    if not (isinstance(guidance, (int, float)) and 0 <= guidance <= MAX_GUIDANCE):
+        raise ConfigError(f"guidance must be >= 0 and <= {MAX_GUIDANCE:g}, got {guidance}")

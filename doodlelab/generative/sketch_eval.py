@@ -17,11 +17,13 @@ from doodlelab.data.prefix import cut, ink_clock
 from doodlelab.generative.evaluate import Judge, balanced_sample
 
 
-def renderer(sketcher, temperature: float | None = None, top_p: float | None = None) -> Callable:
+def renderer(
+    sketcher, temperature: float | None = None, top_p: float | None = None, guidance: float | None = None
+) -> Callable:
     """generate(category, n, seed) -> (n, 28, 28) uint8: the model's doodles through the one pipeline."""
 
     def generate(category: str, n: int, seed: int) -> np.ndarray:
-        drawings = sketcher.generate(category, n, seed, temperature, top_p)
+        drawings = sketcher.generate(category, n, seed, temperature, top_p, guidance)
         return np.stack([pipeline.render(d) for d in drawings])
 
     return generate
@@ -45,6 +47,7 @@ def evaluate_completion(
     split: str = "test",
     temperature: float | None = None,
     top_p: float | None = None,
+    guidance: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Up to `per_category` stroke drawings of each category from `split`, cut at half their ink and
@@ -68,7 +71,7 @@ def evaluate_completion(
         whole = split_arrays.strokes_of(i)
         prefix = half_ink(whole)
         for key, category in (("with", name), ("without", None)):
-            new = sketcher.complete(prefix, False, category, 1, [seed, k], temperature, top_p)[0]
+            new = sketcher.complete(prefix, False, category, 1, [seed, k], temperature, top_p, guidance)[0]
             images[key].append(pipeline.render(prefix + new))
         images["prefix"].append(pipeline.render(prefix))
         images["whole"].append(pipeline.render(whole))

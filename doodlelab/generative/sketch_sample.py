@@ -1,8 +1,9 @@
-"""Drawing with the stroke model: row by row with temperature and nucleus (top-p) sampling from a seeded
-NumPy Generator; new doodles in the simplified schema; completions of strokes in their own frame."""
+"""Drawing with the stroke model: row by row with temperature, nucleus (top-p) and classifier-free guidance
+from a seeded NumPy Generator; new doodles in the simplified schema; completions in their own frame."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,33 @@ def draw(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Ge
     return order[np.arange(len(p)), pick]
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities of logits (N, V) along the last axis, float64."""
+    z = logits.astype(np.float64)
+    top = z.max(axis=-1, keepdims=True)
+    return z - top - np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+
+
+def guided(cond: np.ndarray, none: np.ndarray, guidance: float) -> np.ndarray:
+    """Classifier-free guidance of logits (N, V), conditional and "no category": log p_c + w (log p_c -
+    log p_none), i.e. p_c^(1+w) / p_none^w (Ho & Salimans 2022, eq. 6, on log-probabilities as Sanchez et al.
+    2023 guide language models). Call it on finite logits, before forbidding values with -inf."""
+    log_c = log_softmax(cond)
+    return log_c + guidance * (log_c - log_softmax(none))
+
+
+def log_mixture(mixture: tuple[np.ndarray, ...], moves: np.ndarray) -> np.ndarray:
+    """log p(move) (N, K) of moves (N, K, 2) in grid cells under mixtures (log weights, mu_x, mu_y, sigma_x,
+    sigma_y, rho; each (N, M)): the bivariate Gaussians' density (Ha & Eck 2017, eq. 9)."""
+    log_w, mx, my, sx, sy, rho = (a[:, None, :] for a in mixture)
+    zx, zy = (moves[..., :1] - mx) / sx, (moves[..., 1:] - my) / sy
+    one = 1 - rho**2
+    log_n = -(zx**2 + zy**2 - 2 * rho * zx * zy) / (2 * one) - np.log(2 * np.pi * sx * sy * np.sqrt(one))
+    a = log_w + log_n
+    top = a.max(axis=-1, keepdims=True)
+    return (top + np.log(np.exp(a - top).sum(axis=-1, keepdims=True)))[..., 0]
+
+
 def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs for predicting the row after `rows` (N, T, 3): (inputs, where) as in `sketch_data.batch`,
     the last max_len positions only (a long prefix is seen through a sliding window)."""
@@ -46,14 +74,16 @@ def _window(rows: np.ndarray, grid_size: int, max_len: int) -> tuple[np.ndarray,
     return inputs, np.clip(where, 0, grid_size)
 
 
-def token_move(model, h, here, pen_before, bounds, temperature, top_p, rng) -> np.ndarray:
+def token_move(model, h, here, pen_before, bounds, temperature, top_p, rng, h_none=None, guidance=0.0):
     """(N, 2) moves in grid cells from the categorical heads of hidden states h (N, d): dx, then dy given
-    dx, each by `draw`; moves taking the pen (here, (N, 2)) outside `bounds` are forbidden, and so is a zero
-    move while the pen is down (pen_before (N,))."""
+    dx, each by `draw` (guided by the "no category" states h_none when given); moves taking the pen (here,
+    (N, 2)) outside `bounds` are forbidden, and so is a zero move while the pen is down (pen_before (N,))."""
     g = model.grid_size
     steps, chosen = np.arange(-g, g + 1), []
     for axis in (0, 1):  # dx given the state, then dy given dx
         logits = model.heads(h, *chosen)[axis].astype(np.float64)
+        if h_none is not None:
+            logits = guided(logits, model.heads(h_none, *chosen)[axis], guidance)
         target = here[:, axis, None] + steps[None]
         logits[(target < bounds[0]) | (target > bounds[1])] = -np.inf
         if axis == 1:  # no (0, 0) move while the pen is down
@@ -92,6 +122,23 @@ def mixture_move(mixture, here, pen_before, bounds, temperature, top_p, rng, tri
     return move
 
 
+def guided_move(cond, none, guidance, here, pen_before, bounds, temperature, top_p, rng, candidates=16):
+    """(N, 2) moves under classifier-free guidance from the mixtures of the category (cond) and of "no
+    category" (none): `candidates` moves per row drawn by `mixture_move` from cond, one of them kept with
+    probability proportional to (p_c / p_none)^w at it. This is sampling-importance-resampling (Rubin 1987)
+    of q(x) (p_c(x) / p_none(x))^w, q the tempered conditional mixture: a mixture raised to a power has no
+    closed form to draw from. Every candidate obeys `mixture_move`'s rules, so the kept one does."""
+    n = len(cond[0])
+    tiled = [np.repeat(a, candidates, axis=0) for a in (*cond, here, pen_before)]
+    moves = mixture_move(tuple(tiled[:6]), *tiled[6:], bounds, temperature, top_p, rng).reshape(
+        n, candidates, 2
+    )
+    score = guidance * (log_mixture(cond, moves) - log_mixture(none, moves))
+    cdf = np.cumsum(np.exp(score - score.max(axis=1, keepdims=True)), axis=1)
+    pick = np.minimum((cdf < rng.random(n)[:, None] * cdf[:, -1:]).sum(axis=1), candidates - 1)
+    return moves[np.arange(n), pick]
+
+
 def sample_rows(
     model,
     label: int,
@@ -103,6 +150,9 @@ def sample_rows(
     max_new: int,
     bounds: tuple[int, int],
     use_cache: bool = True,
+    guidance: float = 0.0,
+    none: int | None = None,
+    on_finished: Callable[[int, np.ndarray], None] | None = None,
 ) -> list[np.ndarray]:
     """n continuations of `context` (T0, 3) stroke-5 rows (T0 may be 0) under class `label`, drawn by `model`
     (`NumpySketchNet`, or `sketch_model.OnNumpy` of a PyTorch network): the new rows
@@ -111,28 +161,40 @@ def sample_rows(
     a zero move within a stroke (repeated points are dropped) and PEN_END before two new points.
 
     The network sees each new row once, through a key-value cache (`use_cache`), while the sequence fits
-    in max_len; past that, the window slides and every step recomputes it."""
+    in max_len; past that, the window slides and every step recomputes it. With `guidance` w > 0 and the
+    "no category" class `none`, each row is also run under `none` (a batch of 2n) and its move is drawn
+    from the guided distribution (`guided` logits, `guided_move` for the mixture); the pen is drawn from
+    the category's own head (guiding it too ends drawings early and makes them alike: measured in
+    docs/experiments/2026-12-04-sketch-guidance.md). `on_finished(i, rows)` is called as soon as
+    continuation i has ended, with the rows it will return (a page can start drawing it)."""
     rows = np.repeat(np.asarray(context, np.int64).reshape(1, -1, 3), n, axis=0)
     here = np.cumsum(rows[..., :2], axis=1)[:, -1] if rows.shape[1] else np.zeros((n, 2), np.int64)
-    labels = np.full(n, label, np.int64)
+    guide = guidance > 0 and none is not None and label != none
+    labels = np.repeat(np.array([label, none] if guide else [label], np.int64), n)
+    twice = (lambda a: np.concatenate([a, a])) if guide else (lambda a: a)  # rows under both labels
     pen_before = np.full(n, rows[0, -1, 2] if rows.shape[1] else sd.PEN_START)
     finished = np.zeros(n, bool)
     length = np.zeros(n, np.int64)
     cache: list[list] | None = [[] for _ in model.blocks] if use_cache else None
     for step in range(max_new):
-        inputs, where = _window(rows, model.grid_size, model.max_len)
+        inputs, where = map(twice, _window(rows, model.grid_size, model.max_len))
         if cache is not None and rows.shape[1] + 1 > model.max_len:
             cache = None  # the window slides: positions move, so the cached keys no longer apply
         if cache is not None and step > 0:  # only the newest row is new to the network
             h = model.hidden(inputs[:, -1:], where[:, -1:], labels, cache, inputs.shape[1] - 1)[:, -1]
         else:
             h = model.hidden(inputs, where, labels, cache)[:, -1]
+        sampling = (here, pen_before, bounds, temperature, top_p, rng)
         if model.head == "mixture":
-            move = mixture_move(model.mixture(h), here, pen_before, bounds, temperature, top_p, rng)
-            pen_logits = model.pen_logits(h, move[:, 0], move[:, 1]).astype(np.float64)
+            mixture = model.mixture(h)
+            if guide:
+                move = guided_move([a[:n] for a in mixture], [a[n:] for a in mixture], guidance, *sampling)
+            else:
+                move = mixture_move(mixture, *sampling)
+            pen_logits = model.pen_logits(h[:n], move[:, 0], move[:, 1]).astype(np.float64)
         else:
-            move = token_move(model, h, here, pen_before, bounds, temperature, top_p, rng)
-            pen_logits = model.heads(h, *(move + model.grid_size).T)[2].astype(np.float64)
+            move = token_move(model, h[:n], *sampling, h[n:] if guide else None, guidance)
+            pen_logits = model.heads(h[:n], *(move + model.grid_size).T)[2].astype(np.float64)
         if step == 0:
             pen_logits[:, sd.PEN_END] = -np.inf
         pen = draw(pen_logits, temperature, top_p, rng)
@@ -143,7 +205,10 @@ def sample_rows(
         rows = np.concatenate([rows, row[:, None]], axis=1)
         here, pen_before = here + row[:, :2], row[:, 2]
         length += ~finished
-        finished |= pen == sd.PEN_END
+        ended = ~finished & (pen == sd.PEN_END)
+        finished |= ended
+        for i in np.flatnonzero(ended) if on_finished else ():
+            on_finished(int(i), rows[i, len(context) : len(context) + length[i]])
         if finished.all():
             break
     return [r[len(context) : len(context) + k] for r, k in zip(rows, length)]
@@ -175,10 +240,13 @@ class Sketcher:
         seed: int | list[int],
         temperature: float | None = None,
         top_p: float | None = None,
+        guidance: float | None = None,
+        on_drawing: Callable[[int, list[np.ndarray]], None] | None = None,
     ) -> list[list[np.ndarray]]:
         """n new drawings in the simplified schema: [[(m, 2) integer strokes in 0..255]] (the pipeline's
-        `simplify` of the decoded rows, so every tool reads them as simplified)."""
-        temperature, top_p = self.sampling(temperature, top_p)
+        `simplify` of the decoded rows, so every tool reads them as simplified). None: the model's setting.
+        `on_drawing(i, drawing)` gets each drawing as soon as it is finished, before the others."""
+        temperature, top_p, guidance = self.sampling(temperature, top_p, guidance)
         rng = np.random.default_rng(seed)
         new = sample_rows(
             self.model,
@@ -190,8 +258,15 @@ class Sketcher:
             top_p,
             self.config.max_len,
             (0, self.config.grid_size),
+            guidance=guidance,
+            none=len(self.classes),
+            on_finished=(lambda i, rows: on_drawing(i, self.drawing(rows))) if on_drawing else None,
         )
-        return [pipeline.simplify(sd.from_grid(sd.decode(r), self.config.grid_size)) for r in new]
+        return [self.drawing(r) for r in new]
+
+    def drawing(self, rows: np.ndarray) -> list[np.ndarray]:
+        """A new drawing's rows (t, 3) -> its strokes in the simplified schema."""
+        return pipeline.simplify(sd.from_grid(sd.decode(rows), self.config.grid_size))
 
     def complete(
         self,
@@ -202,11 +277,12 @@ class Sketcher:
         seed: int | list[int],
         temperature: float | None = None,
         top_p: float | None = None,
+        guidance: float | None = None,
     ) -> list[list[np.ndarray]]:
         """n continuations of `drawing` (parsed strokes in the input's own coordinates; `raw` as
         `strokes.rasterize` takes it): per continuation, only the NEW strokes, in the input's frame. `seed`
         seeds the NumPy Generator (an int or a list of ints, e.g. [seed, line])."""
-        temperature, top_p = self.sampling(temperature, top_p)
+        temperature, top_p, guidance = self.sampling(temperature, top_p, guidance)
         g, max_len = self.config.grid_size, self.config.max_len
         origin, scale, boxed, raw = frame(drawing, raw)
         cells = sd.to_grid(boxed, g)
@@ -223,6 +299,8 @@ class Sketcher:
             top_p,
             max(max_len - len(context), max_len // 2),
             bounds,
+            guidance=guidance,
+            none=len(self.classes),
         )
         last = tuple(int(v) for v in cells[-1][-1])
         out = []
@@ -231,12 +309,15 @@ class Sketcher:
             out.append([np.round(s) if not raw else np.round(s, 2) for s in mapped])
         return out
 
-    def sampling(self, temperature: float | None, top_p: float | None) -> tuple[float, float]:
-        """(temperature, top_p) to sample with: the given ones, checked, or the model's defaults."""
+    def sampling(
+        self, temperature: float | None, top_p: float | None, guidance: float | None = None
+    ) -> tuple[float, float, float]:
+        """(temperature, top_p, guidance) to sample with: the given ones, checked, or the model's defaults."""
         temperature = self.config.temperature if temperature is None else temperature
         top_p = self.config.top_p if top_p is None else top_p
-        check_sampling(temperature, top_p)
-        return float(temperature), float(top_p)
+        guidance = self.config.guidance if guidance is None else guidance
+        check_sampling(temperature, top_p, guidance)
+        return float(temperature), float(top_p), float(guidance)
 
 
 def frame(drawing: list[np.ndarray], raw: bool | None) -> tuple[np.ndarray, float, list[np.ndarray], bool]:

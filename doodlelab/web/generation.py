@@ -61,6 +61,11 @@ class JobStatus(BaseModel):
     ahead: int = Field(description="Requests ahead of this one in its model's queue.")
     seconds_left: float = Field(description="Estimated seconds until done (from the queue's backlog).")
     result: schemas.GenerateResponse | None = Field(None, description="The drawings, once `done`.")
+    ready: list[schemas.Strokes | None] | None = Field(
+        None,
+        description="The stroke model, while queued or running: each doodle's strokes as soon as it is "
+        "finished (null for those still being drawn), so a page can start drawing them.",
+    )
     detail: str | None = Field(None, description="What went wrong, when `failed`.")
 
 
@@ -72,7 +77,9 @@ def plan(request: Request, body: dict, polled: bool) -> tuple[Job, callable]:
     if generator is None:
         raise HTTPException(503, f"{options.model} model not available yet")
     diffusion = options.model == "diffusion"
-    given = sorted(GAN_HAS_NO.keys() & options.model_fields_set)
+    given = sorted(
+        GAN_HAS_NO.keys() & options.model_fields_set - ({"guidance"} if options.model == "sketch" else set())
+    )
     if not diffusion and given:
         how = (
             "the GAN draws in one pass" if options.model == "gan" else "the stroke model draws point by point"
@@ -134,6 +141,7 @@ def status(request: Request, job: Job) -> JobStatus:
         ahead=queue.ahead_of(job),
         seconds_left=round(queue.seconds_until_done(job), 3),
         result=job.result,
+        ready=list(job.ready) if job.ready is not None and job.result is None else None,
         detail=detail,
     )
 

@@ -48,6 +48,7 @@ class Job:
     finished: float = 0.0
     cancel: threading.Event = field(default_factory=threading.Event)
     future: Future | None = None
+    ready: list | None = None  # the stroke model: each doodle once finished (JSON strokes), None before
 
     def progress(self, done: int) -> None:
         """Called by the sampling loop after each step: count it; stop if cancelled or abandoned."""

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from doodlelab.data import limits
+from doodlelab.generative.sketch_config import MAX_GUIDANCE
 
 # The drawing as the OpenAPI schema states it, from the input limits that `strokes.parse_strokes` enforces.
 Coordinates = Annotated[
@@ -134,8 +135,8 @@ class GenerateRequest(BaseModel):
         le=20,
         strict=True,
         allow_inf_nan=False,
-        description="Classifier-free guidance scale (diffusion only); none for "
-        "the model's own, the one its evaluation used.",
+        description="Classifier-free guidance scale (diffusion and sketch; at most 10 for sketch); none "
+        "for the model's own, the one its evaluation used.",
     )
     frames: int = Field(
         0,
@@ -178,6 +179,15 @@ class CompleteRequest(BaseModel):
     seed: int | None = GenerateRequest.model_fields["seed"]
     temperature: float | None = GenerateRequest.model_fields["temperature"]
     top_p: float | None = GenerateRequest.model_fields["top_p"]
+    guidance: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_GUIDANCE,
+        strict=True,
+        allow_inf_nan=False,
+        description="Classifier-free guidance toward the category (0: off; unused without a category); "
+        "none for the model's.",
+    )
 
 
 Strokes = list[list[list[float]]]  # a drawing as JSON: [[xs], [ys]] per stroke

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from doodlelab.data import strokes as pipeline
 from doodlelab.data.categories import resolve
+from doodlelab.generative.sketch_config import MAX_GUIDANCE
 from doodlelab.web import schemas
 from doodlelab.web.inference import parse_drawing
 from doodlelab.web.jobs import Cancelled, Job, submit
@@ -58,11 +59,19 @@ def generate_job(request: Request, options: schemas.GenerateRequest, polled: boo
     simplified format) and the pipeline's 28 x 28 renderings of them."""
     sketcher = sketcher_of(request)
     category = known(sketcher, options.category)
+    if options.guidance is not None and options.guidance > MAX_GUIDANCE:
+        raise HTTPException(422, f"guidance: at most {MAX_GUIDANCE:g} for the stroke model")
     seed = options.seed if options.seed is not None else secrets.randbelow(2**32)
+    settings = (options.temperature, options.top_p, options.guidance)
 
     def run(job: Job) -> schemas.GenerateResponse:
         start = time.perf_counter()
-        drawings = sketcher.generate(category, options.n, seed, options.temperature, options.top_p)
+        job.ready = [None] * options.n
+
+        def finished(i: int, drawing: list) -> None:  # read by the jobs API's polls (a list item: atomic)
+            job.ready[i] = pipeline.to_json(drawing)
+
+        drawings = sketcher.generate(category, options.n, seed, *settings, on_drawing=finished)
         job.progress(1)
         return schemas.GenerateResponse(
             model="sketch",
@@ -98,7 +107,8 @@ async def complete(request: Request) -> schemas.CompleteResponse:
 
     def run(job: Job) -> schemas.CompleteResponse:
         start = time.perf_counter()
-        new = sketcher.complete(drawing, raw, category, options.n, seed, options.temperature, options.top_p)
+        settings = (options.temperature, options.top_p, options.guidance)
+        new = sketcher.complete(drawing, raw, category, options.n, seed, *settings)
         job.progress(1)
         return schemas.CompleteResponse(
             category=category,

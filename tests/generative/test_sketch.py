@@ -19,6 +19,7 @@ from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401
 
 def tiny_sketch(**changes) -> SketchConfig:
     values = dict(
+        head="tokens",  # the mixture head's own tests pass head="mixture"
         categories=SHAPES,
         grid_size=32,
         max_len=64,

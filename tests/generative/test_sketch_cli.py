@@ -163,6 +163,9 @@ BAD_FLAGS = {
     "temperature zero": (["--temperature", "0"], "temperature must be > 0"),
     "temperature NaN": (["--temperature", "nan"], "temperature must be > 0"),
     "top-p": (["--top-p", "1.5"], "top_p must be"),
+    "guidance negative": (["--guidance", "-1"], "guidance must be >= 0 and <= 10"),
+    "guidance too strong": (["--guidance", "11"], "guidance must be >= 0 and <= 10"),
+    "guidance NaN": (["--guidance", "nan"], "guidance must be >= 0"),
     "unknown category": (["--category", "dgo"], "unknown category 'dgo'"),
     "no model": (["--model", "missing.safetensors"], "no such weights file"),
 }

@@ -73,8 +73,8 @@ def test_evaluate_reports_the_yardstick_and_completion(shapes_env, capsys):
     [
         (["evaluate", "generator", "--steps", "5"], "--steps: a diffusion setting"),
         (
-            ["generate", "--category", "circle", "--guidance", "2", "--out", "x.ndjson"],
-            "--guidance: a diffusion",
+            ["generate", "--category", "circle", "--eta", "0.5", "--out", "x.ndjson"],
+            "--eta: a diffusion",
         ),
         (
             ["evaluate", "generator", "--model", "gan", "--temperature", "1"],

@@ -80,7 +80,7 @@ def test_diffusion_returns_denoising_frames(client):
         ({"model": "gan", "guidance": 2}, 422, "guidance: the GAN draws in one pass"),
         ({"model": "gan", "temperature": 1}, 422, "temperature: a setting of the stroke model"),
         ({"top_p": 0.5}, 422, "top_p: a setting of the stroke model"),
-        ({"model": "sketch"}, 503, "sketch model not available yet"),
+        ({"model": "sketch", "guidance": 11}, 422, "guidance: at most 10 for the stroke model"),
     ],
 )
 def test_bad_arguments_get_a_clear_4xx(client, change, status, message):

@@ -91,6 +91,9 @@ def test_complete_without_a_category_is_unconditional_and_random_without_a_seed(
         ("/api/complete", {"drawing": CANVAS, "n": 17}, 422, "n:"),
         ("/api/complete", {"drawing": CANVAS, "temperature": 0}, 422, "temperature"),
         ("/api/complete", {"drawing": CANVAS, "top_p": 1.5}, 422, "top_p"),
+        ("/api/complete", {"drawing": CANVAS, "guidance": -1}, 422, "guidance"),
+        ("/api/complete", {"drawing": CANVAS, "guidance": 11}, 422, "guidance"),
+        ("/api/generate", {"model": "sketch", "category": "circle", "guidance": 15}, 422, "at most 10"),
         ("/api/complete", {"drawing": CANVAS, "steps": 5}, 422, "steps"),
         ("/api/complete", {"drawing": []}, 400, "non-empty list of strokes"),
         ("/api/complete", {"drawing": [[[0, 1], [0]]]}, 400, "equal length"),
@@ -122,3 +125,22 @@ def test_without_a_sketch_model_complete_answers_503(monkeypatch, tmp_path):
         assert c.get("/api/health").json()["models"]["sketch"] is False
         answer = c.post("/api/complete", json={"drawing": CANVAS})
         assert answer.status_code == 503 and "sketch model not available" in answer.json()["detail"]
+
+
+def test_a_running_job_hands_out_each_doodle_once_finished():
+    """The shipped model, 16 doodles (their lengths differ, so they end at different steps): while the job
+    runs its status lists the doodles finished so far, each the one the final answer holds."""
+    app = create_app(classifier_weights=None, workers=0, generators={})  # the shipped stroke model
+    with serving(app) as c:
+        body = {"model": "sketch", "category": "cat", "n": 16, "seed": 7}
+        status = c.post("/api/generate/jobs", json=body).json()
+        seen = []
+        while status["status"] in ("queued", "running"):
+            seen.append(status["ready"])
+            status = c.get(f"/api/generate/jobs/{status['id']}").json()
+    assert status["status"] == "done" and status["ready"] is None
+    strokes = status["result"]["strokes"]
+    partial = [r for r in seen if r is not None and 0 < sum(s is not None for s in r) < 16]
+    assert partial, "no poll saw some doodles finished and others not"
+    for ready in partial:
+        assert all(s is None or s == strokes[i] for i, s in enumerate(ready))

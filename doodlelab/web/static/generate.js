@@ -42,8 +42,10 @@
   const FRAMES = 12; // denoising frames asked of the diffusion model
   const FRAME_MS = 90;
   const POLL_MS = 150;
+  const FIRST_POLL_MS = 50; // the first poll comes sooner: a stroke model's first doodle is often done by then
   let shown = 0; // generation counter: a newer request stops an older animation
   let job = null; // the job this page is running: {id}
+  let early = []; // the stroke model: replays started from a running job's finished doodles (`ready`)
 
   // ---- the form --------------------------------------------------------------------------------------
   const showModelFields = () => {
@@ -130,14 +132,26 @@
     genStatus.textContent = done;
   }
 
+  /** Draw a stroke model's doodle on its canvas point by point (sketch.js); false if a newer request came. */
+  const replay = (c, strokes, id) => window.doodlelabSketch.play(strokes, (finished, partial) =>
+    window.doodlelabSketch.paintSimplified(c, partial ? [...finished, partial] : finished), () => id === shown);
+
+  /** While the stroke model's job runs: start drawing each doodle as soon as the server has finished it. */
+  function drawReady(ready, id) {
+    const canvases = [...generated.querySelectorAll("canvas")];
+    ready.forEach((strokes, i) => {
+      if (!strokes || early[i] || !canvases[i]) return;
+      canvases[i].className = "strokes";
+      early[i] = replay(canvases[i], strokes, id);
+    });
+  }
+
   async function drawStrokes(answer, canvases, done, id) { // the stroke model: drawn as a person would
-    const { play, paintSimplified, svg, ndjson } = window.doodlelabSketch; // sketch.js
-    const replay = (c, strokes) => play(strokes, (finished, partial) =>
-      paintSimplified(c, partial ? [...finished, partial] : finished), () => id === shown);
+    const { svg, ndjson } = window.doodlelabSketch; // sketch.js
     canvases.forEach((c, i) => {
       c.classList.add("strokes");
       c.title = "click to draw it again";
-      c.addEventListener("click", () => replay(c, answer.strokes[i]));
+      c.addEventListener("click", () => replay(c, answer.strokes[i], id));
     });
     const links = document.createElement("p");
     links.className = "gen-downloads";
@@ -152,7 +166,7 @@
       links.append(a);
     }
     genStatus.textContent = "drawing…";
-    await Promise.all(canvases.map((c, i) => replay(c, answer.strokes[i])));
+    await Promise.all(canvases.map((c, i) => early[i] || replay(c, answer.strokes[i], id)));
     if (id !== shown) return;
     generated.append(links);
     genStatus.textContent = done;
@@ -191,6 +205,7 @@
       return;
     }
     const id = ++shown;
+    early = [];
     placeholders(body.n, body.model === "sketch" ? 112 : 28);
     genStatus.textContent = "sending…";
     progress.removeAttribute("value"); // indeterminate until the server counts steps
@@ -200,9 +215,10 @@
         method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" },
       }));
       job = { id: status.id };
-      while (status.status === "queued" || status.status === "running") {
+      for (let polls = 0; status.status === "queued" || status.status === "running"; polls++) {
         report(status);
-        await sleep(POLL_MS);
+        if (status.ready) drawReady(status.ready, id);
+        await sleep(polls ? POLL_MS : FIRST_POLL_MS);
         if (!job || job.id !== status.id) return; // cancelled meanwhile
         const next = await answerOf(await fetch(`/api/generate/jobs/${status.id}`));
         if (!job || job.id !== status.id) return; // cancelled while the poll was on its way
