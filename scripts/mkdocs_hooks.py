@@ -55,6 +55,22 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _completion_rows(completion: dict) -> list[tuple[str, str]]:
+    """The stroke model's completions at half the ink: the judge's top-1 before and after."""
+    return [
+        (
+            f"completion of {completion['drawings']:,} test drawings cut at half their ink: named before / "
+            "after, with the category",
+            f"{_pct(completion['prefix_top1'])} / {_pct(completion['completed_with_category_top1'])}",
+        ),
+        (
+            "the same without the category / the whole human drawings",
+            f"{_pct(completion['completed_without_category_top1'])} / "
+            f"{_pct(completion['whole_drawing_top1'])}",
+        ),
+    ]
+
+
 def _members_rows(card: dict) -> list[tuple[str, str]]:
     """An ensemble's members (widths, prefix augmentation, share of the average); else the epochs."""
     if "members" not in card:
@@ -103,7 +119,7 @@ def card_rows(name: str) -> list[tuple[str, str]]:
             ("first guesses that agree with float", _pct(test["top1_agreement"])),
             ("file", _mb("classifier.int8.onnx")),
         ]
-    if name in ("diffusion", "gan"):
+    if name in ("diffusion", "gan", "sketch"):
         card = _card(name)
         ev = card["evaluation"]
         sampling = ", ".join(f"{k} {v}" for k, v in ev["sampling"].items())
@@ -123,6 +139,7 @@ def card_rows(name: str) -> list[tuple[str, str]]:
                 "variety (median over categories) / categories below 0.5",
                 f"{ev['variety_median']:.2f} / {ev['variety_below_half']}",
             ),
+            *(_completion_rows(ev["completion"]) if name == "sketch" else []),
             ("sampling", sampling),
             (
                 "training steps in the last run (batch)",
@@ -149,7 +166,7 @@ def headline(name: str) -> tuple[str, str]:
         test = _card("classifier" if name == "classifier" else "classifier.int8.onnx")["test"]
         size = _mb("classifier.safetensors") if name == "classifier" else _mb("classifier.int8.onnx")
         return f"{_pct(test['top1'])} top-1", size
-    if name in ("diffusion", "gan"):
+    if name in ("diffusion", "gan", "sketch"):
         ev = _card(name)["evaluation"]
         return (
             f"{_pct(ev['recognizability'])} recognizable, {ev['frechet_ratio']:.1f}× the Fréchet floor",

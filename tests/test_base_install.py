@@ -199,7 +199,7 @@ def test_serve(base, drawings):
                 assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()[-3000:]
                 time.sleep(0.1)
         loaded = {name for name, ok in health["models"].items() if ok}
-        assert loaded == set(health["models"]) - {"sketch"}, health  # no stroke model is shipped yet
+        assert loaded == set(health["models"]), health  # every shipped model, the stroke model too
         line = drawings.read_text().splitlines()[0]
         request = urllib.request.Request(
             f"{url}/api/predict",

@@ -83,6 +83,7 @@ def test_model_pages_show_the_cards(site):
         ("classifier.int8", "classifier"),
         ("diffusion", "diffusion"),
         ("gan", "gan"),
+        ("sketch", "sketch"),
         ("mlp_digits", "digits"),
     ]:
         html = (site / "models" / page / "index.html").read_text()
@@ -133,7 +134,7 @@ def test_readme_is_a_short_front_page_with_the_cards_figures():
     assert len(readme.splitlines()) <= 200
     rows = [line for line in readme.splitlines() if line.startswith("| ") and "MB |" in line]
     hooks = _hooks()
-    for name in ("classifier", "classifier.int8", "diffusion", "gan", "mlp_digits"):
+    for name in ("classifier", "classifier.int8", "diffusion", "gan", "sketch", "mlp_digits"):
         metric, size = hooks.headline(name)
         assert any(metric in row and f"| {size} |" in row for row in rows), (
             f"README's models table: {name} should say {metric!r} and {size!r} (its card and file)"

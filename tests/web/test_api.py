@@ -62,7 +62,7 @@ def png(array: np.ndarray) -> bytes:
 def test_health_and_categories(client):
     assert client.get("/api/health").json() == {
         "status": "ok",
-        "models": {"classifier": True, "digits": True, "diffusion": False, "gan": False, "sketch": False},
+        "models": {"classifier": True, "digits": True, "diffusion": False, "gan": False, "sketch": True},
     }
     names = client.get("/api/categories").json()["categories"]
     assert len(names) == 345 and names == list(categories())
