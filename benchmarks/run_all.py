@@ -5,11 +5,12 @@
 In turn, each in its own process (never two at once, they would slow each other down): bench_api.py
 (/api/predict in process, and over loopback with 1 to 64 closed-loop clients), bench_load.py (the 60 s
 acceptance load, 64 open-loop clients), bench_train.py (classifier training images/s),
-bench_generate.py (generation) and bench_fairness.py (GAN and predict latency while the largest diffusion
-request is queued twice; the 503's Retry-After). Each prints its table and writes
-benchmarks/results/NAME.json; this also writes benchmarks/results/machine.json. About 6 minutes;
---quick runs each briefly (about 2 minutes) to check that they work, not for the figures. Run it on an
-otherwise quiet machine: it warns when the load average says other work is running.
+bench_generate.py (generation), bench_fairness.py (GAN and predict latency while the largest diffusion
+request is queued twice; the 503's Retry-After), bench_sketch.py (the stroke model: one doodle, 16, one
+completion) and bench_sketch_page.py (from a click in Chromium to the first point drawn). Each prints its
+table and writes benchmarks/results/NAME.json; this also writes benchmarks/results/machine.json. About 8
+minutes; --quick runs each briefly (about 3 minutes) to check that they work, not for the figures. Run it
+on an otherwise quiet machine: it warns when the load average says other work is running.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ BENCHMARKS = {  # script -> (arguments for the figures, arguments with --quick)
         ["--categories-every", "35", "--per-category", "1", "--repeats", "1", "--no-ddpm"],
     ),
     "bench_fairness.py": ([], ["--repeats", "2"]),
+    "bench_sketch.py": ([], ["--repeats", "1"]),
+    "bench_sketch_page.py": ([], ["--repeats", "2"]),
 }
 
 
