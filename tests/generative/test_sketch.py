@@ -13,7 +13,8 @@ from doodlelab import modelfile, settings
 from doodlelab.generative import sketch_data as sd
 from doodlelab.generative.sketch_config import SketchConfig
 from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
-from doodlelab.generative.sketch_sample import draw, load
+from doodlelab.generative.sketch_moves import draw
+from doodlelab.generative.sketch_sample import load
 from tests.classifier.conftest import SHAPES, shapes_data  # noqa: F401
 
 

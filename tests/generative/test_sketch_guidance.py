@@ -8,7 +8,8 @@ import torch
 
 from doodlelab.generative import sketch_data as sd
 from doodlelab.generative.sketch_model import OnNumpy, SketchTransformer
-from doodlelab.generative.sketch_sample import guided, guided_move, load, log_mixture, sample_rows
+from doodlelab.generative.sketch_moves import guided, guided_move, log_mixture
+from doodlelab.generative.sketch_sample import load, sample_rows
 from tests.classifier.conftest import shapes_data  # noqa: F401
 from tests.generative.test_sketch import sketch_run, tiny_sketch  # noqa: F401
 
@@ -132,3 +133,15 @@ def test_each_drawing_is_handed_out_as_soon_as_it_is_finished(sketch_run):  # no
     assert sorted(i for i, _ in handed) == list(range(6))  # each once
     for i, drawing in handed:
         assert [s.tolist() for s in drawing] == [s.tolist() for s in drawings[i]]
+
+
+def test_a_model_without_no_category_is_not_guided(sketch_run):  # noqa: F811
+    import pytest
+
+    from doodlelab.errors import DataError
+
+    trained = load(sketch_run[0] / "sketch.safetensors")
+    sketcher = type(trained)(trained.model, tiny_sketch(p_uncond=0.0), trained.classes, trained.path)
+    assert sketcher.sampling(None, None)[2] == 0.0  # its default: no guidance
+    with pytest.raises(DataError, match="never learned 'no category'"):
+        sketcher.generate("circle", 2, seed=0, guidance=1.0)
