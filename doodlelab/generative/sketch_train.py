@@ -175,7 +175,9 @@ def train(
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = {"step": 0, "seconds": 0.0, "history": {"step": []}, "classes": names, "batches": BATCHES}
     if resume and (out / LAST).exists():
-        mutable = frozenset({"steps", "threads", "workers", "checkpoint_every", "device"})
+        mutable = frozenset(  # how the run goes, and the sampling defaults: not what it learns
+            {"steps", "threads", "workers", "checkpoint_every", "device", "temperature", "top_p", "guidance"}
+        )
         state = checkpoints.load(out / LAST, KIND, parts, config, mutable)
         if state.get("batches") != BATCHES:
             raise checkpoints.CheckpointError(

@@ -154,10 +154,13 @@ def test_a_killed_run_resumes_to_the_same_weights(sketch_run, tmp_path):
     paused = tmp_path / "paused"
     train(tiny_sketch(), paused, root=data / "quickdraw", cache_root=cache, progress=False, until_step=3)
     (paused / "sketch.safetensors").unlink()  # as if killed after the checkpoint at step 3
-    # resumed with a loader process preparing the batches: the same batches, so the same weights
-    train(tiny_sketch(workers=1), paused, root=data / "quickdraw", cache_root=cache, progress=False)
+    # resumed with a loader process preparing the batches: the same batches, so the same weights; the
+    # sampling defaults may change on the way (they are recorded, they do not train anything)
+    resume = tiny_sketch(workers=1, guidance=1.0, temperature=0.9)
+    train(resume, paused, root=data / "quickdraw", cache_root=cache, progress=False)
     straight, _ = modelfile.load(out / "sketch.safetensors")
-    resumed, _ = modelfile.load(paused / "sketch.safetensors")
+    resumed, meta = modelfile.load(paused / "sketch.safetensors")
+    assert (meta["config"]["guidance"], meta["config"]["temperature"]) == (1.0, 0.9)
     assert straight.keys() == resumed.keys()
     for k in straight:
         np.testing.assert_array_equal(straight[k], resumed[k], err_msg=k)
