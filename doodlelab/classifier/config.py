@@ -39,6 +39,8 @@ class ClassifierConfig(Config):
     prefix: float = 0.0  # augmentation: probability of cutting a stroke drawing to a prefix of its ink
     prefix_min: float = 0.15  # augmentation: a prefix keeps a share of the ink drawn from U(prefix_min, 1)
     init: str = ""  # start from this classifier model file's weights (a fine-tune; empty: random init)
+    teacher: str = ""  # distil: also learn this classifier model file's probabilities (e.g. an ensemble's)
+    distill: float = 0.5  # distil: weight of KL(teacher || network) in the loss; the labels' get 1 - distill
     bf16: bool = True  # bfloat16 autocast for training (AVX-512 BF16 CPU or GPU; float16 on older GPUs)
     device: str = "auto"  # cpu, cuda or auto (cuda when present); a torchrun process uses GPU LOCAL_RANK
     compile: str = ""  # torch.compile the training network with this backend (inductor on GPUs; "": off)
@@ -66,6 +68,7 @@ class ClassifierConfig(Config):
         check(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay >= 0")
         check(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
         check(0 <= self.drop_stroke < 1, "drop_stroke must be in [0, 1)")
+        check(0 <= self.distill <= 1, f"distill must be in [0, 1], got {self.distill}")
         check(0 <= self.prefix <= 1 and 0 < self.prefix_min <= 1, "prefix in [0, 1], prefix_min in (0, 1]")
         check(
             min(self.rotate, self.stretch, self.shear, self.jitter, self.shift) >= 0,

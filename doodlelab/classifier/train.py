@@ -21,6 +21,7 @@ from doodlelab.classifier.config import ClassifierConfig
 from doodlelab.classifier.data import BLOCK, AugmentedBatches, EpochPlan
 from doodlelab.classifier.model import new_model, to_input
 from doodlelab.data import stream
+from doodlelab.data.categories import categories
 from doodlelab.devices import autocast_dtype, join, pick_device
 from doodlelab.lr_schedules import lr_at
 
@@ -51,6 +52,18 @@ def start_from(model: torch.nn.Module, config: ClassifierConfig) -> None:
     if differ:
         raise checkpoint.CheckpointError(f"{config.init}: its {', '.join(differ)} differ from this run's")
     model.load_state_dict(start.state_dict())
+
+
+def load_teacher(config: ClassifierConfig) -> torch.nn.Module:
+    """The model file `config.teacher` (a single classifier or an ensemble) in eval mode, frozen: its
+    log-probabilities on each training batch are a second target (knowledge distillation, Hinton et al.
+    2015). It must name the same categories and read images of the same size as this run."""
+    teacher, teacher_config, card = checkpoint.load_model(config.teacher)
+    if list(card.get("classes", ())) != list(categories()) or teacher_config.size != config.size:
+        raise checkpoint.CheckpointError(
+            f"{config.teacher}: its categories or image size differ from this run's"
+        )
+    return teacher.requires_grad_(False)
 
 
 def _optimizer(model: torch.nn.Module, config: ClassifierConfig) -> torch.optim.Optimizer:
@@ -98,14 +111,23 @@ def train_step(
     labels: torch.Tensor,
     config: ClassifierConfig,
     scaler: torch.amp.GradScaler | None = None,
+    teacher: torch.nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on images x (B, 1, S, S) and labels (B,) on x's device: autocast as
     `autocast_dtype`, label-smoothed cross-entropy, AdamW (float16: with loss scaling by `scaler`).
-    Returns (loss, logits (B, C))."""
+    With a `teacher`, the loss is (1 - d) CE + d KL(teacher || network), d = `config.distill`, the teacher
+    seeing the same augmented batch ("consistent" distillation, Beyer et al. 2022). Returns (loss, logits
+    (B, C))."""
     dtype = autocast_dtype(x.device, config.bf16)
     with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         logits = net(x)
+        if teacher is not None:
+            with torch.no_grad():
+                target = teacher(x).float().log_softmax(1)  # (B, C); an ensemble's output is already log p
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
+    if teacher is not None:
+        kl = F.kl_div(logits.float().log_softmax(1), target, log_target=True, reduction="batchmean")
+        loss = (1 - config.distill) * loss + config.distill * kl
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None and scaler.is_enabled():
         scaler.scale(loss).backward()
@@ -178,6 +200,7 @@ def train(
         state = checkpoint.load_training(out / LAST, model, optimizer, config)
     elif config.init:
         start_from(model, config)
+    teacher = load_teacher(config).to(device) if config.teacher else None
     model.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves a restored optimizer state to the device
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -229,7 +252,7 @@ def train(
                 group["lr"] = lr
             x = to_input(images).to(device).contiguous(memory_format=torch.channels_last)
             labels = labels.to(device)
-            loss, logits = train_step(net, optimizer, x, labels, config, scaler)
+            loss, logits = train_step(net, optimizer, x, labels, config, scaler, teacher)
             seen += len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             loss_sum += float(loss.detach()) * len(labels)
