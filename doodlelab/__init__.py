@@ -1,17 +1,19 @@
 """doodlelab: recognize and generate Quick, Draw! doodles, from raw strokes to a web app.
 
-`doodlelab.recognize` and `doodlelab.generate` (in `doodlelab.api`) are loaded on first use, so
+`doodlelab.recognize`, `generate`, `sketch` and `complete` (in `doodlelab.api`) are loaded on first use, so
 `import doodlelab` stays instant and imports neither torch nor the models.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["DoodleError", "Guess", "InputError", "generate", "recognize"]
+__all__ = ["DoodleError", "Guess", "InputError", "complete", "generate", "recognize", "sketch"]
 
 _LAZY = {
     "recognize": "doodlelab.api",
     "generate": "doodlelab.api",
+    "sketch": "doodlelab.api",
+    "complete": "doodlelab.api",
     "Guess": "doodlelab.api",
     "InputError": "doodlelab.api",
     "DoodleError": "doodlelab.errors",

@@ -1,4 +1,5 @@
-"""The public Python API: `doodlelab.recognize(...)` names doodles, `doodlelab.generate(...)` draws them.
+"""The public Python API: `doodlelab.recognize(...)` names doodles, `doodlelab.generate(...)` paints them,
+`doodlelab.sketch(...)` draws them in strokes and `doodlelab.complete(...)` finishes a person's drawing.
 
 Both load the shipped models on first use and keep them for the process; a wrong call raises a
 `DoodleError` whose message is one sentence.
@@ -15,7 +16,7 @@ import numpy as np
 
 from doodlelab.errors import DataError, DoodleError
 
-GENERATORS = ("diffusion", "gan")
+GENERATORS = ("diffusion", "gan", "sketch")
 SIZE = 28  # the shipped models' bitmaps are 28x28 (0 background, 255 ink)
 
 
@@ -83,9 +84,10 @@ def generate(
 
     Args:
         category: one of the 345 Quick, Draw! categories (case-insensitive; `_` for spaces is accepted).
-        model: `"diffusion"` (more recognizable; 16 doodles take 1 to 4 s on a 2-core CPU) or `"gan"`
-            (one forward pass: 16 doodles in a few milliseconds).
-        n: how many doodles (1 to 1024).
+        model: `"diffusion"` (more recognizable; 16 doodles take 1 to 4 s on a 2-core CPU), `"gan"`
+            (one forward pass: 16 doodles in a few milliseconds) or `"sketch"` (the stroke model's
+            drawings of `sketch`, rendered by the pipeline; 16 take under a second).
+        n: how many doodles (1 to 1024; sketch: 1 to 64).
         seed: the same seed gives the same doodles.
         steps: diffusion only, DDIM steps (default 50; 10 is faster and nearly as good).
 
@@ -109,7 +111,125 @@ def generate(
     for name, value in (("n", n), ("seed", seed), ("steps", steps)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
             raise InputError(f"{name} must be an integer, not {type(value).__name__}")
+    if model == "sketch":
+        if steps is not None:
+            raise DataError("steps is a setting of the diffusion model, not of sketch")
+        from doodlelab.data.strokes import rasterize
+
+        return np.stack([rasterize(_strokes(d), SIZE, raw=False) for d in sketch(category, n=n, seed=seed)])
     return _generator(model)(category, n=int(n), seed=int(seed), steps=None if steps is None else int(steps))
+
+
+def sketch(
+    category: str | None,
+    n: int = 4,
+    seed: int = 0,
+    temperature: float | None = None,
+    guidance: float | None = None,
+) -> list[list[list[list[int]]]]:
+    """Draw new doodles in strokes with the shipped stroke model (NumPy only; no PyTorch needed).
+
+    Args:
+        category: one of the 345 categories (as in `generate`), or None for no category.
+        n: how many drawings (1 to 64).
+        seed: the same seed gives the same drawings.
+        temperature: sampling temperature, > 0 and <= 10 (None: the model's 0.7; lower is tidier).
+        guidance: classifier-free guidance, 0 to 10 (None: the model's 2; 0 draws more varied, less
+            recognizable doodles).
+
+    Returns:
+        n drawings in the dataset's simplified format: each a list of strokes `[xs, ys]` of integers in
+        0..255, the `drawing` field of Google's ndjson files and what `recognize` reads.
+
+    Example:
+        >>> import doodlelab
+        >>> cats = doodlelab.sketch("cat", n=2)
+        >>> len(cats), all(0 <= v <= 255 for d in cats for s in d for xy in s for v in xy)
+        (2, True)
+    """
+    word, count = _sketch_args(category, n, seed)
+    drawings = _sketcher().generate(word, count, int(seed), *_sampling(temperature, guidance))
+    return [_json(d) for d in drawings]
+
+
+def complete(
+    drawing: object,
+    category: str | None = None,
+    n: int = 1,
+    seed: int = 0,
+    temperature: float | None = None,
+    guidance: float | None = None,
+) -> list[list[list[list[float]]]]:
+    """Finish a person's drawing with the shipped stroke model, as the page's "Finish my drawing" does.
+
+    Args:
+        drawing: a list of strokes `[xs, ys]` (or `[xs, ys, ts]`), raw canvas or simplified coordinates.
+        category: what the drawing should become (None: the model guesses from the strokes alone).
+        n: how many different completions (1 to 64).
+        seed: the same seed gives the same completions.
+        temperature: as in `sketch`.
+        guidance: as in `sketch`.
+
+    Returns:
+        n drawings: each the input's strokes unchanged, then the new strokes in the same coordinates.
+    """
+    word, count = _sketch_args(category, n, seed)
+    from doodlelab.data import strokes
+
+    if not _is_drawing(drawing):
+        _check_not_a_part(drawing, "")
+        raise InputError(f"expected a drawing (a list of [xs, ys] strokes), not {type(drawing).__name__}")
+    parsed = strokes.parse_strokes(drawing)
+    raw = True if strokes.has_timestamps(drawing) else None
+    new = _sketcher().complete(parsed, raw, word, count, int(seed), *_sampling(temperature, guidance))
+    given = [[list(part) for part in stroke] for stroke in drawing]  # exactly as passed in
+    return [given + _json(d) for d in new]
+
+
+@lru_cache(maxsize=1)
+def _sketcher():
+    from doodlelab.generative.sketch_sample import load
+
+    return load("sketch")
+
+
+def _sketch_args(category: object, n: object, seed: object) -> tuple[str | None, int]:
+    """(category resolved or None, n) for `sketch` and `complete`; InputError/DataError when wrong."""
+    from doodlelab.data.categories import resolve
+    from doodlelab.generative.sketch_config import MAX_DRAWINGS
+
+    if category is not None and not isinstance(category, str):
+        raise InputError(
+            f"category must be a category name (a string) or None, not {type(category).__name__}"
+        )
+    for name, value in (("n", n), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise InputError(f"{name} must be an integer, not {type(value).__name__}")
+    if not 1 <= n <= MAX_DRAWINGS:
+        raise DataError(f"n must be from 1 to {MAX_DRAWINGS}, got {n}")
+    if not 0 <= seed < 2**63:
+        raise DataError(f"seed must be from 0 to 2**63 - 1, got {seed}")
+    return (None if category is None else resolve(category)), int(n)
+
+
+def _sampling(temperature: object, guidance: object) -> tuple[float | None, None, float | None]:
+    """(temperature, top_p, guidance) for `Sketcher`: numbers or None; the sketcher checks the ranges."""
+    for name, value in (("temperature", temperature), ("guidance", guidance)):
+        if value is not None and not _is_number(value):
+            raise InputError(f"{name} must be a number or None, not {type(value).__name__}")
+    return temperature, None, guidance
+
+
+def _json(drawing: list[np.ndarray]) -> list[list[list]]:
+    """Strokes (m, 2) -> `[[xs], [ys]]` per stroke: ints when the coordinates are whole, else floats."""
+    whole = all(np.array_equal(s, np.round(s)) for s in drawing)
+    cast = int if whole else float
+    return [[[cast(v) for v in s[:, 0]], [cast(v) for v in s[:, 1]]] for s in drawing]
+
+
+def _strokes(drawing: list) -> list[np.ndarray]:
+    """`[[xs], [ys]]` per stroke -> (m, 2) float arrays, as the pipeline takes them."""
+    return [np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)]) for x, y in drawing]
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import doodlelab
 from tests.test_imports import modules
 
 TRAIN_ONLY = ("torch", "onnx", "onnxscript")
@@ -203,7 +204,7 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
         "from doodlelab.web.app import create_app\nfrom doodlelab.web.local import serving\n"
         "with serving(create_app(workers=0)) as client:\n"
         "    models = client.get('/api/health').json()['models']\n"
-        "    assert all(v for k, v in models.items() if k != 'sketch')  # generators too (none: sketch)\n"
+        "    assert all(models.values()), models  # the generators and the stroke model too\n"
         "    answer = client.post('/api/predict', json={'drawing': json.loads(sys.argv[2])['drawing']})\n"
         "    print(json.dumps(answer.json()['predictions']))\n"
     )
@@ -229,6 +230,19 @@ def test_predict_and_serve_without_torch(tmp_path, capsys):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "pip install 'doodlelab[train]'" in done.stderr, done.stderr
+
+
+def test_the_stroke_model_draws_and_completes_without_torch():
+    """`doodlelab.sketch` and `doodlelab.complete` run on NumPy alone, with this process's answers."""
+    code = (
+        "import json, doodlelab\n"
+        "drawn = doodlelab.sketch('cat', n=2, seed=3)\n"
+        "print(json.dumps([drawn, doodlelab.complete([[[0, 90], [0, 40]]])]))\n"
+    )
+    done = run_without_training_packages(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = [doodlelab.sketch("cat", n=2, seed=3), doodlelab.complete([[[0, 90], [0, 40]]])]
+    assert json.loads(done.stdout) == expected
 
 
 def test_evaluate_generator_without_torch():

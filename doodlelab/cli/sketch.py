@@ -10,8 +10,8 @@ from pathlib import Path
 
 from doodlelab.cli.common import add_config_args, config_from_args, progress_enabled
 from doodlelab.errors import DataError
+from doodlelab.generative.sketch_config import MAX_DRAWINGS
 
-MAX_N = 64  # completions per line, and doodles per `generate` call
 DIFFUSION_FLAGS = ("steps", "sampler", "guidance_interval", "eta")  # `generate` flags it lacks
 COMPLETE_HELP = "finish drawings with the stroke model"
 
@@ -46,7 +46,7 @@ def register(groups: dict) -> None:
     comp.add_argument("input", type=Path, metavar="INPUT", help=".ndjson file of drawings (.gz too)")
     comp.add_argument("--out", type=Path, required=True, help="OUT.ndjson")
     comp.add_argument("--category", default=None, help="category for every line (default: each line's word)")
-    comp.add_argument("--n", type=int, default=1, help=f"completions per line, 1..{MAX_N} (default 1)")
+    comp.add_argument("--n", type=int, default=1, help=f"completions per line, 1..{MAX_DRAWINGS} (default 1)")
     add_sampling_args(comp)
     comp.set_defaults(handler=cmd_complete)
 
@@ -91,8 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def check_n(n: int) -> None:
-    if not 1 <= n <= MAX_N:
-        raise DataError(f"--n must be from 1 to {MAX_N}, got {n}")
+    if not 1 <= n <= MAX_DRAWINGS:
+        raise DataError(f"--n must be from 1 to {MAX_DRAWINGS}, got {n}")
 
 
 def check_flags(args: argparse.Namespace, sketch: bool) -> None:

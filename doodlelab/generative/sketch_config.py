@@ -13,6 +13,7 @@ HEADS = ("tokens", "mixture")  # the stroke model's heads for the move (dx, dy)
 COMPONENTS = 20  # Gaussians in the mixture head (Sketch-RNN's M = 20)
 SIGMA_MIN = 0.05  # the mixture's smallest standard deviation, grid cells (keeps the density finite)
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance w sampling accepts (CLI and API alike)
+MAX_DRAWINGS = 64  # doodles per `generate` call of the stroke model, and completions per drawing
 SPREAD = 8  # the mixture's raw outputs are in units of grid_size / SPREAD cells (an eighth of the box)
 SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "sketch.safetensors"  # the shipped model file
 
