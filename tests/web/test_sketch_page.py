@@ -113,3 +113,29 @@ def test_generated_doodles_are_drawn_as_strokes_and_download(page, tmp_path):
         page.get_by_test_id("download-svg").click()
     svg = download.value.path().read_text()
     assert svg.startswith("<svg") and svg.count("<polyline") == sum(len(s) for s in answer["strokes"])
+
+
+def test_the_stroke_model_takes_a_guidance_within_its_own_limit(page):
+    """Guidance is offered for the stroke model (no steps), sent as typed, and above its limit of 10 (the
+    diffusion model's is 20) refused by the page (the browser's own check of the field) before any request."""
+    expect(page.locator("#model option[value=sketch]")).to_have_count(1, timeout=TIMEOUT)
+    page.get_by_test_id("category").fill("triangle")
+    page.get_by_label("Model").select_option("sketch")
+    expect(page.get_by_test_id("guidance")).to_be_visible()
+    expect(page.get_by_test_id("steps")).to_be_hidden()
+    page.locator("#n").fill("1")
+    page.get_by_test_id("guidance").fill("1.5")
+    with page.expect_request("**/api/generate/jobs") as sent:
+        page.get_by_test_id("generate").click()
+    assert sent.value.post_data_json["guidance"] == 1.5 and "steps" not in sent.value.post_data_json
+    expect(page.get_by_test_id("generate-status")).to_contain_text("1 × triangle", timeout=30_000)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if "/api/generate" in r.url else None)
+    page.get_by_test_id("guidance").fill("12")
+    page.get_by_test_id("generate").click()
+    assert page.get_by_test_id("guidance").evaluate("(e) => e.validity.rangeOverflow")
+    page.get_by_label("Model").select_option("diffusion")
+    assert not page.get_by_test_id("guidance").evaluate("(e) => e.validity.rangeOverflow")
+    assert page.get_by_test_id("guidance").get_attribute("max") == "20"
+    page.wait_for_timeout(300)
+    assert requests == []  # refused by the page, not by a round trip

@@ -1,7 +1,7 @@
 // doodlelab page, generate panel: the searchable category list; a generation runs as a job on the server
 // (POST /api/generate/jobs, then GET polls its steps done / total for the progress bar; Cancel DELETEs it).
-// The form is checked against the server's limits before sending; the GAN has no steps or guidance, so
-// those fields are hidden for it. Samples are 28x28 canvases (diffusion: after replaying the denoising
+// The form is checked against the server's limits before sending; the GAN has no steps or guidance and
+// the stroke model no steps, so those fields are hidden for them. Samples are 28x28 canvases (diffusion: after replaying the denoising
 // frames the server sent), or the server's message is shown. The stroke model (offered when the server has
 // one) draws its doodles stroke by stroke (sketch.js; a click replays one), downloadable as SVG or ndjson.
 // Plain JS, no build step.
@@ -48,9 +48,12 @@
   let early = []; // the stroke model: replays started from a running job's finished doodles (`ready`)
 
   // ---- the form --------------------------------------------------------------------------------------
+  const MAX_GUIDANCE = { diffusion: 20, sketch: 10 }; // the server's limits per model (no guidance: GAN)
   const showModelFields = () => {
-    const other = $("model").value !== "diffusion"; // GAN: one forward pass; sketch: point by point
-    document.querySelectorAll("[data-diffusion]").forEach((el) => { el.hidden = other; });
+    const model = $("model").value; // GAN: one forward pass; sketch: point by point, guided
+    document.querySelectorAll("[data-diffusion]").forEach((el) => { el.hidden = model !== "diffusion"; });
+    document.querySelectorAll("[data-guided]").forEach((el) => { el.hidden = !(model in MAX_GUIDANCE); });
+    $("guidance").max = MAX_GUIDANCE[model] || 0;
   };
   $("model").addEventListener("change", showModelFields);
   showModelFields();
@@ -59,9 +62,10 @@
     const number = (id) => Number($(id).value);
     const body = { model: $("model").value, category: $("category").value.trim(), n: number("n") };
     if ($("seed").value !== "") body.seed = number("seed");
+    const guided = body.model in MAX_GUIDANCE && $("guidance").value !== ""; // empty: the model's own
+    if (guided) body.guidance = number("guidance");
     if (body.model === "diffusion") {
       body.steps = number("steps");
-      if ($("guidance").value !== "") body.guidance = number("guidance"); // empty: the model's own
       body.frames = FRAMES;
     }
     return body;
@@ -71,6 +75,8 @@
   function refusal(body) {
     const whole = (v) => Number.isInteger(v);
     if (!whole(body.n) || body.n < 1 || body.n > limits.max_n) return `How many: 1 to ${limits.max_n}.`;
+    const most = MAX_GUIDANCE[body.model];
+    if ("guidance" in body && !(body.guidance >= 0 && body.guidance <= most)) return `Guidance: 0 to ${most}.`;
     if (body.model !== "diffusion") return null;
     if (!whole(body.steps) || body.steps < 1 || body.steps > limits.max_steps) {
       return `Steps: 1 to ${limits.max_steps}.`;
