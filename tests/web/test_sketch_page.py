@@ -52,13 +52,22 @@ def test_finish_my_drawing_adds_the_models_strokes_and_undo_takes_them_back(page
     draw(page, PERSON)
     wait_for_strokes(page, 1)
     person = page.evaluate("window.doodlelab.strokes")
+    sketcher = load(weights)
     page.route("**/api/complete", with_seed)
-    with page.expect_request("**/api/complete") as sent:
-        button.click()
-    assert sent.value.post_data_json == {"drawing": person, "seed": SEED}  # every point, with its times
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/complete") else None)
+    guess = page.evaluate(  # the top guess at the moment of the click
+        "() => { const g = document.getElementById('top-name').textContent; "
+        "document.getElementById('finish').click(); return g; }"
+    )
     canvas = page.get_by_test_id("canvas")
+    expect(canvas).not_to_have_attribute("data-ai-strokes", "0", timeout=30_000)
+    # the top guess stands in for a category; a model that does not know it finishes without one
+    known = guess in sketcher.classes
+    bodies = [{k: v for k, v in b.items() if k != "seed"} for b in sent]  # the test's route adds the seed
+    assert bodies == [{"drawing": person, "category": guess}] + ([] if known else [{"drawing": person}])
     drawing = pipeline.parse_strokes(person)  # as the server reads it: raw, for it has timestamps
-    expected = load(weights).complete(drawing, True, None, 1, SEED)[0]
+    expected = sketcher.complete(drawing, True, guess if known else None, 1, SEED)[0]
     assert expected, "the tiny model drew nothing with this seed: choose another SEED"
     expect(canvas).to_have_attribute("data-ai-strokes", str(len(expected)), timeout=30_000)
     strokes = page.evaluate("window.doodlelab.strokes")
@@ -69,6 +78,34 @@ def test_finish_my_drawing_adds_the_models_strokes_and_undo_takes_them_back(page
     page.get_by_test_id("undo").click()  # one Undo: all of the model's strokes
     expect(canvas).to_have_attribute("data-ai-strokes", "0")
     assert page.evaluate("window.doodlelab.strokes") == person
+
+
+def test_finish_as_the_category_typed_beside_it(page, weights):
+    page.goto(page.url + "?engine=server")
+    expect(page.get_by_test_id("finish")).to_be_visible(timeout=TIMEOUT)
+    draw(page, PERSON)
+    wait_for_strokes(page, 1)
+    page.get_by_test_id("finish-as").fill("Triangle")
+    page.route("**/api/complete", with_seed)
+    with page.expect_request("**/api/complete") as sent:
+        page.get_by_test_id("finish").click()
+    assert sent.value.post_data_json == {
+        "drawing": page.evaluate("window.doodlelab.strokes"),
+        "category": "Triangle",
+        "seed": SEED,  # added by the test's route
+    }
+    expected = load(weights).complete(
+        pipeline.parse_strokes(sent.value.post_data_json["drawing"]), True, "triangle", 1, SEED
+    )[0]
+    expect(page.get_by_test_id("canvas")).to_have_attribute(
+        "data-ai-strokes", str(len(expected)), timeout=30_000
+    )
+    expect(page.get_by_test_id("status")).to_have_text("Finished as triangle.")
+    page.get_by_test_id("undo").click()
+    page.get_by_test_id("finish-as").fill("triangel")  # not a category: the server's message, nothing drawn
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("error")).to_contain_text("triangle", timeout=10_000)
+    expect(page.get_by_test_id("canvas")).to_have_attribute("data-ai-strokes", "0")
 
 
 def test_finish_is_hidden_for_digits(page):

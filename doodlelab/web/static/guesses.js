@@ -9,6 +9,7 @@ window.doodlelabGuesses = (() => {
   const errorBox = $("error"); // role="alert": empty unless the last action failed
   const top = { name: $("top-name"), pct: $("top-pct"), fill: $("top-fill") };
   const IDLE = "draw something and I will guess";
+  let current = null; // the top guess's category (null: none shown)
 
   function setStatus(text) {
     status.textContent = text;
@@ -30,6 +31,7 @@ window.doodlelabGuesses = (() => {
 
   function setTop(guess, placeholder) {
     // The top guess in the bar under the canvas; the name alone is announced, and only when it changes.
+    current = guess ? guess.category : null;
     const name = guess ? guess.category : placeholder;
     if (top.name.textContent !== name) top.name.textContent = name;
     top.name.classList.toggle("placeholder", !guess);
@@ -65,5 +67,5 @@ window.doodlelabGuesses = (() => {
   }
 
   setTop(null, IDLE);
-  return { showPredictions, showError, clearError, setStatus };
+  return { showPredictions, showError, clearError, setStatus, topGuess: () => current };
 })();
