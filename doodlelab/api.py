@@ -1,7 +1,7 @@
 """The public Python API: `doodlelab.recognize(...)` names doodles, `doodlelab.generate(...)` paints them,
 `doodlelab.sketch(...)` draws them in strokes and `doodlelab.complete(...)` finishes a person's drawing.
 
-Both load the shipped models on first use and keep them for the process; a wrong call raises a
+All four load the shipped models on first use and keep them for the process; a wrong call raises a
 `DoodleError` whose message is one sentence.
 """
 
