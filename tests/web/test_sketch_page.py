@@ -70,6 +70,8 @@ def test_finish_my_drawing_adds_the_models_strokes_and_undo_takes_them_back(page
     expected = sketcher.complete(drawing, True, guess if known else None, 1, SEED)[0]
     assert expected, "the tiny model drew nothing with this seed: choose another SEED"
     expect(canvas).to_have_attribute("data-ai-strokes", str(len(expected)), timeout=30_000)
+    status = page.get_by_test_id("status")
+    expect(status).to_have_text(f"Finished as {guess}." if known else "")  # said once the guesses are in
     strokes = page.evaluate("window.doodlelab.strokes")
     assert strokes[0] == person[0]  # the person's stroke unchanged
     assert [s[:2] for s in strokes[1:]] == pipeline.to_json(expected)  # then the model's, as the library
@@ -78,6 +80,32 @@ def test_finish_my_drawing_adds_the_models_strokes_and_undo_takes_them_back(page
     page.get_by_test_id("undo").click()  # one Undo: all of the model's strokes
     expect(canvas).to_have_attribute("data-ai-strokes", "0")
     assert page.evaluate("window.doodlelab.strokes") == person
+
+
+def test_a_top_guess_the_model_does_not_know_finishes_without_a_category(page, weights):
+    """The tiny model knows four shapes; the classifier names a spiral otherwise, so the page asks again
+    without a category and draws that answer."""
+    page.goto(page.url + "?engine=server")
+    expect(page.get_by_test_id("finish")).to_be_visible(timeout=TIMEOUT)
+    turns = np.linspace(0, 6 * np.pi, 60)
+    spiral = np.column_stack([128 + 4 * turns * np.cos(turns), 128 + 4 * turns * np.sin(turns)])
+    draw(page, [spiral])
+    wait_for_strokes(page, 1)
+    page.wait_for_function("window.doodlelab.settled")
+    guess = page.locator("#top-name").text_content()
+    sketcher = load(weights)
+    assert guess not in sketcher.classes, f"the classifier named the spiral {guess!r}: draw another shape"
+    page.route("**/api/complete", with_seed)
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/complete") else None)
+    page.get_by_test_id("finish").click()
+    person = page.evaluate("window.doodlelab.strokes")
+    expected = sketcher.complete(pipeline.parse_strokes(person), True, None, 1, SEED)[0]
+    canvas = page.get_by_test_id("canvas")
+    expect(canvas).to_have_attribute("data-ai-strokes", str(len(expected)), timeout=30_000)
+    bodies = [{k: v for k, v in b.items() if k != "seed"} for b in sent]
+    assert bodies == [{"drawing": person, "category": guess}, {"drawing": person}]
+    expect(page.get_by_test_id("error")).to_have_text("")
 
 
 def test_finish_as_the_category_typed_beside_it(page, weights):

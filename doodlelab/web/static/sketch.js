@@ -1,8 +1,8 @@
 // doodlelab page, the stroke model: "Finish my drawing" continues the person's strokes on the canvas in
 // another colour as the category typed beside it, else the top guess, drawn point by point at a human pace
-// (POST /api/complete; one Undo takes them all back),
-// and the helpers generate.js uses to draw generated doodles stroke by stroke and to download them as SVG
-// or ndjson (window.doodlelabSketch). Shown only when the server has a stroke model. No build step.
+// (POST /api/complete; one Undo takes them all back), and the helpers generate.js uses to draw generated
+// doodles stroke by stroke and to download them as SVG or ndjson (window.doodlelabSketch). Shown only when
+// the server has a stroke model. No build step.
 "use strict";
 
 (() => {
@@ -117,9 +117,10 @@
       const paint = (done, partial) => page.preview(partial ? [...done, partial] : done);
       const drawn = await play(timed, paint, () => count() === before);
       page.preview([]);
-      if (drawn && timed.length) page.addStrokes(timed, tag); // not if the person drew or cleared meanwhile
-      if (drawn && timed.length && answer.category) afterGuesses(page, `Finished as ${answer.category}.`);
-      else if (drawn) setStatus("The stroke model had nothing to add this time: try again.");
+      if (drawn && timed.length) { // not if the person drew or cleared meanwhile
+        page.addStrokes(timed, tag);
+        if (answer.category) afterGuesses(page, `Finished as ${answer.category}.`);
+      } else if (drawn) setStatus("The stroke model had nothing to add this time: try again.");
     } catch (err) {
       showError(err instanceof TypeError ? `cannot reach the server (${err.message})` : err.message);
     } finally {
