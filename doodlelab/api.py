@@ -114,9 +114,10 @@ def generate(
     if model == "sketch":
         if steps is not None:
             raise DataError("steps is a setting of the diffusion model, not of sketch")
-        from doodlelab.data.strokes import rasterize
+        from doodlelab.data.strokes import parse_strokes, rasterize
 
-        return np.stack([rasterize(_strokes(d), SIZE, raw=False) for d in sketch(category, n=n, seed=seed)])
+        drawings = sketch(category, n=n, seed=seed)
+        return np.stack([rasterize(parse_strokes(d), SIZE, raw=False) for d in drawings])
     return _generator(model)(category, n=int(n), seed=int(seed), steps=None if steps is None else int(steps))
 
 
@@ -147,9 +148,11 @@ def sketch(
         >>> len(cats), all(0 <= v <= 255 for d in cats for s in d for xy in s for v in xy)
         (2, True)
     """
+    from doodlelab.data.strokes import to_json
+
     word, count = _sketch_args(category, n, seed)
     drawings = _sketcher().generate(word, count, int(seed), *_sampling(temperature, guidance))
-    return [_json(d) for d in drawings]
+    return [to_json(d) for d in drawings]
 
 
 def complete(
@@ -183,7 +186,7 @@ def complete(
     raw = True if strokes.has_timestamps(drawing) else None
     new = _sketcher().complete(parsed, raw, word, count, int(seed), *_sampling(temperature, guidance))
     given = [[list(part) for part in stroke] for stroke in drawing]  # exactly as passed in
-    return [given + _json(d) for d in new]
+    return [given + strokes.to_json(d) for d in new]
 
 
 @lru_cache(maxsize=1)
@@ -218,18 +221,6 @@ def _sampling(temperature: object, guidance: object) -> tuple[float | None, None
         if value is not None and not _is_number(value):
             raise InputError(f"{name} must be a number or None, not {type(value).__name__}")
     return temperature, None, guidance
-
-
-def _json(drawing: list[np.ndarray]) -> list[list[list]]:
-    """Strokes (m, 2) -> `[[xs], [ys]]` per stroke: ints when the coordinates are whole, else floats."""
-    whole = all(np.array_equal(s, np.round(s)) for s in drawing)
-    cast = int if whole else float
-    return [[[cast(v) for v in s[:, 0]], [cast(v) for v in s[:, 1]]] for s in drawing]
-
-
-def _strokes(drawing: list) -> list[np.ndarray]:
-    """`[[xs], [ys]]` per stroke -> (m, 2) float arrays, as the pipeline takes them."""
-    return [np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)]) for x, y in drawing]
 
 
 @lru_cache(maxsize=1)

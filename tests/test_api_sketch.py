@@ -36,7 +36,7 @@ def test_sketch_returns_the_models_drawings_in_the_simplified_json_form(sketcher
     assert doodlelab.sketch("cat", n=3, seed=5) == cats and doodlelab.sketch("cat", n=3, seed=6) != cats
     assert strokes.is_simplified(strokes.parse_strokes(cats[0]))  # every tool reads them as simplified
     unguided = doodlelab.sketch("cat", n=3, seed=5, guidance=0, temperature=0.9)
-    assert unguided == [api._json(d) for d in sketcher.generate("cat", 3, 5, 0.9, None, 0.0)]
+    assert unguided == [strokes.to_json(d) for d in sketcher.generate("cat", 3, 5, 0.9, None, 0.0)]
     assert len(doodlelab.sketch(None, n=1)) == 1  # no category: the unconditional model
 
 
@@ -59,7 +59,7 @@ def test_complete_keeps_the_input_exactly_and_adds_strokes_in_its_frame(sketcher
         assert points.min() > -200 and points.max() < 700  # near the house, not in the 0..255 box
     parsed = strokes.parse_strokes(RAW_HOUSE)
     expected = sketcher.complete(parsed, True, "house", 3, 2)
-    assert [d[len(RAW_HOUSE) :] for d in done] == [api._json(e) for e in expected]
+    assert [d[len(RAW_HOUSE) :] for d in done] == [strokes.to_json(e) for e in expected]
     doodlelab.recognize(done[0])  # the whole drawing reads back
 
 
