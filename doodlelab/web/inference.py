@@ -110,12 +110,15 @@ def top_k(classes: Sequence[str], probs: np.ndarray, k: int) -> list[tuple[str, 
     return [(classes[i], float(probs[i])) for i in order]
 
 
-def response(top: list[tuple[str, float]], bitmap: np.ndarray, seconds: float) -> schemas.PredictResponse:
-    return schemas.PredictResponse(
-        predictions=[schemas.Prediction(category=c, probability=min(max(p, 0.0), 1.0)) for c, p in top],
-        bitmap=bitmap.tolist(),
-        server_ms=round(seconds * 1000, 3),
-    )
+def response(top: list[tuple[str, float]], bitmap: np.ndarray, seconds: float) -> bytes:
+    """The JSON of a `schemas.PredictResponse`, byte for byte what its `model_dump_json` writes, written by
+    orjson straight from the (S, S) uint8 bitmap: a tenth of pydantic's time for its 784 numbers."""
+    answer = {
+        "predictions": [{"category": c, "probability": min(max(p, 0.0), 1.0)} for c, p in top],
+        "bitmap": np.ascontiguousarray(bitmap, dtype=np.uint8),
+        "server_ms": round(seconds * 1000, 3),
+    }
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def name_batch(
@@ -145,8 +148,7 @@ def name_batch(
             return [failed if a is None else a for a in answers]
         shared = time.perf_counter() - start
         for (i, bitmap, k, own), p in zip(ready, probs):
-            answer = response(top_k(classes, p, k), bitmap, own + shared)
-            answers[i] = (200, answer.model_dump_json().encode())
+            answers[i] = (200, response(top_k(classes, p, k), bitmap, own + shared))
     return [a for a in answers if a is not None]
 
 
