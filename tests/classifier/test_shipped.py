@@ -1,5 +1,5 @@
-"""The shipped classifier (an ensemble): a complete card, ONNX beside it, and (with the data) the card's
-accuracy holds."""
+"""The shipped classifier (one prefix-trained ResNet distilled from an average of two): a complete card, ONNX
+beside it, and (with the data) the card's accuracy holds."""
 
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ def test_card_describes_classes_config_metrics_and_provenance(recognizer):
     card = modelfile.load_card(SHIPPED)
     assert card["classes"] == list(categories()) and len(card["classes"]) == 345
     assert card["attribution"] == "Quick, Draw! dataset, Google Inc., CC BY 4.0"
-    assert card["format"] == "doodlelab-classifier-ensemble/1"  # two ResNets, one of them prefix-trained
-    assert [m["arch"] for m in card["config"]["members"]] == ["resnet", "resnet"]
-    assert max(m["prefix"] for m in card["config"]["members"]) > 0
+    assert card["format"] == "doodlelab-classifier/1"  # one network, trained on prefixes, distilled
+    assert card["config"]["arch"] == "resnet" and card["config"]["prefix"] > 0
+    assert card["config"]["teacher"] and 0 < card["config"]["distill"] <= 1
+    assert {"init", "teacher", "recipe"} <= set(card["lineage"])  # where its start and its teacher came from
     judge = modelfile.load_card(JUDGE)  # the classifier it replaced: finished drawings lose at most 0.5
     assert card["test"]["n"] == judge["test"]["n"] and card["test"]["top1"] >= judge["test"]["top1"] - 0.005
     assert card["temperature"] > 0
