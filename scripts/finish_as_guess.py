@@ -34,13 +34,13 @@ def main() -> None:
     for k, i in enumerate(picks.tolist()):
         name = official[int(sa.labels[i])]
         prefix = half_ink(sa.strokes_of(i))
-        probs = rec.probabilities(pipeline.render(prefix)[None])[0]
+        imgs["prefix"].append(pipeline.render(prefix))
+        probs = rec.probabilities(imgs["prefix"][-1][None])[0]
         guess = rec.classes[int(np.argmax(probs))]
         guess_right.append(guess == name)
         for key, cat in (("true", name), ("guess", guess), ("none", None)):
             new = sk.complete(prefix, False, cat, 1, [0, k])[0]
             imgs[key].append(pipeline.render(prefix + new))
-        imgs["prefix"].append(pipeline.render(prefix))
         targets.append(judge.classes.index(name))
     y = np.asarray(targets)
     out = {k: round(float((judge.run(np.stack(v))[0] == y).mean()), 4) for k, v in imgs.items()}
