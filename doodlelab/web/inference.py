@@ -4,6 +4,7 @@ worker processes (`init_worker`, `predict_in_worker`). Nothing here needs the we
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -199,6 +200,8 @@ def init_worker(weights: str | Path | None) -> None:
     _worker_recognizer.probabilities(
         np.zeros((1, _worker_recognizer.size, _worker_recognizer.size), np.uint8)
     )  # warm up
+    gc.collect()
+    gc.freeze()  # what start-up left lives as long as the worker: no full collection walks it again
 
 
 def worker_ready() -> bool:

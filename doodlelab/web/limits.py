@@ -74,18 +74,23 @@ class BodyLimit:
             log.info("%s %s: client disconnected mid-request", scope["method"], scope["path"])
 
 
-def error(status: int, detail: str) -> JSONResponse:
+def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON error answer {"detail": detail} with HTTP status `status`."""
-    return JSONResponse({"detail": detail}, status_code=status)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 INLINE_JSON = 64 * 1024  # larger JSON bodies are parsed in a thread, not on the event loop
 
 
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type header names JSON (application/json, or any type ending in +json)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def require_json(request: Request) -> None:
     """415 unless the request says its body is JSON."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json" and not media.endswith("+json"):
+    if not is_json(request.headers.get("content-type", "")):
         raise HTTPException(415, "send a JSON body (Content-Type: application/json)")
 
 
