@@ -1,7 +1,7 @@
 """The one stroke pipeline: raw canvas strokes -> simplified strokes -> bitmaps like Google's numpy_bitmap.
 
-Training, evaluation, the CLI and the web server all call these pure functions, so a drawing is prepared
-the same way wherever it comes from.
+Training, evaluation, the CLI and the web server all call these pure functions (the drawing itself is in
+`render`), so a drawing is prepared the same way wherever it comes from.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from doodlelab.data.limits import (
     MAX_COORDINATE,
@@ -21,18 +20,14 @@ from doodlelab.data.limits import (
     MIN_EXTENT,
     coordinate_range,
 )
+from doodlelab.data.render import CANVAS, LINE_WIDTH, PADDING, render  # noqa: F401  (step 3, and its geometry)
 from doodlelab.errors import DataError
 
 # A drawing is a list of strokes; a stroke is an (n, 2) float array of (x, y) points.
 Strokes = list[np.ndarray]
 
-# Geometry of Google's renderer: strokes in a 256 box, lines 16 wide, 16 units of padding per side
-# plus half a line width, so the full canvas spans 256 + 2 * 16 + 16 = 304 units.
-CANVAS = 256.0
-LINE_WIDTH = 16.0
-PADDING = 16.0
-RDP_EPSILON = 2.0
-SIMPLIFIED_MAX = 255
+RDP_EPSILON = 2.0  # simplification: points within this of the simplified polyline are dropped
+SIMPLIFIED_MAX = 255  # the simplified format's box: coordinates are integers in 0..255
 
 _NUMBER_TYPES = frozenset((int, float))  # what JSON numbers parse to (bool and str are not coordinates)
 
@@ -48,6 +43,48 @@ def parse_strokes(
     non-numbers, NaN/inf, coordinates or timestamps out of range, too many strokes or points, a drawing
     too small or with too much ink.
     """
+    strokes = _well_formed(drawing, max_strokes, max_points)
+    if strokes is None:  # something is off: find it, stroke by stroke, and say which
+        strokes = _checked(drawing, max_strokes, max_points)
+    _check_geometry(strokes)
+    return strokes
+
+
+def _well_formed(drawing: object, max_strokes: int, max_points: int) -> Strokes | None:
+    """The strokes of a drawing that passes every check of `_checked`, made with one array conversion for
+    all its numbers (several times fewer NumPy calls); None at the first doubt, without saying why."""
+    if type(drawing) is not list or not 0 < len(drawing) <= max_strokes:
+        return None
+    xs, ys, ts, ends = [], [], [], []
+    for stroke in drawing:
+        if type(stroke) is not list or len(stroke) not in (2, 3):
+            return None
+        x, y = stroke[0], stroke[1]
+        if type(x) is not list or type(y) is not list or not x or len(x) != len(y):
+            return None
+        if len(stroke) == 3:
+            if type(stroke[2]) is not list or len(stroke[2]) != len(x):
+                return None
+            ts += stroke[2]
+        xs += x
+        ys += y
+        ends.append(len(xs))
+    if len(xs) > max_points or not all(_NUMBER_TYPES.issuperset(map(type, v)) for v in (xs, ys, ts)):
+        return None
+    try:
+        points = np.array([xs, ys], dtype=np.float64).T.copy()  # (n, 2)
+        times = np.array(ts, dtype=np.float64)
+    except OverflowError:
+        return None
+    if not np.isfinite(points).all() or np.abs(points).max() > MAX_COORDINATE:
+        return None
+    if len(times) and not (np.isfinite(times).all() and 0 <= times.min() and times.max() <= MAX_TIMESTAMP):
+        return None
+    return [points[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
+
+def _checked(drawing: object, max_strokes: int, max_points: int) -> Strokes:
+    """`parse_strokes`, one stroke and one check at a time: raises DataError at the first problem."""
     if not isinstance(drawing, (list, tuple)) or not drawing:
         raise DataError("drawing must be a non-empty list of strokes")
     if len(drawing) > max_strokes:
@@ -77,7 +114,6 @@ def parse_strokes(
         strokes.append(points)
     if not strokes:
         raise DataError("drawing has no points")
-    _check_geometry(strokes)
     return strokes
 
 
@@ -134,8 +170,8 @@ def resample(stroke: np.ndarray, spacing: float = 1.0) -> np.ndarray:
     """Points every `spacing` units of arc length along a polyline (ends kept). (n, 2) -> (m, 2)."""
     if len(stroke) < 2:
         return stroke.copy()
-    seg = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    step = np.diff(stroke, axis=0)
+    arc = np.concatenate([[0.0], np.cumsum(np.sqrt(step[:, 0] * step[:, 0] + step[:, 1] * step[:, 1]))])
     length = arc[-1]
     if length == 0:
         return stroke[:1].copy()
@@ -153,45 +189,56 @@ def rdp(points: np.ndarray, epsilon: float = RDP_EPSILON) -> np.ndarray:
 
 
 def rdp_many(polylines: Sequence[np.ndarray], epsilon: float = RDP_EPSILON) -> Strokes:
-    """RDP on several polylines at once: each round splits every open segment of every polyline at its
-    farthest inner point (the first, on ties) if that point is farther than `epsilon`. The result does not
-    depend on the order segments are split in, so a round can treat them all with one set of array
-    operations (no recursion limit, a few dozen NumPy calls per drawing). [(n_i, 2)] -> [(m_i, 2)]."""
+    """RDP on several polylines at once: [(n_i, 2)] -> [(m_i, 2)]. See `_rdp_keep`."""
     if not polylines:
         return []
     sizes = [len(p) for p in polylines]
     points = np.concatenate(polylines)
-    firsts = np.cumsum([0, *sizes[:-1]])
+    keep = _rdp_keep(points, sizes, epsilon)
+    return [points[a : a + n][keep[a : a + n]] for a, n in zip(_firsts(sizes), sizes)]
+
+
+def _firsts(sizes: Sequence[int]) -> list[int]:
+    """Where each of consecutive parts of these sizes begins."""
+    return [0, *np.cumsum(sizes)[:-1].tolist()] if len(sizes) else []
+
+
+def _rdp_keep(points: np.ndarray, sizes: Sequence[int], epsilon: float) -> np.ndarray:
+    """Which of `points` (N, 2), polylines of `sizes` one after the other, RDP keeps: (N,) bool.
+
+    Each round splits every open segment of every polyline at its farthest inner point (the first, on
+    ties) if that point is farther than `epsilon`. The result does not depend on the order segments are
+    split in, so a round treats them all with one set of array operations (no recursion limit, a few
+    dozen NumPy calls per drawing)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    firsts = np.cumsum(sizes) - sizes
     keep = np.zeros(len(points), dtype=bool)
-    nonempty = np.asarray(sizes) > 0
-    starts, ends = firsts[nonempty], (firsts + np.asarray(sizes) - 1)[nonempty]  # open segments
+    starts, ends = firsts[sizes > 0], (firsts + sizes - 1)[sizes > 0]  # the open segments
     keep[starts] = keep[ends] = True
     x, y = points[:, 0], points[:, 1]
     while True:
         wide = ends - starts >= 2  # segments with inner points
         starts, ends = starts[wide], ends[wide]
         if not len(starts):
-            break
+            return keep
         counts = ends - starts - 1
-        owner = np.repeat(np.arange(len(starts)), counts)  # segment of each inner point
-        offsets = np.cumsum(counts) - counts
-        inner = np.arange(counts.sum()) - offsets[owner] + starts[owner] + 1
+        offsets = np.cumsum(counts) - counts  # where each segment's inner points begin in this round
+        inner = np.arange(offsets[-1] + counts[-1]) + np.repeat(starts + 1 - offsets, counts)
         ax, ay = x[starts], y[starts]
         abx, aby = x[ends] - ax, y[ends] - ay
-        norm = np.array([math.hypot(u, v) for u, v in zip(abx.tolist(), aby.tolist())])[owner]
-        dx, dy = x[inner] - ax[owner], y[inner] - ay[owner]
+        norm = np.array([math.hypot(u, v) for u, v in zip(abx.tolist(), aby.tolist())])
+        dx, dy = x[inner] - np.repeat(ax, counts), y[inner] - np.repeat(ay, counts)
         with np.errstate(divide="ignore", invalid="ignore"):  # closed loops (norm 0) are replaced below
-            dist = np.abs(abx[owner] * dy - aby[owner] * dx) / norm  # perpendicular distance to line ab
-        loop = norm == 0
-        dist[loop] = np.sqrt(dx[loop] * dx[loop] + dy[loop] * dy[loop])  # closed loop: distance to a
+            dist = np.abs(np.repeat(abx, counts) * dy - np.repeat(aby, counts) * dx) / np.repeat(norm, counts)
+        if not norm.all():
+            loop = np.repeat(norm == 0, counts)
+            dist[loop] = np.sqrt(dx[loop] * dx[loop] + dy[loop] * dy[loop])  # closed loop: distance to a
         farthest = np.maximum.reduceat(dist, offsets)
-        ties = np.flatnonzero(dist == farthest[owner])
-        first = ties[np.concatenate([[True], owner[ties][1:] != owner[ties][:-1]])]  # one per segment
-        split = farthest > epsilon
-        mid = inner[first][split]
+        ties = np.flatnonzero(dist == np.repeat(farthest, counts))  # ascending: each segment's first is
+        split = farthest > epsilon  # the first at or after where its inner points begin
+        mid = inner[ties[np.searchsorted(ties, offsets[split])]]
         keep[mid] = True
         starts, ends = np.concatenate([starts[split], mid]), np.concatenate([mid, ends[split]])
-    return [points[a : a + n][keep[a : a + n]] for a, n in zip(firsts.tolist(), sizes)]
 
 
 def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
@@ -205,83 +252,22 @@ def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
     extent = float((points.max(axis=0) - origin).max())
     # a drawing narrower than 1e-9 of its own position is a dot (dividing by it would overflow)
     dot = extent <= 1e-9 * max(1.0, float(np.abs(points).max()))
-    scale = 1.0 if dot else SIMPLIFIED_MAX / extent
-    out: Strokes = []
-    for simple in rdp_many([resample((stroke - origin) * scale) for stroke in strokes], RDP_EPSILON):
-        simple = np.round(simple)
-        # rounding can make neighbours equal; drop exact repeats (keep at least one point)
-        if len(simple) > 1:
-            repeat = np.all(simple[1:] == simple[:-1], axis=1)
-            simple = np.concatenate([simple[:1], simple[1:][~repeat]])
-        out.append(np.clip(simple, 0, SIMPLIFIED_MAX))
-    return out
-
-
-def render(strokes: Sequence[np.ndarray], size: int = 28, supersample: int | None = None) -> np.ndarray:
-    """Simplified strokes -> (size, size) uint8 bitmap, 0 background and 255 ink, like numpy_bitmap.
-
-    Lines are 16 units wide with round caps and joins on a 256 box, centred on the drawing's bounding
-    box inside 24 units of margin; drawn `supersample` times larger, then box-downsampled, which gives
-    the area-coverage antialiasing of Google's renderer.
-    """
-    if size < 1:
-        raise ValueError("size must be positive")
-    k = supersample or max(2, math.ceil(280 / size))
-    side = size * k
-    scale = side / (CANVAS + 2 * PADDING + LINE_WIDTH)
-    margin = PADDING + LINE_WIDTH / 2
-    points = np.concatenate(strokes)
-    offset = (CANVAS - (points.min(axis=0) + points.max(axis=0))) / 2  # centre the bounding box
-    width = LINE_WIDTH * scale
-    image = Image.new("L", (side, side), 0)
-    draw = ImageDraw.Draw(image).draw  # Pillow's drawing core: the primitives ImageDraw's methods call
-    ink = draw.draw_ink(255)
-    r = width / 2
-    for stroke in strokes:
-        xy = (stroke + offset + margin) * scale
-        coords = [tuple(p) for p in xy.tolist()]
-        if len(coords) > 1:
-            _polyline(draw, ink, coords, max(1, round(width)))
-        for x, y in (coords[0], coords[-1]):  # round caps (and dots for one-point strokes)
-            draw.draw_ellipse((x - r, y - r, x + r, y + r), ink, 1)
-    # the mean of each k x k block: sum k rows at a time (contiguous adds), then k columns
-    rows = np.asarray(image).reshape(size, k, side).sum(axis=1, dtype=np.uint32)  # (size, side)
-    sums = rows.reshape(size, size, k).sum(axis=2)  # (size, size)
-    return np.round(sums / (k * k)).astype(np.uint8)
-
-
-def _polyline(draw, ink: int, coords: list[tuple[float, float]], width: int) -> None:
-    """Pixels of Pillow's `ImageDraw.line(coords, width=width, joint="curve")` (as in Pillow 13), drawn with
-    the same primitives and float arithmetic, minus its per-joint Python overhead: the segments, then at
-    each bend a pie slice rounding the joint and, for lines wider than 8, thin lines closing the gaps."""
-    draw.draw_lines(coords, ink, width)
-    if width <= 4:
-        return
-    # heading of each segment, in degrees clockwise from "up" (Pillow's convention)
-    headings = [math.degrees(math.atan2(b[0] - a[0], a[1] - b[1])) % 360 for a, b in zip(coords, coords[1:])]
-    reach = width / 2 - 1
-
-    def towards(point: tuple[float, float], angle: float) -> tuple[float, float]:
-        angle -= 90
-        dx, dy = reach * math.cos(math.radians(angle)), reach * math.sin(math.radians(angle))
-        return (
-            point[0] + (math.floor(dx) if dx > 0 else math.ceil(dx)),
-            point[1] + (math.floor(dy) if dy > 0 else math.ceil(dy)),
-        )
-
-    for point, a0, a1 in zip(coords[1:-1], headings, headings[1:]):
-        if a0 == a1:  # straight on: no joint
-            continue
-        flipped = (a1 > a0 and a1 - 180 > a0) or (a1 < a0 and a1 + 180 > a0)
-        start, end = (a1 + 90, a0 + 90) if flipped else (a0 - 90, a1 - 90)
-        box = (
-            (point[0] - width / 2 + 1, point[1] - width / 2 + 1),
-            (point[0] + width / 2 - 1, point[1] + width / 2 - 1),
-        )
-        draw.draw_pieslice(box, start - 90, end - 90, ink, 1)
-        if width > 8:
-            turn = 90 if flipped else -90
-            draw.draw_lines([towards(point, a0 + turn), point, towards(point, a1 + turn)], ink, 3)
+    scaled = (points - origin) * (1.0 if dot else SIMPLIFIED_MAX / extent)
+    lines = [resample(scaled[a : a + len(s)]) for a, s in zip(_firsts([len(s) for s in strokes]), strokes)]
+    sizes = [len(line) for line in lines]
+    dense = np.concatenate(lines)
+    keep = _rdp_keep(dense, sizes, RDP_EPSILON)
+    simple, owner = np.round(dense[keep]), np.repeat(np.arange(len(lines)), sizes)[keep]
+    # rounding can make neighbours equal: drop exact repeats within a stroke (each keeps its first point)
+    repeat = np.zeros(len(simple), dtype=bool)
+    repeat[1:] = (
+        (simple[1:, 0] == simple[:-1, 0]) & (simple[1:, 1] == simple[:-1, 1]) & (owner[1:] == owner[:-1])
+    )
+    simple, sizes = (
+        np.clip(simple[~repeat], 0, SIMPLIFIED_MAX),
+        np.bincount(owner[~repeat], minlength=len(lines)),
+    )
+    return [simple[a : a + n] for a, n in zip(_firsts(sizes), sizes.tolist())]
 
 
 def rasterize(strokes: Sequence[np.ndarray], size: int = 28, raw: bool | None = None) -> np.ndarray:

@@ -110,6 +110,43 @@ def test_rdp_many_equals_the_textbook_recursion_on_each_polyline(shapes, seed, e
         assert np.array_equal(got, _textbook_rdp(line, epsilon))
 
 
+def _textbook_simplify(strokes: list[np.ndarray]) -> list[np.ndarray]:
+    """`simplify` one stroke at a time, step by step as its docstring says: the oracle for the batched one."""
+    points = np.concatenate(strokes)
+    origin, extent = points.min(axis=0), float((points.max(axis=0) - points.min(axis=0)).max())
+    scale = S.SIMPLIFIED_MAX / extent if extent > 1e-9 * max(1.0, float(np.abs(points).max())) else 1.0
+    out = []
+    for stroke in strokes:
+        simple = np.round(_textbook_rdp(S.resample((stroke - origin) * scale), S.RDP_EPSILON))
+        kept = [p for i, p in enumerate(simple) if i == 0 or not np.array_equal(p, simple[i - 1])]
+        out.append(np.clip(np.array(kept).reshape(-1, 2), 0, S.SIMPLIFIED_MAX))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 120), st.integers(0, 3)), min_size=1, max_size=6),
+    st.integers(0, 2**32 - 1),
+)
+def test_simplify_equals_the_step_by_step_pipeline_on_each_stroke(shapes, seed):
+    rng = np.random.default_rng(seed)
+    strokes = []
+    for n, kind in shapes:  # random walks, walks on a grid (repeats after rounding), dots, circles
+        walk = np.cumsum(rng.normal(0, 4, size=(n, 2)), axis=0) + 300
+        if kind == 1:
+            walk = np.round(walk / 5) * 5
+        elif kind == 2:
+            walk = np.repeat(walk[:1], n, axis=0)
+        elif kind == 3:
+            t = np.linspace(0, 2 * np.pi, n)
+            walk = np.column_stack([np.cos(t), np.sin(t)]) * rng.uniform(1, 200) + 400
+        strokes.append(walk)
+    got, want = S.simplify(strokes), _textbook_simplify(strokes)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
 def _pillow_render(strokes: list[np.ndarray], size: int = 28) -> np.ndarray:
     """`render` through Pillow's public drawing calls and a plain block mean: the oracle for its faster
     joints and downsampling."""
@@ -180,6 +217,50 @@ def test_parse_strokes_rejects_bad_drawings(drawing, message):
 def test_too_many_points_is_rejected():
     with pytest.raises(DataError, match="more than"):
         S.parse_strokes([[list(range(S.MAX_POINTS + 1)), list(range(S.MAX_POINTS + 1))]])
+
+
+def mostly(good, bad, odds: int = 30):
+    """Draws of `good`, and of `bad` about once in `odds`."""
+    return st.integers(0, odds - 1).flatmap(lambda i: bad if i == 0 else good)
+
+
+json_number = mostly(
+    st.one_of(st.integers(-5000, 5000), st.floats(-5000, 5000)),
+    st.one_of(
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([True, "1", None, -1, 1e13, 1e14]),
+    ),
+)
+json_stroke = (
+    st.lists(json_number, max_size=6)
+    .flatmap(
+        lambda xs: st.tuples(
+            st.just(xs),
+            mostly(st.just(len(xs)), st.just(len(xs) + 1)).flatmap(
+                lambda n: st.lists(json_number, min_size=n, max_size=n)
+            ),
+            st.lists(json_number, min_size=len(xs), max_size=len(xs)),
+            st.integers(0, 9),
+        )
+    )
+    .map(lambda s: [s[0], s[1]] if s[3] < 5 else [s[0], s[1], s[2]] if s[3] < 9 else (s[0], s[1]))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(json_stroke, max_size=4))
+def test_parse_strokes_fast_path_agrees_with_the_stroke_by_stroke_checks(drawing):
+    """The one-conversion path takes only drawings the checks accept, and makes the same arrays of them."""
+    fast = S._well_formed(drawing, S.MAX_STROKES, S.MAX_POINTS)
+    try:
+        checked = S._checked(drawing, S.MAX_STROKES, S.MAX_POINTS)
+    except DataError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert len(fast) == len(checked)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(fast, checked))
 
 
 # ---------------------------------------------------------------- properties of any drawing
