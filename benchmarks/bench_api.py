@@ -17,7 +17,6 @@ benchmarks/results/api.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 
@@ -105,14 +104,14 @@ def over_http(bodies: list[bytes], clients: list[int], seconds: float) -> list[d
     """Closed-loop runs against `doodlelab serve`, one per client count."""
     from common import percentiles, serve
 
-    from doodlelab.web.local import run_load
+    from doodlelab.web.local import run_client, run_load
 
     rows = []
     with serve() as server:
-        asyncio.run(run_load(server.port, bodies, max(clients), duration=2))  # warm-up
+        run_client(run_load(server.port, bodies, max(clients), duration=2))  # warm-up
         for n in clients:
             cpu = server.cpu_seconds()
-            samples = asyncio.run(run_load(server.port, bodies, n, duration=seconds, keep_bodies=n == 1))
+            samples = run_client(run_load(server.port, bodies, n, duration=seconds, keep_bodies=n == 1))
             cpu = server.cpu_seconds() - cpu
             ok = [s for s in samples if s.status == 200]
             row = {

@@ -13,15 +13,14 @@ closed-loop maximum throughput for 1 to 64 clients is measured by bench_api.py.
 
 Targets: 0 errors, p99 <= 25 ms and >= 500 requests/s answered, over 60 s at 64 clients. The bodies are
 real test drawings as the page sends them (bench_api.page_requests); the server is `doodlelab serve` in
-its own process, the client (asyncio, hand-written HTTP/1.1) runs here on the same cores and reports its
-CPU time too. Measure on an otherwise quiet machine: the load average at the start is recorded.
+its own process, the client (asyncio on uvloop, hand-written HTTP/1.1) runs here on the same cores and
+reports its CPU time too. Measure on an otherwise quiet machine: the load average at the start is recorded.
 Prints a table and writes benchmarks/results/load.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
 from collections import Counter
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 from bench_api import canvas_drawings, page_requests
 from common import describe, machine, percentiles, serve, table, write
 
-from doodlelab.web.local import run_load
+from doodlelab.web.local import run_client, run_load
 
 TARGETS = {"errors": 0, "p99_ms": 25.0, "requests_per_s": 500.0}
 
@@ -43,9 +42,9 @@ def run(
     bodies: list[bytes], clients: int, rate: float, seconds: float, timeout: float, args: tuple = ()
 ) -> dict:
     with serve(*args) as server:
-        asyncio.run(run_load(server.port, bodies, clients, duration=3, rate=rate))  # warm-up
+        run_client(run_load(server.port, bodies, clients, duration=3, rate=rate))  # warm-up
         server_cpu, client_cpu = server.cpu_seconds(), client_cpu_seconds()
-        samples = asyncio.run(
+        samples = run_client(
             run_load(server.port, bodies, clients, duration=seconds, rate=rate, timeout=timeout)
         )
         server_cpu, client_cpu = server.cpu_seconds() - server_cpu, client_cpu_seconds() - client_cpu
