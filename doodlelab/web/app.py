@@ -38,7 +38,8 @@ log = logging.getLogger("doodlelab.web")
 
 # Most of a prediction's cost is per drawing (parsing, the stroke pipeline), which a batch does not share;
 # small batches keep both workers busy in a burst instead of one working through it alone (measured at
-# 512 requests/s: p99 about 50 ms with batches of 4 or 8, 80-140 ms with batches of up to 64).
+# 512 requests/s: p99 about 50 ms with batches of 4 or 8, 80-140 ms with batches of up to 64; on
+# 2026-12-04, alternating 25 s runs: 12-17 ms with batches of up to 8 or 2, 28-34 ms one at a time).
 PREDICT_BATCH = 8
 GENERATORS = ("diffusion", "gan")
 UPLOAD = (
