@@ -234,8 +234,10 @@ def _rdp_keep(points: np.ndarray, sizes: Sequence[int], epsilon: float) -> np.nd
             loop = np.repeat(norm == 0, counts)
             dist[loop] = np.sqrt(dx[loop] * dx[loop] + dy[loop] * dy[loop])  # closed loop: distance to a
         farthest = np.maximum.reduceat(dist, offsets)
-        ties = np.flatnonzero(dist == np.repeat(farthest, counts))  # ascending: each segment's first is
-        split = farthest > epsilon  # the first at or after where its inner points begin
+        split = farthest > epsilon
+        # the points at their segment's maximum, in order: a segment's first is the first one at or after
+        # the segment's offset
+        ties = np.flatnonzero(dist == np.repeat(farthest, counts))
         mid = inner[ties[np.searchsorted(ties, offsets[split])]]
         keep[mid] = True
         starts, ends = np.concatenate([starts[split], mid]), np.concatenate([mid, ends[split]])
@@ -263,11 +265,9 @@ def simplify(strokes: Sequence[np.ndarray]) -> Strokes:
     repeat[1:] = (
         (simple[1:, 0] == simple[:-1, 0]) & (simple[1:, 1] == simple[:-1, 1]) & (owner[1:] == owner[:-1])
     )
-    simple, sizes = (
-        np.clip(simple[~repeat], 0, SIMPLIFIED_MAX),
-        np.bincount(owner[~repeat], minlength=len(lines)),
-    )
-    return [simple[a : a + n] for a, n in zip(_firsts(sizes), sizes.tolist())]
+    simple = np.clip(simple[~repeat], 0, SIMPLIFIED_MAX)
+    counts = np.bincount(owner[~repeat], minlength=len(lines)).tolist()  # points kept per stroke
+    return [simple[a : a + n] for a, n in zip(_firsts(counts), counts)]
 
 
 def rasterize(strokes: Sequence[np.ndarray], size: int = 28, raw: bool | None = None) -> np.ndarray:

@@ -124,7 +124,7 @@ def load_digits(weights: str | Path | None):
 def settle_heap() -> None:
     """Move every object alive after start-up out of the garbage collector's sight (`gc.freeze`): the
     modules and models stay for the server's life, and a full collection no longer walks them all while
-    requests wait (one took 25-55 ms under load on a 2-core host; benchmarks/bench_load.py)."""
+    requests wait (one took 52 to 56 ms under load on a 2-core host; benchmarks/bench_load.py)."""
     gc.collect()
     gc.freeze()
 
