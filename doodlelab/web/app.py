@@ -6,7 +6,6 @@ model, with progress and cancelling (`generation`, `jobs`).
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -121,14 +120,6 @@ def load_digits(weights: str | Path | None):
     return DigitClassifier.load(weights)
 
 
-def settle_heap() -> None:
-    """Move every object alive after start-up out of the garbage collector's sight (`gc.freeze`): the
-    modules and models stay for the server's life, and a full collection no longer walks them all while
-    requests wait (one took 52 to 56 ms under load on a 2-core host; benchmarks/bench_load.py)."""
-    gc.collect()
-    gc.freeze()
-
-
 def default_workers() -> int:
     """Worker processes that name doodles: one per CPU core, at most 4."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -202,7 +193,7 @@ def create_app(
                 )
             if state.predictor is not None:
                 await state.predictor.warm_up(inference.worker_ready)  # models loaded before serving
-            settle_heap()
+            inference.settle_heap()
             yield
         finally:
             for batcher in (state.predictor, state.digits_batcher):
