@@ -1,5 +1,5 @@
-"""`doodlelab serve [--host 127.0.0.1] [--port 8000] [--weights PATH] [--sketch PATH]`: run the web app's API
-with uvicorn, on this machine only unless --host says otherwise (0.0.0.0 for every interface).
+"""`doodlelab serve [--host 127.0.0.1] [--port 8000] [--weights PATH] [--sketch PATH] [--access-log]`: run the
+web app's API with uvicorn, on this machine only unless --host says otherwise (0.0.0.0 for every interface).
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def register(groups: dict) -> None:
         metavar="PATH",
         help="stroke model file for /api/complete (default: the shipped one, if any; "
         "one written by `doodlelab train sketch`)",
+    )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print a line per request (off by default: a page guessing on the server asks several times a "
+        "second while someone draws; start-up messages, warnings and errors are printed either way)",
     )
     parser.set_defaults(handler=cmd_serve)
 
@@ -121,8 +127,8 @@ def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
             if self.started:
                 uvicorn.config.logger.info("Uvicorn running on %s (Press CTRL+C to quit)", url)
 
-    server = Server(
-        uvicorn.Config(create_app(args.weights, sketch_weights=args.sketch), host=args.host, port=args.port)
-    )
+    app = create_app(args.weights, sketch_weights=args.sketch)
+    # uvicorn's access log costs the event loop ~8% of its CPU under load (bench_load.py): opt-in
+    server = Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=args.access_log))
     server.run(sockets=sockets)
     return 0 if server.started else 2

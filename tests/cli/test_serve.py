@@ -1,5 +1,6 @@
 """`doodlelab serve` in a real process: a port in use or a host that does not resolve is one line and exit
-code 2, found before any model is loaded; a free port serves the API until Ctrl+C."""
+code 2, found before any model is loaded; a free port serves the API until Ctrl+C, printing a line per
+request only with --access-log."""
 
 from __future__ import annotations
 
@@ -52,12 +53,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_on_the_port_it_checked_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("access_log", [False, True], ids=["quiet", "access-log"])
+def test_serve_answers_on_the_port_it_checked_and_stops_on_ctrl_c(access_log):
     port = free_port()
     # as from a shell: ^C's default action, even if this test process (or an earlier test) ignores SIGINT,
     # which the child would inherit and uvicorn would restore before re-raising the ^C it caught
     proc = subprocess.Popen(
-        [sys.executable, "-m", "doodlelab", "serve", "--port", str(port)],
+        [sys.executable, "-m", "doodlelab", "serve", "--port", str(port), *(["--access-log"] * access_log)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -76,6 +78,8 @@ def test_serve_answers_on_the_port_it_checked_and_stops_on_ctrl_c():
         assert health.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     assert f"running on http://127.0.0.1:{port}" in err
+    # a line per request (uvicorn prints them on stdout) only when asked for
+    assert ('"GET /api/health HTTP/1.1" 200' in out) == access_log, out
     assert proc.returncode == 130 and err.endswith("doodlelab: interrupted\n"), err  # as a shell reports ^C
