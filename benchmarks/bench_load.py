@@ -39,9 +39,15 @@ def client_cpu_seconds() -> float:
 
 
 def run(
-    bodies: list[bytes], clients: int, rate: float, seconds: float, timeout: float, args: tuple = ()
+    bodies: list[bytes],
+    clients: int,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    args: tuple = (),
+    source: Path | None = None,
 ) -> dict:
-    with serve(*args) as server:
+    with serve(*args, source=source) as server:
         run_client(run_load(server.port, bodies, clients, duration=3, rate=rate))  # warm-up
         server_cpu, client_cpu = server.cpu_seconds(), client_cpu_seconds()
         samples = run_client(

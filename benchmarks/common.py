@@ -118,16 +118,18 @@ class Server:
 
 
 @contextmanager
-def serve(*args: str, timeout: float = 180) -> Iterator[Server]:
+def serve(*args: str, timeout: float = 180, source: Path | None = None) -> Iterator[Server]:
     """Run `doodlelab serve ARGS` on a free loopback port in its own process (its logs kept aside, shown
-    if it fails to start); yields once /api/health answers, stops it afterwards."""
+    if it fails to start); yields once /api/health answers, stops it afterwards. `source`: a doodlelab
+    source tree (say a `git worktree` of an earlier commit) whose package the server imports instead."""
     from doodlelab.web.local import loopback_socket
 
     with loopback_socket() as sock:
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "doodlelab", "serve", "--port", str(port), *args]
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    env = {**os.environ, "PYTHONPATH": str(source)} if source is not None else None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:
