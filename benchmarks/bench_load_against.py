@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench_api import canvas_drawings, page_requests
 from bench_load import TARGETS, run, verdict
-from common import RESULTS, machine, table, write
+from common import RESULTS, imported_from, machine, table, write
 
 
 def commit_of(tree: Path) -> str:
@@ -57,6 +57,8 @@ def main() -> None:
     if not (args.other / "doodlelab" / "__init__.py").is_file():
         parser.error(f"{args.other} is not a doodlelab source tree (no doodlelab/__init__.py)")
     here = RESULTS.parent.parent
+    if imported_from(args.other) != args.other.resolve():  # else both runs of a pair serve the same code
+        parser.error(f"a server started for {args.other} imports doodlelab from {imported_from(args.other)}")
     servers = {f"this tree ({commit_of(here)})": None, f"{args.other} ({commit_of(args.other)})": args.other}
     at_start = machine()
     bodies = [body for drawing in canvas_drawings(args.drawings) for body in page_requests(drawing)]

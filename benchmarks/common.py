@@ -117,6 +117,24 @@ class Server:
         return cpu_seconds(self.process.pid)
 
 
+def source_env(source: Path | None) -> dict[str, str] | None:
+    """The environment in which `python -m doodlelab` imports the package from `source`: first on
+    PYTHONPATH, and the working directory not put before it (PYTHONSAFEPATH, Python 3.11+), else a
+    checkout in the current directory would win."""
+    if source is None:
+        return None
+    return {**os.environ, "PYTHONPATH": str(Path(source).resolve()), "PYTHONSAFEPATH": "1"}
+
+
+def imported_from(source: Path | None) -> Path:
+    """The folder `python -m doodlelab` in `source_env(source)` imports the package from."""
+    code = "import doodlelab, pathlib; print(pathlib.Path(doodlelab.__file__).resolve().parent.parent)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=source_env(source)
+    )
+    return Path(done.stdout.strip())
+
+
 @contextmanager
 def serve(*args: str, timeout: float = 180, source: Path | None = None) -> Iterator[Server]:
     """Run `doodlelab serve ARGS` on a free loopback port in its own process (its logs kept aside, shown
@@ -128,8 +146,7 @@ def serve(*args: str, timeout: float = 180, source: Path | None = None) -> Itera
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "doodlelab", "serve", "--port", str(port), *args]
     log = tempfile.TemporaryFile()
-    env = {**os.environ, "PYTHONPATH": str(source)} if source is not None else None
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=source_env(source))
     try:
         deadline = time.monotonic() + timeout
         while True:
