@@ -6,7 +6,8 @@ the host's mood (a shared host can move a run's CPU per request by a fifth withi
 
 Each pair runs bench_load.run (64 open-loop clients x 8 requests/s, the same client and bodies) against
 `doodlelab serve` from this tree, then from the other tree (its package first on the server's
-PYTHONPATH, serving that tree's shipped classifier), with 5 s between runs. Prints each run and a
+PYTHONPATH, the working folder kept off sys.path, checked before the first run; serving that tree's
+shipped classifier), with 5 s between runs. Prints each run and a
 summary per server; writes benchmarks/results/NAME.json (load_against) with every run.
 """
 
@@ -57,8 +58,9 @@ def main() -> None:
     if not (args.other / "doodlelab" / "__init__.py").is_file():
         parser.error(f"{args.other} is not a doodlelab source tree (no doodlelab/__init__.py)")
     here = RESULTS.parent.parent
-    if imported_from(args.other) != args.other.resolve():  # else both runs of a pair serve the same code
-        parser.error(f"a server started for {args.other} imports doodlelab from {imported_from(args.other)}")
+    found = imported_from(args.other)
+    if found != args.other.resolve():  # else both runs of a pair would serve the same code
+        parser.error(f"a server started for {args.other} imports doodlelab from {found}")
     servers = {f"this tree ({commit_of(here)})": None, f"{args.other} ({commit_of(args.other)})": args.other}
     at_start = machine()
     bodies = [body for drawing in canvas_drawings(args.drawings) for body in page_requests(drawing)]
