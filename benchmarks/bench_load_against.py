@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--drawings", type=int, default=300)
     parser.add_argument("--out", default="load_against", help="results name (default: load_against)")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
     if not (args.other / "doodlelab" / "__init__.py").is_file():
         parser.error(f"{args.other} is not a doodlelab source tree (no doodlelab/__init__.py)")
     here = RESULTS.parent.parent
